@@ -1,0 +1,591 @@
+#include "extract.h"
+
+#include <map>
+#include <set>
+
+#include "clang/AST/ParentMapContext.h"
+#include "clang/AST/RecursiveASTVisitor.h"
+#include "clang/Lex/Lexer.h"
+#include "serializable.h"
+
+namespace canary::compiler {
+namespace {
+
+using namespace clang;
+
+// The DSL entry points whose placement canaryc checks.
+const std::set<std::string> kStatementCalls = {"dataset", "transform", "scatter",    "gather", "broadcast",
+                                               "reduce",  "loop",      "loop_while", "if_"};
+
+// The canary::NAME function a call invokes, or "".
+std::string dsl_name(const CallExpr* call) {
+  const FunctionDecl* f = call ? call->getDirectCallee() : nullptr;
+  if (!f || !f->getIdentifier()) return "";
+  const auto* ns = dyn_cast<NamespaceDecl>(f->getDeclContext());
+  if (!ns || ns->getName() != "canary" || !ns->getParent()->isTranslationUnit()) return "";
+  return f->getName().str();
+}
+
+const Expr* strip(const Expr* e) { return e ? e->IgnoreUnlessSpelledInSource() : nullptr; }
+
+// Every DSL statement call outside system headers, and the job functions.
+class Survey : public RecursiveASTVisitor<Survey> {
+ public:
+  explicit Survey(const SourceManager& sm) : sm_(sm) {}
+  bool shouldVisitTemplateInstantiations() const { return false; }
+  bool shouldVisitLambdaBodies() const { return true; }
+
+  bool VisitCallExpr(CallExpr* call) {
+    if (!sm_.isInSystemHeader(sm_.getExpansionLoc(call->getBeginLoc())) &&
+        kStatementCalls.count(dsl_name(call)))
+      calls.push_back(call);
+    return true;
+  }
+  bool VisitFunctionDecl(FunctionDecl* f) {
+    if (!f->doesThisDeclarationHaveABody()) return true;
+    for (const auto* attr : f->specific_attrs<AnnotateAttr>())
+      if (attr->getAnnotation().startswith("canary.job:")) jobs.push_back(f);
+    return true;
+  }
+
+  std::vector<const CallExpr*> calls;
+  std::vector<const FunctionDecl*> jobs;
+
+ private:
+  const SourceManager& sm_;
+};
+
+class Extractor {
+ public:
+  Extractor(ASTContext& context, DiagnosticSink& sink)
+      : context_(context), sm_(context.getSourceManager()), sink_(sink) {}
+
+  std::optional<Job> run() {
+    Survey survey(sm_);
+    survey.TraverseDecl(context_.getTranslationUnitDecl());
+    if (survey.jobs.empty()) {
+      SourceLoc file_start = loc(sm_.getLocForStartOfFile(sm_.getMainFileID()));
+      sink_.error(file_start,
+                  "no CANARY_JOB in this driver; declare one with CANARY_JOB(name, Params params) { ... }");
+      return std::nullopt;
+    }
+    for (std::size_t i = 1; i < survey.jobs.size(); ++i) {
+      error(survey.jobs[i]->getLocation(), "a driver declares exactly one CANARY_JOB");
+      sink_.note(loc(survey.jobs[0]->getLocation()), "the first CANARY_JOB is here");
+    }
+    job_fn_ = survey.jobs[0];
+    extract_signature();
+    if (ok_) walk(cast<CompoundStmt>(job_fn_->getBody()), kNone, Branch::None, job_.body);
+    for (const CallExpr* call : survey.calls)
+      if (!consumed_.count(call)) report_misplaced(call);
+    if (!ok_) return std::nullopt;
+    return std::move(job_);
+  }
+
+ private:
+  SourceLoc loc(SourceLocation l) const { return to_source_loc(sm_, l); }
+  void error(SourceLocation l, const std::string& message) {
+    sink_.error(loc(l), message);
+    ok_ = false;
+  }
+
+  // --- the job's signature and parameter struct -------------------------
+
+  void extract_signature() {
+    llvm::StringRef annotation;
+    for (const auto* attr : job_fn_->specific_attrs<AnnotateAttr>()) annotation = attr->getAnnotation();
+    job_.name = annotation.drop_front(strlen("canary.job:")).str();
+    job_.loc = loc(job_fn_->getLocation());
+    job_.source = job_.loc.file;
+    if (job_fn_->getNumParams() != 1) {
+      error(job_fn_->getLocation(),
+            "CANARY_JOB takes one parameter struct, as in CANARY_JOB(name, Params params)");
+      return;
+    }
+    params_ = job_fn_->getParamDecl(0);
+    job_.params_variable = params_->getNameAsString();
+    QualType type = params_->getType();
+    const CXXRecordDecl* record = type->getAsCXXRecordDecl();
+    if (!record || type->isReferenceType() || type->isPointerType()) {
+      error(params_->getLocation(),
+            "the job's parameters must be a struct passed by value, as in 'Params params'");
+      return;
+    }
+    job_.params_type = type.getUnqualifiedType().getAsString(context_.getPrintingPolicy());
+    for (const FieldDecl* field : record->fields()) extract_param(field);
+  }
+
+  void extract_param(const FieldDecl* field) {
+    Param p;
+    p.name = field->getNameAsString();
+    p.loc = loc(field->getLocation());
+    QualType t = field->getType().getCanonicalType().getUnqualifiedType();
+    const Expr* init = field->getInClassInitializer();
+    Expr::EvalResult value;
+    bool evaluated = init && init->EvaluateAsRValue(value, context_) && !value.HasSideEffects;
+    if (t->isSpecificBuiltinType(BuiltinType::Int) || t->isSpecificBuiltinType(BuiltinType::Long)) {
+      p.type = t->isSpecificBuiltinType(BuiltinType::Int) ? ParamType::Int : ParamType::Long;
+      p.default_value = evaluated && value.Val.isInt() ? toString(value.Val.getInt(), 10) : "0";
+    } else if (t->isSpecificBuiltinType(BuiltinType::Double)) {
+      p.type = ParamType::Double;
+      if (evaluated && value.Val.isFloat()) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.17g", value.Val.getFloat().convertToDouble());
+        p.default_value = buf;
+      } else if (evaluated && value.Val.isInt()) {
+        p.default_value = toString(value.Val.getInt(), 10);
+      } else {
+        p.default_value = "0";
+      }
+    } else if (t->isBooleanType()) {
+      p.type = ParamType::Bool;
+      p.default_value = evaluated && value.Val.isInt() && value.Val.getInt() != 0 ? "true" : "false";
+    } else if (is_std_string(t)) {
+      p.type = ParamType::String;
+      const auto* literal = init ? dyn_cast<StringLiteral>(strip(init)) : nullptr;
+      if (init && !literal) {
+        error(init->getBeginLoc(),
+              "the default of string parameter '" + p.name + "' must be a string literal");
+        return;
+      }
+      std::string text = literal ? literal->getString().str() : "";
+      p.default_value = quote_json(text);
+    } else {
+      error(field->getLocation(), "parameter '" + p.name + "' has type '" +
+                                      field->getType().getAsString(context_.getPrintingPolicy()) +
+                                      "'; job parameters are int, long, double, bool or std::string");
+      return;
+    }
+    if (init && !evaluated && p.type != ParamType::String) {
+      error(init->getBeginLoc(), "the default of parameter '" + p.name + "' must be a constant");
+      return;
+    }
+    job_.params.push_back(std::move(p));
+  }
+
+  static bool is_std_string(QualType t) {
+    const auto* spec = dyn_cast_or_null<ClassTemplateSpecializationDecl>(t->getAsCXXRecordDecl());
+    return spec && spec->getName() == "basic_string" && spec->getTemplateArgs()[0].getAsType()->isCharType();
+  }
+
+  static std::string quote_json(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    return out + "\"";
+  }
+
+  // --- walking the body ---------------------------------------------------
+
+  void walk(const CompoundStmt* body, BlockId block, Branch branch, std::vector<Node>& out) {
+    for (const Stmt* s : body->body()) {
+      if (const auto* decl = dyn_cast<DeclStmt>(s)) {
+        for (const Decl* d : decl->decls())
+          if (const auto* var = dyn_cast<VarDecl>(d)) declare(var);
+        continue;
+      }
+      const auto* e = dyn_cast<Expr>(s);
+      const auto* call = dyn_cast_or_null<CallExpr>(strip(e));
+      std::string name = dsl_name(call);
+      if (!kStatementCalls.count(name)) continue;  // plain C++; DSL calls inside it are reported later
+      consumed_.insert(call);
+      if (name == "dataset") {
+        error(call->getBeginLoc(),
+              "a dataset must be held in a variable: auto d = canary::dataset<T>(\"d\", n);");
+      } else if (name == "loop" || name == "loop_while" || name == "if_") {
+        control(name, call, block, out);
+      } else {
+        StageId id = stage(name, call, block, branch);
+        if (id != kNone) out.push_back({Node::Kind::Stage, id});
+      }
+    }
+  }
+
+  void declare(const VarDecl* var) {
+    const auto* call = dyn_cast_or_null<CallExpr>(strip(var->getInit()));
+    std::string name = dsl_name(call);
+    if (name.empty() || !kStatementCalls.count(name)) return;
+    consumed_.insert(call);
+    if (name != "dataset") {
+      error(call->getBeginLoc(), "canary::" + name + " returns nothing to hold in a variable");
+      return;
+    }
+    Dataset d;
+    d.id = static_cast<DatasetId>(job_.datasets.size());
+    d.loc = loc(call->getBeginLoc());
+    const auto* literal = dyn_cast<StringLiteral>(strip(call->getArg(0)));
+    if (!literal) {
+      error(call->getArg(0)->getBeginLoc(), "a dataset's name must be a string literal");
+      return;
+    }
+    d.name = literal->getString().str();
+    QualType element = call->getDirectCallee()->getTemplateSpecializationArgs()->get(0).getAsType();
+    d.type = spelled_template_argument(call).value_or(element.getAsString(context_.getPrintingPolicy()));
+    std::string why = why_not_serializable(element, context_);
+    if (!why.empty()) {
+      error(call->getBeginLoc(), "dataset '" + d.name + "' has a type Canary cannot serialize: " + why);
+      return;
+    }
+    std::optional<Count> partitions = count(call->getArg(1), "partition count");
+    if (!partitions) return;
+    if (partitions->constant && *partitions->constant < 1) {
+      error(call->getArg(1)->getBeginLoc(), "dataset '" + d.name + "' needs at least one partition");
+      return;
+    }
+    d.partitions = *partitions;
+    datasets_[var] = d.id;
+    job_.datasets.push_back(std::move(d));
+  }
+
+  // The element type as the driver wrote it (`Vec`, not `std::array<double, 20>`).
+  std::optional<std::string> spelled_template_argument(const CallExpr* call) const {
+    const auto* callee = dyn_cast<DeclRefExpr>(call->getCallee()->IgnoreImplicit());
+    if (!callee || callee->getNumTemplateArgs() != 1) return std::nullopt;
+    const TypeSourceInfo* info = callee->getTemplateArgs()[0].getTypeSourceInfo();
+    if (!info) return std::nullopt;
+    return info->getType().getAsString(context_.getPrintingPolicy());
+  }
+
+  // --- stages -------------------------------------------------------------
+
+  StageId stage(const std::string& kind, const CallExpr* call, BlockId block, Branch branch) {
+    Stage s;
+    s.name = stage_name(call);
+    s.loc = loc(call->getBeginLoc());
+    s.block = block;
+    s.branch = branch;
+    unsigned n = call->getNumArgs();
+    bool ok = true;
+    if (kind == "transform") {
+      s.kind = StageKind::Transform;
+      for (unsigned i = 1; i + 1 < n; ++i) ok &= dataset_list(call->getArg(i), s);
+      ok &= function(call->getArg(n - 1), s);
+      if (ok) s.partitions = first_partitions(s.reads.empty() ? s.writes : s.reads);
+    } else if (kind == "scatter") {
+      s.kind = StageKind::Scatter;
+      ok &= dataset_list(call->getArg(1), s);
+      ok &= dataset_list(call->getArg(2), s);
+      ok &= function(call->getArg(3), s);
+      if (ok) s.partitions = first_partitions(s.reads);
+    } else if (kind == "gather") {
+      s.kind = StageKind::Gather;
+      DatasetId d = dataset_ref(call->getArg(1));
+      ok &= d != kNone && function(call->getArg(2), s);
+      if (ok) {
+        s.writes = {d};
+        s.partitions = job_.datasets[d].partitions;
+      }
+    } else {  // broadcast(name, single, many) and reduce(name, many, single, fn)
+      s.kind = kind == "broadcast" ? StageKind::Broadcast : StageKind::Reduce;
+      DatasetId from = dataset_ref(call->getArg(1));
+      DatasetId to = dataset_ref(call->getArg(2));
+      ok &= from != kNone && to != kNone;
+      if (s.kind == StageKind::Reduce) ok &= function(call->getArg(3), s);
+      if (ok) {
+        s.reads = {from};
+        s.writes = {to};
+        s.partitions = job_.datasets[s.kind == StageKind::Reduce ? from : to].partitions;
+      }
+    }
+    if (!ok || s.name.empty()) return kNone;
+    return add_stage(std::move(s));
+  }
+
+  StageId add_stage(Stage s) {
+    s.id = static_cast<StageId>(job_.stages.size());
+    job_.stages.push_back(std::move(s));
+    return job_.stages.back().id;
+  }
+
+  Count first_partitions(const std::vector<DatasetId>& ids) const {
+    return ids.empty() ? Count::of(1) : job_.datasets[ids.front()].partitions;
+  }
+
+  std::string stage_name(const CallExpr* call) {
+    const auto* literal = dyn_cast<StringLiteral>(strip(call->getArg(0)));
+    if (!literal) {
+      error(call->getArg(0)->getBeginLoc(), "a stage's name must be a string literal");
+      return "";
+    }
+    if (literal->getString().empty()) {
+      error(call->getArg(0)->getBeginLoc(), "a stage's name must not be empty");
+      return "";
+    }
+    return literal->getString().str();
+  }
+
+  // reads(...), writes(...) or to(...): appends the datasets to the stage.
+  bool dataset_list(const Expr* arg, Stage& s) {
+    const auto* call = dyn_cast_or_null<CallExpr>(resolve(arg));
+    std::string list = dsl_name(call);
+    std::vector<DatasetId>* into = list == "reads" ? &s.reads : list == "writes" ? &s.writes : nullptr;
+    if (!into && list != "to") {
+      error(arg->getBeginLoc(), "expected canary::reads(...), canary::writes(...) or canary::to(...)");
+      return false;
+    }
+    bool ok = true;
+    for (const Expr* a : call->arguments()) {
+      DatasetId d = dataset_ref(a);
+      if (d == kNone) {
+        ok = false;
+      } else if (into) {
+        into->push_back(d);
+      } else {
+        s.scatter_to = d;
+      }
+    }
+    return ok;
+  }
+
+  DatasetId dataset_ref(const Expr* arg) {
+    const auto* ref = dyn_cast_or_null<DeclRefExpr>(strip(arg));
+    if (ref)
+      if (auto it = datasets_.find(ref->getDecl()); it != datasets_.end()) return it->second;
+    error(arg->getBeginLoc(), "expected a dataset variable declared in the job body with canary::dataset");
+    return kNone;
+  }
+
+  // Follows a reference to a local variable to the expression it holds.
+  const Expr* resolve(const Expr* e) const {
+    e = strip(e);
+    for (int depth = 0; depth < 8; ++depth) {
+      const auto* ref = dyn_cast_or_null<DeclRefExpr>(e);
+      const auto* var = ref ? dyn_cast<VarDecl>(ref->getDecl()) : nullptr;
+      if (!var || !var->isLocalVarDecl() || !var->getInit()) break;
+      e = strip(var->getInit());
+    }
+    return e;
+  }
+
+  // A task, signal or reduce function: a lambda that captures at most the
+  // job parameters, by value; or a plain function.
+  bool function(const Expr* arg, Stage& s) {
+    const Expr* e = resolve(arg);
+    if (const auto* ref = dyn_cast_or_null<DeclRefExpr>(e); ref && isa<FunctionDecl>(ref->getDecl())) {
+      s.function_loc = loc(ref->getDecl()->getLocation());
+      return true;
+    }
+    const auto* lambda = dyn_cast_or_null<LambdaExpr>(e);
+    if (!lambda) {
+      error(arg->getBeginLoc(), "expected a lambda or a function for stage '" + s.name + "'");
+      return false;
+    }
+    s.function_loc = loc(lambda->getBeginLoc());
+    task_functions_.insert(lambda->getLambdaClass());
+    bool ok = true;
+    for (const LambdaCapture& c : lambda->captures()) {
+      bool params_by_value =
+          c.capturesVariable() && c.getCapturedVar() == params_ && c.getCaptureKind() == LCK_ByCopy;
+      if (params_by_value) continue;
+      std::string what = c.capturesThis()       ? "'this'"
+                         : c.capturesVariable() ? "'" + c.getCapturedVar()->getNameAsString() + "'" +
+                                                      (c.getCaptureKind() == LCK_ByRef ? " by reference" : "")
+                                                : "a variable";
+      std::string allowed =
+          params_ ? "only the job parameters '" + params_->getNameAsString() + "', by value" : "nothing";
+      const char* role = s.kind == StageKind::Signal   ? "signal"
+                         : s.kind == StageKind::Reduce ? "reduce"
+                                                       : "task";
+      error(c.getLocation(), std::string("the ") + role + " function of '" + s.name + "' captures " + what +
+                                 ": it runs on every worker, which share no variables, so it may capture " +
+                                 allowed);
+      ok = false;
+    }
+    return ok;
+  }
+
+  // --- control flow -------------------------------------------------------
+
+  void control(const std::string& kind, const CallExpr* call, BlockId parent, std::vector<Node>& out) {
+    Block b;
+    b.id = static_cast<BlockId>(job_.blocks.size());
+    b.parent = parent;
+    b.loc = loc(call->getBeginLoc());
+    b.kind = kind == "loop" ? BlockKind::Loop : kind == "loop_while" ? BlockKind::While : BlockKind::If;
+    job_.blocks.push_back(b);
+    out.push_back({Node::Kind::Block, b.id});
+    std::vector<Node> body, else_body;
+    unsigned first_body = 1;
+    if (b.kind == BlockKind::Loop) {
+      std::optional<Count> n = count(call->getArg(0), "loop count");
+      if (n) b.count = *n;
+    } else {
+      first_body = 3;
+      Stage signal;
+      signal.kind = StageKind::Signal;
+      signal.name = stage_name(call);
+      signal.loc = b.loc;
+      signal.block = b.id;
+      signal.partitions = Count::of(1);
+      bool ok = dataset_list(call->getArg(1), signal) & function(call->getArg(2), signal);
+      if (ok && signal.reads.size() != 1) {
+        error(call->getArg(1)->getBeginLoc(), "a signal reads exactly one dataset");
+        ok = false;
+      }
+      if (ok && !signal.name.empty()) b.signal = add_stage(std::move(signal));
+    }
+    body_lambda(call, first_body, b.id, b.kind == BlockKind::If ? Branch::Then : Branch::None, body);
+    if (b.kind == BlockKind::If && call->getNumArgs() > 4)
+      body_lambda(call, 4, b.id, Branch::Else, else_body);
+    job_.blocks[b.id].count = b.count;
+    job_.blocks[b.id].signal = b.signal;
+    job_.blocks[b.id].body = std::move(body);
+    job_.blocks[b.id].else_body = std::move(else_body);
+  }
+
+  void body_lambda(const CallExpr* call, unsigned arg, BlockId block, Branch branch, std::vector<Node>& out) {
+    const auto* lambda = dyn_cast_or_null<LambdaExpr>(resolve(call->getArg(arg)));
+    if (!lambda) {
+      error(call->getArg(arg)->getBeginLoc(),
+            "expected a lambda, as in [&] { ... }, holding the stages of the body");
+      return;
+    }
+    body_lambdas_.insert(lambda->getLambdaClass());
+    walk(cast<CompoundStmt>(lambda->getBody()), block, branch, out);
+  }
+
+  // --- counts -------------------------------------------------------------
+
+  std::optional<Count> count(const Expr* e, const char* what) {
+    Count c;
+    if (!count_expr(e, c.expression, c.cpp, 0)) {
+      error(e->getBeginLoc(),
+            std::string("a ") + what + " must be a constant or an integer expression of the job parameters");
+      return std::nullopt;
+    }
+    Expr::EvalResult value;
+    if (e->EvaluateAsInt(value, context_)) c = Count::of(value.Val.getInt().getExtValue());
+    return c;
+  }
+
+  // Prints `e` over parameter names (`display`) and as C++ (`cpp`).
+  bool count_expr(const Expr* e, std::string& display, std::string& cpp, int depth) {
+    e = e->IgnoreParenImpCasts();
+    if (depth > 16) return false;
+    Expr::EvalResult value;
+    if (e->EvaluateAsInt(value, context_)) {
+      display = cpp = toString(value.Val.getInt(), 10);
+      return true;
+    }
+    if (const auto* member = dyn_cast<MemberExpr>(e)) {
+      const auto* base = dyn_cast<DeclRefExpr>(member->getBase()->IgnoreParenImpCasts());
+      if (!base || base->getDecl() != params_ || !member->getType()->isIntegerType()) return false;
+      display = member->getMemberDecl()->getNameAsString();
+      cpp = params_->getNameAsString() + "." + display;
+      return true;
+    }
+    if (const auto* ref = dyn_cast<DeclRefExpr>(e)) {
+      const auto* var = dyn_cast<VarDecl>(ref->getDecl());
+      if (!var || !var->isLocalVarDecl() || !var->getInit()) return false;
+      return count_expr(var->getInit(), display, cpp, depth + 1);
+    }
+    if (const auto* op = dyn_cast<BinaryOperator>(e)) {
+      static const std::set<BinaryOperatorKind> arithmetic = {BO_Add, BO_Sub, BO_Mul, BO_Div, BO_Rem};
+      std::string ld, lc, rd, rc;
+      if (!arithmetic.count(op->getOpcode()) || !count_expr(op->getLHS(), ld, lc, depth + 1) ||
+          !count_expr(op->getRHS(), rd, rc, depth + 1))
+        return false;
+      std::string sym = " " + op->getOpcodeStr().str() + " ";
+      bool nested = depth > 0;
+      display = (nested ? "(" : "") + ld + sym + rd + (nested ? ")" : "");
+      cpp = "(" + lc + sym + rc + ")";
+      return true;
+    }
+    return false;
+  }
+
+  // --- DSL calls the walk did not reach -------------------------------------
+
+  void report_misplaced(const CallExpr* call) {
+    std::string what = "canary::" + dsl_name(call);
+    DynTypedNode node = DynTypedNode::create(*call);
+    for (int depth = 0; depth < 256; ++depth) {
+      DynTypedNodeList parents = context_.getParents(node);
+      if (parents.empty()) break;
+      node = parents[0];
+      if (const auto* s = node.get<Stmt>()) {
+        if (const char* statement = control_statement(s)) {
+          error(call->getBeginLoc(), what + " under an ordinary C++ '" + statement +
+                                         "': every worker must take the same path through the stages, so "
+                                         "control flow over stages uses canary::loop, canary::loop_while "
+                                         "or canary::if_");
+          return;
+        }
+        if (const auto* lambda = dyn_cast<LambdaExpr>(s)) {
+          if (task_functions_.count(lambda->getLambdaClass())) {
+            error(call->getBeginLoc(), what +
+                                           " inside a task function: tasks run on workers and cannot "
+                                           "declare stages or datasets");
+            return;
+          }
+          if (!body_lambdas_.count(lambda->getLambdaClass())) {
+            error(call->getBeginLoc(), what +
+                                           " inside a lambda that is not the body of canary::loop, "
+                                           "canary::loop_while or canary::if_");
+            return;
+          }
+        }
+      } else if (const auto* f = node.get<FunctionDecl>()) {
+        if (const auto* method = dyn_cast<CXXMethodDecl>(f); method && method->getParent()->isLambda())
+          continue;
+        if (f != job_fn_) {
+          error(call->getBeginLoc(), what + " outside the job body (in '" + f->getNameAsString() +
+                                         "'): stages and datasets are declared in the CANARY_JOB body "
+                                         "and in the bodies of its loops and branches");
+          return;
+        }
+        break;
+      }
+    }
+    error(call->getBeginLoc(), what + " must be a statement of its own in the job body");
+  }
+
+  static const char* control_statement(const Stmt* s) {
+    if (isa<IfStmt>(s)) return "if";
+    if (isa<ForStmt>(s) || isa<CXXForRangeStmt>(s)) return "for";
+    if (isa<WhileStmt>(s)) return "while";
+    if (isa<DoStmt>(s)) return "do";
+    if (isa<SwitchStmt>(s)) return "switch";
+    if (isa<ConditionalOperator>(s)) return "?:";
+    return nullptr;
+  }
+
+  ASTContext& context_;
+  const SourceManager& sm_;
+  DiagnosticSink& sink_;
+  bool ok_ = true;
+  Job job_;
+  const FunctionDecl* job_fn_ = nullptr;
+  const ParmVarDecl* params_ = nullptr;
+  std::map<const Decl*, DatasetId> datasets_;
+  std::set<const CallExpr*> consumed_;
+  std::set<const CXXRecordDecl*> task_functions_;
+  std::set<const CXXRecordDecl*> body_lambdas_;
+};
+
+}  // namespace
+
+SourceLoc to_source_loc(const SourceManager& sm, SourceLocation l) {
+  SourceLocation at = sm.getExpansionLoc(l);
+  PresumedLoc p = sm.getPresumedLoc(at);
+  SourceLoc out;
+  out.opaque = at.getRawEncoding();
+  if (p.isValid()) {
+    out.file = p.getFilename();
+    out.line = p.getLine();
+    out.column = p.getColumn();
+  }
+  return out;
+}
+
+std::optional<Job> extract_job(ASTContext& context, DiagnosticSink& sink) {
+  return Extractor(context, sink).run();
+}
+
+}  // namespace canary::compiler

@@ -1,0 +1,142 @@
+#include "frontend.h"
+
+#include <sys/stat.h>
+
+#include <iostream>
+#include <memory>
+
+#include "clang/AST/ASTConsumer.h"
+#include "clang/Frontend/CompilerInstance.h"
+#include "clang/Frontend/FrontendAction.h"
+#include "clang/Tooling/CompilationDatabase.h"
+#include "clang/Tooling/Tooling.h"
+#include "extract.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+namespace canary::compiler {
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+// Prints the passes' diagnostics through Clang, so they look like any
+// compiler error and count as errors of the compilation.
+class ClangSink : public DiagnosticSink {
+ public:
+  explicit ClangSink(clang::DiagnosticsEngine& diags) : diags_(diags) {}
+  void report(Severity severity, const SourceLoc& loc, const std::string& message) override {
+    clang::DiagnosticsEngine::Level level = severity == Severity::Error ? clang::DiagnosticsEngine::Error
+                                            : severity == Severity::Warning
+                                                ? clang::DiagnosticsEngine::Warning
+                                                : clang::DiagnosticsEngine::Note;
+    unsigned id = diags_.getCustomDiagID(level, "%0");
+    diags_.Report(clang::SourceLocation::getFromRawEncoding(static_cast<unsigned>(loc.opaque)), id)
+        << message;
+  }
+
+ private:
+  clang::DiagnosticsEngine& diags_;
+};
+
+class AnalysisConsumer : public clang::ASTConsumer {
+ public:
+  AnalysisConsumer(clang::CompilerInstance& ci, std::optional<Graph>& out) : ci_(ci), out_(out) {}
+  void HandleTranslationUnit(clang::ASTContext& context) override {
+    clang::DiagnosticsEngine& diags = ci_.getDiagnostics();
+    if (diags.hasErrorOccurred()) return;  // the driver is not valid C++: clang said why
+    ClangSink sink(diags);
+    std::optional<Job> job = extract_job(context, sink);
+    if (!job || !check_job(*job, sink)) return;
+    out_ = build_graph(std::move(*job));
+  }
+
+ private:
+  clang::CompilerInstance& ci_;
+  std::optional<Graph>& out_;
+};
+
+class AnalysisAction : public clang::ASTFrontendAction {
+ public:
+  explicit AnalysisAction(std::optional<Graph>& out) : out_(out) {}
+  std::unique_ptr<clang::ASTConsumer> CreateASTConsumer(clang::CompilerInstance& ci,
+                                                        llvm::StringRef) override {
+    return std::make_unique<AnalysisConsumer>(ci, out_);
+  }
+
+ private:
+  std::optional<Graph>& out_;
+};
+
+class AnalysisFactory : public clang::tooling::FrontendActionFactory {
+ public:
+  explicit AnalysisFactory(std::optional<Graph>& out) : out_(out) {}
+  std::unique_ptr<clang::FrontendAction> create() override { return std::make_unique<AnalysisAction>(out_); }
+
+ private:
+  std::optional<Graph>& out_;
+};
+
+bool has_std_flag(const std::vector<std::string>& args) {
+  for (const std::string& a : args)
+    if (a.rfind("-std=", 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string dsl_include_dir() {
+  std::string exe = llvm::sys::fs::getMainExecutable(nullptr, nullptr);
+  std::string installed = llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)).str() + "/include";
+  if (exists(installed + "/canary/dsl.h")) return installed;
+  return CANARY_SOURCE_DSL_DIR;
+}
+
+std::optional<Graph> analyze_driver(const FrontendOptions& options) {
+  std::unique_ptr<clang::tooling::CompilationDatabase> db;
+  if (!options.build_dir.empty()) {
+    std::string error;
+    db = clang::tooling::CompilationDatabase::loadFromDirectory(options.build_dir, error);
+    if (!db) {
+      std::cerr << "canaryc: error: " << error << "\n";
+      return std::nullopt;
+    }
+    if (db->getCompileCommands(options.driver).empty()) {
+      std::cerr << "canaryc: error: " << options.driver << " has no entry in " << options.build_dir
+                << "/compile_commands.json; build it once with CMAKE_EXPORT_COMPILE_COMMANDS=ON or drop -p\n";
+      return std::nullopt;
+    }
+  } else {
+    db = std::make_unique<clang::tooling::FixedCompilationDatabase>(".", std::vector<std::string>{});
+  }
+
+  // What every analysis needs whatever the database says: C++17 unless told
+  // otherwise, the DSL headers, Clang's own headers (a tool outside the LLVM
+  // tree cannot find them by itself), and the user's flags last.
+  std::vector<std::string> extra = {"-resource-dir=" CANARY_CLANG_RESOURCE_DIR, "-isystem", dsl_include_dir(),
+                                    "-DCANARY_ANALYSIS=1"};
+  extra.insert(extra.end(), options.clang_args.begin(), options.clang_args.end());
+
+  clang::tooling::ClangTool tool(*db, {options.driver});
+  tool.appendArgumentsAdjuster(clang::tooling::getClangSyntaxOnlyAdjuster());
+  tool.appendArgumentsAdjuster(clang::tooling::getClangStripOutputAdjuster());
+  tool.appendArgumentsAdjuster(
+      clang::tooling::getInsertArgumentAdjuster(extra, clang::tooling::ArgumentInsertPosition::END));
+  tool.appendArgumentsAdjuster([](const clang::tooling::CommandLineArguments& args, llvm::StringRef) {
+    if (has_std_flag(args)) return args;
+    clang::tooling::CommandLineArguments with_std = args;
+    with_std.push_back("-std=c++17");
+    return with_std;
+  });
+
+  tool.setPrintErrorMessage(false);  // clang has already said what went wrong
+
+  std::optional<Graph> graph;
+  AnalysisFactory factory(graph);
+  if (tool.run(&factory) != 0) return std::nullopt;
+  return graph;
+}
+
+}  // namespace canary::compiler

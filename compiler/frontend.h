@@ -1,0 +1,26 @@
+// Runs Clang on a driver and the front-end passes on what it parsed:
+// extraction, the job checks, and graph building. Diagnostics go to stderr in
+// clang's format, with the source line and a caret.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graph.h"
+
+namespace canary::compiler {
+
+struct FrontendOptions {
+  std::string driver;                   // the driver source file
+  std::vector<std::string> clang_args;  // -I, -D, -std= and arguments after --
+  std::string build_dir;                // -p: where compile_commands.json is, if given
+};
+
+// The stage graph of a driver, or nothing when any error was reported.
+std::optional<Graph> analyze_driver(const FrontendOptions& options);
+
+// Where <canary/dsl.h> is: next to canaryc once installed, else the source tree.
+std::string dsl_include_dir();
+
+}  // namespace canary::compiler

@@ -1,0 +1,112 @@
+// The job model: what canaryc's front end extracts from a CANARY_JOB body,
+// in program order, independent of Clang. Every later pass (checks, graph
+// building, emitters, code generation) works on this model only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace canary::compiler {
+
+// A position in the driver. `opaque` carries the front end's own encoding
+// (a clang::SourceLocation) so diagnostics can show the source line.
+struct SourceLoc {
+  std::string file;
+  unsigned line = 0;
+  unsigned column = 0;
+  std::uint64_t opaque = 0;
+};
+
+// A partition or loop count: a constant, or an expression of job parameters.
+struct Count {
+  std::optional<long> constant;
+  std::string expression;  // over parameter names, e.g. "partitions" or "2 * partitions"
+  std::string cpp;         // the same in C++, over the job's parameter variable
+
+  static Count of(long value) { return Count{value, std::to_string(value), std::to_string(value)}; }
+  bool operator==(const Count& other) const {
+    return constant ? other.constant == constant : !other.constant && other.expression == expression;
+  }
+  bool operator!=(const Count& other) const { return !(*this == other); }
+};
+
+enum class ParamType { Int, Long, Double, Bool, String };
+
+struct Param {
+  std::string name;
+  ParamType type = ParamType::Int;
+  std::string default_value;  // as C++ source: `8`, `1e-6`, `true`, `"x"`
+  SourceLoc loc;
+};
+
+using DatasetId = int;
+using StageId = int;
+using BlockId = int;
+constexpr int kNone = -1;
+
+struct Dataset {
+  DatasetId id = kNone;
+  std::string name;
+  std::string type;  // the element type, as C++
+  Count partitions;
+  SourceLoc loc;
+};
+
+enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal };
+
+enum class Branch { None, Then, Else };
+
+struct Stage {
+  StageId id = kNone;
+  std::string name;
+  StageKind kind = StageKind::Transform;
+  std::vector<DatasetId> reads;
+  std::vector<DatasetId> writes;
+  DatasetId scatter_to = kNone;  // a scatter's destination dataset
+  Count partitions;              // how many tasks the stage runs
+  BlockId block = kNone;         // the innermost enclosing block
+  Branch branch = Branch::None;  // which arm of an `if_` block, if any
+  SourceLoc loc;                 // the DSL call
+  SourceLoc function_loc;        // the task (or signal, or reduce) function
+};
+
+enum class BlockKind { Loop, While, If };
+
+// A statement of a block body: a stage or a nested block.
+struct Node {
+  enum class Kind { Stage, Block } kind;
+  int id;
+  bool operator==(const Node& o) const { return kind == o.kind && id == o.id; }
+};
+
+struct Block {
+  BlockId id = kNone;
+  BlockKind kind = BlockKind::Loop;
+  Count count;             // loops: how many iterations
+  StageId signal = kNone;  // while and if: the signal stage
+  BlockId parent = kNone;
+  std::vector<Node> body;  // loop and while bodies; an if's then-arm
+  std::vector<Node> else_body;
+  SourceLoc loc;
+};
+
+struct Job {
+  std::string name;
+  std::string source;
+  std::string params_type;
+  std::string params_variable;
+  std::vector<Param> params;
+  std::vector<Dataset> datasets;
+  std::vector<Stage> stages;
+  std::vector<Block> blocks;
+  std::vector<Node> body;  // top level, in program order
+  SourceLoc loc;
+};
+
+const char* to_string(StageKind kind);
+const char* to_string(BlockKind kind);
+const char* to_string(ParamType type);
+
+}  // namespace canary::compiler
