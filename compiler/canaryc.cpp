@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -22,6 +23,8 @@ bool readable_file(const std::string& path) {
 // Writes `text` to `path` through a temporary name, so that a failed run
 // never leaves a partial file behind.
 bool write_file(const std::string& path, const std::string& text) {
+  std::error_code ignored;  // a directory that cannot be made shows up as a failed write
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

@@ -240,6 +240,7 @@ class Extractor {
     }
     d.partitions = *partitions;
     datasets_[var] = d.id;
+    element_types_.push_back(element.getCanonicalType());
     job_.datasets.push_back(std::move(d));
   }
 
@@ -293,7 +294,7 @@ class Extractor {
         s.partitions = job_.datasets[s.kind == StageKind::Reduce ? from : to].partitions;
       }
     }
-    if (!ok || s.name.empty()) return kNone;
+    if (!ok || s.name.empty() || !signature(call->getArg(call->getNumArgs() - 1), s)) return kNone;
     return add_stage(std::move(s));
   }
 
@@ -400,6 +401,104 @@ class Extractor {
     return ok;
   }
 
+  // How a stage calls its function: canary::Task& first for tasks, then each
+  // read as const T& (or by value), each written dataset as T&.
+  struct Expected {
+    enum class Pass { Task, In, Out, Any } pass;
+    QualType type;  // null for Task and Any
+    std::string spelled;
+  };
+
+  std::vector<Expected> expected_parameters(const Stage& s) {
+    std::vector<Expected> out;
+    auto in = [&](DatasetId d) {
+      out.push_back({Expected::Pass::In, element_types_[d], "const " + job_.datasets[d].type + "&"});
+    };
+    auto inout = [&](DatasetId d) {
+      out.push_back({Expected::Pass::Out, element_types_[d], job_.datasets[d].type + "&"});
+    };
+    auto task = [&] { out.push_back({Expected::Pass::Task, {}, "canary::Task&"}); };
+    switch (s.kind) {
+      case StageKind::Transform:
+        task();
+        for (DatasetId d : s.reads) in(d);
+        for (DatasetId d : s.writes) inout(d);
+        break;
+      case StageKind::Scatter:
+        task();
+        for (DatasetId d : s.reads) in(d);
+        out.push_back({Expected::Pass::Any, {}, "canary::Emit<" + job_.datasets[s.scatter_to].type + ">&"});
+        break;
+      case StageKind::Gather:
+        task();
+        out.push_back({Expected::Pass::Any, {}, "canary::Chunks<" + job_.datasets[s.writes[0]].type + ">&"});
+        inout(s.writes[0]);
+        break;
+      case StageKind::Reduce:
+        inout(s.writes[0]);
+        in(s.reads[0]);
+        break;
+      case StageKind::Signal:
+        in(s.reads[0]);
+        break;
+      case StageKind::Broadcast:
+        break;
+    }
+    return out;
+  }
+
+  bool accepts(const Expected& want, QualType param) {
+    QualType bare = param.getNonReferenceType();
+    QualType canonical = bare.getCanonicalType();
+    switch (want.pass) {
+      case Expected::Pass::Any:
+        return true;
+      case Expected::Pass::Task: {
+        const auto* record = canonical->getAsCXXRecordDecl();
+        return param->isLValueReferenceType() && record && record->getName() == "Task";
+      }
+      case Expected::Pass::In:
+        if (canonical.getUnqualifiedType() != want.type) return false;
+        return !param->isReferenceType() || canonical.isConstQualified();
+      case Expected::Pass::Out:
+        return param->isLValueReferenceType() && !canonical.isConstQualified() && canonical == want.type;
+    }
+    return false;
+  }
+
+  // Checks the function against the stage's datasets, so a mismatch is an
+  // error at the driver's line rather than deep inside a template. Generic
+  // lambdas are checked when the job is compiled.
+  bool signature(const Expr* arg, const Stage& s) {
+    const Expr* e = resolve(arg);
+    const FunctionDecl* f = nullptr;
+    if (const auto* lambda = dyn_cast_or_null<LambdaExpr>(e)) {
+      if (lambda->isGenericLambda()) return true;
+      f = lambda->getCallOperator();
+    } else if (const auto* ref = dyn_cast_or_null<DeclRefExpr>(e)) {
+      f = dyn_cast<FunctionDecl>(ref->getDecl());
+    }
+    if (!f) return true;
+    std::vector<Expected> want = expected_parameters(s);
+    std::string spelled;
+    for (const Expected& w : want) spelled += (spelled.empty() ? "" : ", ") + w.spelled;
+    std::string problem;
+    if (f->getNumParams() != want.size()) {
+      problem = "it takes " + std::to_string(f->getNumParams()) + " parameters";
+    } else {
+      for (unsigned i = 0; i < want.size() && problem.empty(); ++i)
+        if (!accepts(want[i], f->getParamDecl(i)->getType()))
+          problem = "parameter " + std::to_string(i + 1) + " is '" +
+                    f->getParamDecl(i)->getType().getAsString(context_.getPrintingPolicy()) + "'";
+    }
+    if (problem.empty() && s.kind == StageKind::Signal && !f->getReturnType()->isBooleanType())
+      problem = "it returns '" + f->getReturnType().getAsString(context_.getPrintingPolicy()) + "', not bool";
+    if (problem.empty()) return true;
+    error(arg->getBeginLoc(), std::string(to_string(s.kind)) + " '" + s.name +
+                                  "': its function cannot be called as (" + spelled + "): " + problem);
+    return false;
+  }
+
   // --- control flow -------------------------------------------------------
 
   void control(const std::string& kind, const CallExpr* call, BlockId parent, std::vector<Node>& out) {
@@ -428,7 +527,8 @@ class Extractor {
         error(call->getArg(1)->getBeginLoc(), "a signal reads exactly one dataset");
         ok = false;
       }
-      if (ok && !signal.name.empty()) b.signal = add_stage(std::move(signal));
+      if (ok && !signal.name.empty() && signature(call->getArg(2), signal))
+        b.signal = add_stage(std::move(signal));
     }
     body_lambda(call, first_body, b.id, b.kind == BlockKind::If ? Branch::Then : Branch::None, body);
     if (b.kind == BlockKind::If && call->getNumArgs() > 4)
@@ -454,7 +554,7 @@ class Extractor {
 
   std::optional<Count> count(const Expr* e, const char* what) {
     Count c;
-    if (!count_expr(e, c.expression, c.cpp, 0)) {
+    if (!count_expr(e, c.expression, c.cpp, 0, false)) {
       error(e->getBeginLoc(),
             std::string("a ") + what + " must be a constant or an integer expression of the job parameters");
       return std::nullopt;
@@ -465,7 +565,8 @@ class Extractor {
   }
 
   // Prints `e` over parameter names (`display`) and as C++ (`cpp`).
-  bool count_expr(const Expr* e, std::string& display, std::string& cpp, int depth) {
+  // `nested` says whether `e` is an operand, and so needs parentheses.
+  bool count_expr(const Expr* e, std::string& display, std::string& cpp, int depth, bool nested = false) {
     e = e->IgnoreParenImpCasts();
     if (depth > 16) return false;
     Expr::EvalResult value;
@@ -483,16 +584,15 @@ class Extractor {
     if (const auto* ref = dyn_cast<DeclRefExpr>(e)) {
       const auto* var = dyn_cast<VarDecl>(ref->getDecl());
       if (!var || !var->isLocalVarDecl() || !var->getInit()) return false;
-      return count_expr(var->getInit(), display, cpp, depth + 1);
+      return count_expr(var->getInit(), display, cpp, depth + 1, nested);
     }
     if (const auto* op = dyn_cast<BinaryOperator>(e)) {
       static const std::set<BinaryOperatorKind> arithmetic = {BO_Add, BO_Sub, BO_Mul, BO_Div, BO_Rem};
       std::string ld, lc, rd, rc;
-      if (!arithmetic.count(op->getOpcode()) || !count_expr(op->getLHS(), ld, lc, depth + 1) ||
-          !count_expr(op->getRHS(), rd, rc, depth + 1))
+      if (!arithmetic.count(op->getOpcode()) || !count_expr(op->getLHS(), ld, lc, depth + 1, true) ||
+          !count_expr(op->getRHS(), rd, rc, depth + 1, true))
         return false;
       std::string sym = " " + op->getOpcodeStr().str() + " ";
-      bool nested = depth > 0;
       display = (nested ? "(" : "") + ld + sym + rd + (nested ? ")" : "");
       cpp = "(" + lc + sym + rc + ")";
       return true;
@@ -564,6 +664,7 @@ class Extractor {
   const FunctionDecl* job_fn_ = nullptr;
   const ParmVarDecl* params_ = nullptr;
   std::map<const Decl*, DatasetId> datasets_;
+  std::vector<QualType> element_types_;  // per dataset, canonical
   std::set<const CallExpr*> consumed_;
   std::set<const CXXRecordDecl*> task_functions_;
   std::set<const CXXRecordDecl*> body_lambdas_;

@@ -97,15 +97,12 @@ std::string dsl_include_dir() {
 std::optional<Graph> analyze_driver(const FrontendOptions& options) {
   std::unique_ptr<clang::tooling::CompilationDatabase> db;
   if (!options.build_dir.empty()) {
+    // Files the database does not list get the flags of their nearest
+    // neighbour in it, as clangd does.
     std::string error;
     db = clang::tooling::CompilationDatabase::loadFromDirectory(options.build_dir, error);
     if (!db) {
-      std::cerr << "canaryc: error: " << error << "\n";
-      return std::nullopt;
-    }
-    if (db->getCompileCommands(options.driver).empty()) {
-      std::cerr << "canaryc: error: " << options.driver << " has no entry in " << options.build_dir
-                << "/compile_commands.json; build it once with CMAKE_EXPORT_COMPILE_COMMANDS=ON or drop -p\n";
+      std::cerr << "canaryc: error: -p " << options.build_dir << ": " << error << "\n";
       return std::nullopt;
     }
   } else {

@@ -122,6 +122,14 @@ class Chunks {
   const std::vector<T>* chunks_;
 };
 
+// canaryc parses drivers with CANARY_ANALYSIS defined and checks task
+// function signatures itself, reporting them at the driver's line.
+#if defined(CANARY_ANALYSIS)
+#define CANARY_DETAIL_REQUIRE(...)
+#else
+#define CANARY_DETAIL_REQUIRE(...) static_assert(__VA_ARGS__)
+#endif
+
 namespace detail {
 // The shapes task functions are called with. Stages are type-checked here so
 // that a mismatched lambda is an error at the driver's call.
@@ -155,8 +163,8 @@ std::vector<int> ids(const std::tuple<Dataset<T>...>& datasets) {
 // and updates partition i of every `writes` dataset in place.
 template <class... R, class... W, class F>
 void transform(const char* name, Reads<R...> r, Writes<W...> w, F fn) {
-  static_assert(detail::TransformCallable<F, Reads<R...>, Writes<W...>>::value,
-                "a transform function takes (canary::Task&, const R&... reads, W&... writes)");
+  CANARY_DETAIL_REQUIRE(detail::TransformCallable<F, Reads<R...>, Writes<W...>>::value,
+                        "a transform function takes (canary::Task&, const R&... reads, W&... writes)");
   (void)fn;
   detail::record_transform(detail::active_recorder(), name, detail::ids(r.datasets), detail::ids(w.datasets));
 }
@@ -173,8 +181,8 @@ void transform(const char* name, Writes<W...> w, F fn) {
 // partitions of `to`'s dataset, which the matching gather merges.
 template <class... R, class T, class F>
 void scatter(const char* name, Reads<R...> r, To<T> to, F fn) {
-  static_assert(detail::ScatterCallable<F, Reads<R...>, T>::value,
-                "a scatter function takes (canary::Task&, const R&... reads, canary::Emit<T>&)");
+  CANARY_DETAIL_REQUIRE(detail::ScatterCallable<F, Reads<R...>, T>::value,
+                        "a scatter function takes (canary::Task&, const R&... reads, canary::Emit<T>&)");
   (void)fn;
   detail::record_scatter(detail::active_recorder(), name, detail::ids(r.datasets), to.dataset.id());
 }
@@ -183,8 +191,8 @@ void scatter(const char* name, Reads<R...> r, To<T> to, F fn) {
 // addressed to it into its partition.
 template <class T, class F>
 void gather(const char* name, Dataset<T> d, F fn) {
-  static_assert(std::is_invocable_v<F&, Task&, Chunks<T>&, T&>,
-                "a gather function takes (canary::Task&, canary::Chunks<T>&, T&)");
+  CANARY_DETAIL_REQUIRE(std::is_invocable_v<F&, Task&, Chunks<T>&, T&>,
+                        "a gather function takes (canary::Task&, canary::Chunks<T>&, T&)");
   (void)fn;
   detail::record_gather(detail::active_recorder(), name, d.id());
 }
@@ -199,7 +207,8 @@ void broadcast(const char* name, Dataset<T> single, Dataset<T> many) {
 // of `single`: acc starts value-initialised, then fn(acc, many[i]) for each i.
 template <class T, class F>
 void reduce(const char* name, Dataset<T> many, Dataset<T> single, F fn) {
-  static_assert(std::is_invocable_v<F&, T&, const T&>, "a reduce function takes (T& acc, const T& x)");
+  CANARY_DETAIL_REQUIRE(std::is_invocable_v<F&, T&, const T&>,
+                        "a reduce function takes (T& acc, const T& x)");
   (void)fn;
   detail::record_reduce(detail::active_recorder(), name, many.id(), single.id());
 }
@@ -224,8 +233,8 @@ void loop(int count, Body body) {
 // where the single partition of `s` lives, and every worker learns its value.
 template <class S, class Pred, class Body>
 void loop_while(const char* name, Reads<S> s, Pred predicate, Body body) {
-  static_assert(detail::SignalCallable<Pred, S>::value,
-                "a signal function takes (const S&) and returns bool");
+  CANARY_DETAIL_REQUIRE(detail::SignalCallable<Pred, S>::value,
+                        "a signal function takes (const S&) and returns bool");
   (void)predicate;
   detail::record_while_begin(detail::active_recorder(), name, std::get<0>(s.datasets).id());
   body();
@@ -236,8 +245,8 @@ void loop_while(const char* name, Reads<S> s, Pred predicate, Body body) {
 // a signal, as for loop_while.
 template <class S, class Pred, class Then, class Else>
 void if_(const char* name, Reads<S> s, Pred predicate, Then then_body, Else else_body) {
-  static_assert(detail::SignalCallable<Pred, S>::value,
-                "a signal function takes (const S&) and returns bool");
+  CANARY_DETAIL_REQUIRE(detail::SignalCallable<Pred, S>::value,
+                        "a signal function takes (const S&) and returns bool");
   (void)predicate;
   detail::record_if_begin(detail::active_recorder(), name, std::get<0>(s.datasets).id());
   then_body();

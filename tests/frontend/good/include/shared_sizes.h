@@ -1,0 +1,2 @@
+#pragma once
+constexpr int kBuckets = PARTS + 1;
