@@ -8,6 +8,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "build.h"
+#include "codegen.h"
 #include "emit.h"
 #include "options.h"
 
@@ -60,12 +62,20 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::optional<canary::compiler::Graph> graph = canary::compiler::analyze_driver(options->frontend);
+  canary::compiler::Toolchain toolchain;
+  if (options->emit == Emit::Build && !canary::compiler::find_toolchain(toolchain, error)) {
+    std::cerr << "canaryc: error: " << error << "\n";
+    return 1;
+  }
+  std::vector<std::string> driver_flags;
+  std::optional<canary::compiler::Graph> graph =
+      canary::compiler::analyze_driver(options->frontend, &driver_flags);
   if (!graph) return 1;
 
+  std::string graph_json = canary::compiler::graph_to_json(*graph).dump(2) + "\n";
   switch (options->emit) {
     case Emit::Graph:
-      std::cout << canary::compiler::graph_to_json(*graph).dump(2) << "\n";
+      std::cout << graph_json;
       return 0;
     case Emit::Dot:
       std::cout << canary::compiler::graph_to_dot(*graph);
@@ -73,9 +83,21 @@ int main(int argc, char** argv) {
     case Emit::Build:
       break;
   }
-  std::string graph_path = options->output + ".graph.json";
-  if (!write_file(graph_path, canary::compiler::graph_to_json(*graph).dump(2) + "\n")) {
-    std::cerr << "canaryc: error: cannot write " << graph_path << "\n";
+  // The three outputs appear together or not at all.
+  const std::string& out = options->output;
+  std::string graph_path = out + ".graph.json", tasks_path = out + ".tasks.cpp";
+  std::string driver = std::filesystem::absolute(options->frontend.driver).lexically_normal().string();
+  std::string tasks = canary::compiler::generate_tasks_cpp(*graph, graph_json, driver, tasks_path);
+  if (!write_file(graph_path, graph_json) || !write_file(tasks_path, tasks)) {
+    std::cerr << "canaryc: error: cannot write " << graph_path << " or " << tasks_path << "\n";
+    std::remove(graph_path.c_str());
+    return 1;
+  }
+  std::string binary_tmp = out + ".tmp";
+  error = canary::compiler::build_job(toolchain, tasks_path, binary_tmp, driver_flags);
+  if (!error.empty() || std::rename(binary_tmp.c_str(), out.c_str()) != 0) {
+    std::cerr << "canaryc: error: " << (error.empty() ? "cannot write " + out : error) << "\n";
+    for (const std::string& f : {graph_path, tasks_path, binary_tmp}) std::remove(f.c_str());
     return 1;
   }
   return 0;

@@ -369,7 +369,8 @@ class Extractor {
   bool function(const Expr* arg, Stage& s) {
     const Expr* e = resolve(arg);
     if (const auto* ref = dyn_cast_or_null<DeclRefExpr>(e); ref && isa<FunctionDecl>(ref->getDecl())) {
-      s.function_loc = loc(ref->getDecl()->getLocation());
+      s.function_loc = loc(ref->getBeginLoc());
+      s.function_text = source_text(ref);
       return true;
     }
     const auto* lambda = dyn_cast_or_null<LambdaExpr>(e);
@@ -378,6 +379,12 @@ class Extractor {
       return false;
     }
     s.function_loc = loc(lambda->getBeginLoc());
+    s.function_text = source_text(lambda);
+    if (s.function_text.empty()) {
+      error(arg->getBeginLoc(),
+            "the function of '" + s.name + "' comes from a macro expansion; write it out");
+      return false;
+    }
     task_functions_.insert(lambda->getLambdaClass());
     bool ok = true;
     for (const LambdaCapture& c : lambda->captures()) {
@@ -497,6 +504,14 @@ class Extractor {
     error(arg->getBeginLoc(), std::string(to_string(s.kind)) + " '" + s.name +
                                   "': its function cannot be called as (" + spelled + "): " + problem);
     return false;
+  }
+
+  // The text of `e` as written, for code generation to lift out of the driver.
+  std::string source_text(const Expr* e) const {
+    if (e->getBeginLoc().isMacroID() || e->getEndLoc().isMacroID()) return "";
+    return Lexer::getSourceText(CharSourceRange::getTokenRange(e->getSourceRange()), sm_,
+                                context_.getLangOpts())
+        .str();
   }
 
   // --- control flow -------------------------------------------------------

@@ -85,6 +85,29 @@ bool has_std_flag(const std::vector<std::string>& args) {
   return false;
 }
 
+// The flags of `command` that change what the driver means.
+void keep_driver_flags(const std::vector<std::string>& command, const std::string& directory,
+                       std::vector<std::string>& out) {
+  auto absolute = [&](std::string path) {
+    if (!path.empty() && path[0] != '/' && !directory.empty()) path = directory + "/" + path;
+    return path;
+  };
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    const std::string& a = command[i];
+    bool separate =
+        a == "-I" || a == "-D" || a == "-U" || a == "-isystem" || a == "-iquote" || a == "-include";
+    if (separate && i + 1 < command.size()) {
+      bool path = a != "-D" && a != "-U";
+      out.push_back(a);
+      out.push_back(path ? absolute(command[++i]) : command[++i]);
+    } else if (a.rfind("-I", 0) == 0) {
+      out.push_back("-I" + absolute(a.substr(2)));
+    } else if (a.rfind("-D", 0) == 0 || a.rfind("-U", 0) == 0 || a.rfind("-std=", 0) == 0) {
+      out.push_back(a);
+    }
+  }
+}
+
 }  // namespace
 
 std::string dsl_include_dir() {
@@ -94,7 +117,7 @@ std::string dsl_include_dir() {
   return CANARY_SOURCE_DSL_DIR;
 }
 
-std::optional<Graph> analyze_driver(const FrontendOptions& options) {
+std::optional<Graph> analyze_driver(const FrontendOptions& options, std::vector<std::string>* driver_flags) {
   std::unique_ptr<clang::tooling::CompilationDatabase> db;
   if (!options.build_dir.empty()) {
     // Files the database does not list get the flags of their nearest
@@ -107,6 +130,11 @@ std::optional<Graph> analyze_driver(const FrontendOptions& options) {
     }
   } else {
     db = std::make_unique<clang::tooling::FixedCompilationDatabase>(".", std::vector<std::string>{});
+  }
+  if (driver_flags) {
+    for (const clang::tooling::CompileCommand& c : db->getCompileCommands(options.driver))
+      keep_driver_flags(c.CommandLine, c.Directory, *driver_flags);
+    keep_driver_flags(options.clang_args, "", *driver_flags);
   }
 
   // What every analysis needs whatever the database says: C++17 unless told

@@ -70,6 +70,7 @@ struct Stage {
   Branch branch = Branch::None;  // which arm of an `if_` block, if any
   SourceLoc loc;                 // the DSL call
   SourceLoc function_loc;        // the task (or signal, or reduce) function
+  std::string function_text;     // its source: a lambda expression or a function's name
 };
 
 enum class BlockKind { Loop, While, If };

@@ -1,0 +1,162 @@
+// <canary/program.h>: the static tables canaryc generates for a job, which
+// libcanary executes. Generated code (OUT.tasks.cpp) fills a Program and calls
+// job_main(); nothing here is for drivers to use directly.
+#pragma once
+
+#include <canary/dsl.h>
+#include <canary/serialize.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace canary::rt {
+
+// How the runtime creates, copies over the wire and destroys the partitions
+// of one dataset without knowing their type.
+struct TypeOps {
+  void* (*create)();
+  void (*destroy)(void*);
+  void (*write)(const void* value, std::string& out);
+  // Replaces *value with the one serialized in `bytes`; throws on malformed input.
+  void (*read)(std::string_view bytes, void* value);
+};
+
+template <class T>
+const TypeOps* type_ops() {
+  static const TypeOps ops{
+      []() -> void* { return new T{}; },
+      [](void* p) { delete static_cast<T*>(p); },
+      [](const void* p, std::string& out) {
+        Writer w(out);
+        canary::write(w, *static_cast<const T*>(p));
+      },
+      [](std::string_view bytes, void* p) {
+        Reader r(bytes.data(), bytes.size());
+        T value{};
+        canary::read(r, value);
+        *static_cast<T*>(p) = std::move(value);
+      },
+  };
+  return &ops;
+}
+
+// Deserializes every value in each buffer, buffers in order: how gathers and
+// reductions see the chunks sent to them.
+template <class T>
+std::vector<T> read_all(const std::vector<std::string_view>& buffers) {
+  std::vector<T> values;
+  for (std::string_view b : buffers) {
+    Reader r(b.data(), b.size());
+    while (r.remaining() > 0) {
+      values.emplace_back();
+      canary::read(r, values.back());
+    }
+  }
+  return values;
+}
+
+// t.seed(): a function of the stage's name, the partition index and the
+// iterations of the enclosing loops (outermost first), nothing else, so a run
+// is reproducible whatever the placement.
+inline std::uint64_t mix_seed(std::uint64_t x) {  // splitmix64's finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+inline std::uint64_t task_seed(const std::string& stage, int index, const std::vector<int>& iterations) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the name
+  for (unsigned char c : stage) h = (h ^ c) * 0x100000001b3ULL;
+  std::uint64_t seed = mix_seed(h ^ mix_seed(static_cast<std::uint64_t>(index)));
+  for (int it : iterations) seed = mix_seed(seed ^ static_cast<std::uint64_t>(it));
+  return seed;
+}
+
+enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal };
+enum class BlockKind { Loop, While, If };
+
+// What a generated stage function works with.
+struct TaskArgs {
+  Task& task;
+  void* const* partitions;                       // the stage's reads, then its writes
+  detail::ChunkSink* chunks_out = nullptr;       // scatter: where sends go
+  std::vector<std::string_view> chunks_in = {};  // gather, reduce: one buffer per sender, in order
+  bool signal = false;                           // signal: the predicate's value
+
+  template <class T>
+  const T& in(int i) const {
+    return *static_cast<const T*>(partitions[i]);
+  }
+  template <class T>
+  T& out(int i) const {
+    return *static_cast<T*>(partitions[i]);
+  }
+};
+using StageFunction = void (*)(TaskArgs&);
+
+struct DatasetInfo {
+  std::string name;
+  const TypeOps* ops;
+};
+
+struct StageInfo {
+  std::string name;
+  StageKind kind;
+  std::vector<int> reads;
+  std::vector<int> writes;
+  int to;                  // scatter: the destination dataset, else -1
+  StageFunction run;       // null for broadcast, which needs no user code
+  bool partitions_is_one;  // its partition count is the constant 1: outputs are scalars, not lists
+};
+
+struct Node {
+  bool is_block;
+  int id;
+};
+
+struct BlockInfo {
+  BlockKind kind;
+  int parent;  // -1 at the top level
+  int signal;  // while and if: the signal stage, else -1
+  std::vector<Node> body;
+  std::vector<Node> else_body;
+};
+
+struct Program {
+  std::string job;
+  std::string graph_json;  // the canary-graph/1 document, for --graph and --help
+  std::vector<DatasetInfo> datasets;
+  std::vector<StageInfo> stages;
+  std::vector<BlockInfo> blocks;
+  std::vector<Node> body;
+  std::vector<int> group_of;  // per dataset: its co-location group
+
+  // The job's parameter struct, behind a type-erased interface.
+  void* (*new_params)();
+  void (*delete_params)(void*);
+  // Sets one field from its flag's text; false with `error` set when the
+  // value is malformed, or with `error` empty when there is no such field.
+  bool (*set_param)(void* params, const std::string& name, const std::string& value, std::string& error);
+  // Evaluates every dataset's partition count and every loop block's count.
+  void (*evaluate_counts)(const void* params, std::vector<int>& dataset_partitions,
+                          std::vector<int>& loop_counts);
+  // Builds the stage functions' closures from the parameters, once per run.
+  void (*bind)(const void* params);
+};
+
+// Parses one parameter value; used by the generated set_param.
+bool parse_value(const std::string& text, int& out, std::string& error);
+bool parse_value(const std::string& text, long& out, std::string& error);
+bool parse_value(const std::string& text, double& out, std::string& error);
+bool parse_value(const std::string& text, bool& out, std::string& error);
+bool parse_value(const std::string& text, std::string& out, std::string& error);
+
+// The job binary's main: flags, then the run. Returns the process exit code.
+int job_main(const Program& program, int argc, char** argv);
+
+}  // namespace canary::rt
