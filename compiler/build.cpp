@@ -53,7 +53,7 @@ std::string build_job(const Toolchain& t, const std::string& tasks_cpp, const st
     return "cannot run the C++ compiler '" + t.cxx + "'; install it or name another with CANARY_CXX";
   int status = 0;
   if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return "the C++ compiler failed on " + tasks_cpp + " (its errors are above)";
+    return "the job does not compile (the compiler's errors are above); nothing was written";
   return "";
 }
 

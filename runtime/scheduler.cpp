@@ -1,6 +1,7 @@
 #include "scheduler.h"
 
 #include <time.h>
+#include <x86intrin.h>
 
 #include <algorithm>
 #include <chrono>
@@ -369,7 +370,10 @@ struct LocalScheduler::Impl {
 
   // --- running tasks (without the lock) --------------------------------------
 
-  void execute(Instance* in, int slot) {
+  // Runs one task; returns the TSC ticks spent in its body (the user's
+  // function, or the copying a runtime-only task does), the rest being the
+  // scheduler's.
+  std::uint64_t execute(Instance* in, int slot) {
     const StageInfo& s = program.stages[in->stage];
     bool single = slot == in->main_tasks;
     int index = single ? 0 : slot;
@@ -377,6 +381,8 @@ struct LocalScheduler::Impl {
     std::uint64_t seed = task_seed(s.name, index, in->iterations);
     int iteration = in->iterations.empty() ? 0 : in->iterations.back();
     Task task(in->stage, index, stage_partitions, iteration, seed, &outputs);
+    std::uint64_t start = 0;
+    auto body = [&start] { start = __rdtsc(); };
 
     switch (s.kind) {
       case StageKind::Transform: {
@@ -384,6 +390,7 @@ struct LocalScheduler::Impl {
         for (int d : s.reads) parts.push_back(data[d][index]);
         for (int d : s.writes) parts.push_back(data[d][index]);
         TaskArgs args{task, parts.data()};
+        body();
         s.run(args);
         break;
       }
@@ -392,6 +399,7 @@ struct LocalScheduler::Impl {
         for (int d : s.reads) parts.push_back(data[d][index]);
         OutboxSink sink(in->outbox[index]);
         TaskArgs args{task, parts.data(), &sink};
+        body();
         s.run(args);
         break;
       }
@@ -399,20 +407,24 @@ struct LocalScheduler::Impl {
         void* part = data[s.writes[0]][index];
         TaskArgs args{task, &part};
         for (const std::vector<std::string>& from : in->source->outbox) args.chunks_in.push_back(from[index]);
+        body();
         s.run(args);
         break;
       }
       case StageKind::Reduce:
         if (!single) {
+          body();
           program.datasets[s.reads[0]].ops->write(data[s.reads[0]][index], in->outbox[index][0]);
         } else {
           void* part = data[s.writes[0]][0];
           TaskArgs args{task, &part};
           for (const std::vector<std::string>& from : in->outbox) args.chunks_in.push_back(from[0]);
+          body();
           s.run(args);
         }
         break;
       case StageKind::Broadcast:
+        body();
         if (single) {
           program.datasets[s.reads[0]].ops->write(data[s.reads[0]][0], in->value);
         } else {
@@ -422,11 +434,13 @@ struct LocalScheduler::Impl {
       case StageKind::Signal: {
         void* part = data[s.reads[0]][0];
         TaskArgs args{task, &part};
+        body();
         s.run(args);
         in->signal_value = args.signal;
         break;
       }
     }
+    return __rdtsc() - start;
   }
 
   // A scatter task's sends, into its own row of the outbox: no locking.
@@ -448,9 +462,11 @@ struct LocalScheduler::Impl {
     return parts;
   }
 
+  // Task bodies are timed with the TSC (a few ns a read); thread CPU time,
+  // a system call, is read only when the thread starts and ends.
   void compute_thread() {
     double cpu_start = thread_cpu_seconds();
-    double in_tasks = 0;
+    std::uint64_t body_ticks = 0;
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
       work_ready.wait(lock, [&] { return !queue.empty() || failed || (frames.empty() && window.empty()); });
@@ -459,14 +475,12 @@ struct LocalScheduler::Impl {
       queue.pop_front();
       ++running;
       lock.unlock();
-      double before = thread_cpu_seconds();
       std::string error;
       try {
-        execute(t.instance, t.slot);
+        body_ticks += execute(t.instance, t.slot);
       } catch (const std::exception& e) {
         error = e.what();
       }
-      in_tasks += thread_cpu_seconds() - before;
       lock.lock();
       --running;
       if (!error.empty()) {
@@ -476,8 +490,8 @@ struct LocalScheduler::Impl {
       }
       complete(t.instance, t.slot);
     }
-    stats.task_cpu_s += in_tasks;
-    stats.scheduler_cpu_s += thread_cpu_seconds() - cpu_start - in_tasks;
+    thread_cpu_s += thread_cpu_seconds() - cpu_start;
+    task_ticks += body_ticks;
   }
 
   void fail(const std::string& message) {
@@ -489,6 +503,7 @@ struct LocalScheduler::Impl {
 
   RunStats run() {
     auto start = std::chrono::steady_clock::now();
+    std::uint64_t tsc_start = __rdtsc();
     {
       std::lock_guard<std::mutex> lock(mutex);
       unroll();
@@ -500,6 +515,9 @@ struct LocalScheduler::Impl {
     if (!frames.empty() || !window.empty())
       throw std::runtime_error("the scheduler stopped with work left: a dependency can never be met");
     stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double tsc_hz = (__rdtsc() - tsc_start) / stats.elapsed_s;
+    stats.task_cpu_s = task_ticks / tsc_hz;
+    stats.scheduler_cpu_s = std::max(0.0, thread_cpu_s - stats.task_cpu_s);
     return stats;
   }
 
@@ -528,6 +546,8 @@ struct LocalScheduler::Impl {
   bool failed = false;
   std::string failure;
   RunStats stats;
+  double thread_cpu_s = 0;       // all compute threads, start to end
+  std::uint64_t task_ticks = 0;  // TSC ticks inside task bodies
 };
 
 LocalScheduler::LocalScheduler(const Program& program, const void* params, RunConfig config, Outputs& outputs)

@@ -150,8 +150,10 @@ class Chunks {
 };
 
 // canaryc parses drivers with CANARY_ANALYSIS defined and checks task
-// function signatures itself, reporting them at the driver's line.
-#if defined(CANARY_ANALYSIS)
+// function signatures itself, reporting them at the driver's line; the code it
+// generates (CANARY_GENERATED) calls every function with its real arguments.
+// Elsewhere, compiling a driver checks the shapes here.
+#if defined(CANARY_ANALYSIS) || defined(CANARY_GENERATED)
 #define CANARY_DETAIL_REQUIRE(...)
 #else
 #define CANARY_DETAIL_REQUIRE(...) static_assert(__VA_ARGS__)
