@@ -144,6 +144,7 @@ std::string results_json(const Program& program, const Outputs& outputs, const R
       {"elapsed_s", stats.elapsed_s},
       {"tasks", stats.tasks},
       {"tasks_per_worker", {stats.tasks}},
+      {"tasks_per_thread", stats.tasks_per_thread},
       {"workers", 1},
       {"threads_per_worker", threads},
       {"stage_instances", stats.stage_instances},

@@ -4,11 +4,14 @@
 #include <x86intrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 
 namespace canary::rt {
 
@@ -97,38 +100,209 @@ StageShape shape_of(const StageInfo& s) {
   return shape;
 }
 
+// What one shard sends another: everything that crosses partitions.
+struct Message {
+  enum class Kind { Chunks, ReduceInput, BroadcastValue, Signal };
+  Message(Kind k, std::uint64_t s, int from = 0) : kind(k), seq(s), sender(from) {}
+  Kind kind;
+  std::uint64_t seq;                                // the stage instance it belongs to
+  int sender;                                       // the sending task's partition index
+  std::vector<std::pair<int, std::string>> chunks;  // Chunks: (destination partition, serialized values)
+  std::string value;                                // ReduceInput, BroadcastValue
+  bool signal = false;                              // Signal
+};
+
+// Where a shard's messages arrive: the only thing shards share, locked once
+// per batch of messages, never per task.
+class Inbox {
+ public:
+  void push(Message m) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(std::move(m));
+      pending_.store(true, std::memory_order_release);
+    }
+    ready_.notify_one();
+  }
+  bool has_messages() const { return pending_.load(std::memory_order_acquire); }
+  std::deque<Message> take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.store(false, std::memory_order_relaxed);
+    return std::exchange(queue_, {});
+  }
+  void wait(const std::atomic<bool>& stop) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [&] { return !queue_.empty() || stop.load(); });
+  }
+  void wake() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ready_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Message> queue_;
+  std::atomic<bool> pending_{false};
+};
+
+constexpr std::uint64_t kNoSeq = ~0ULL;
+
 }  // namespace
 
 struct LocalScheduler::Impl {
-  // One dynamic execution of a stage: the unit the unroller issues.
+  class Shard;
+
+  Impl(const Program& p, const void* params, RunConfig c, Outputs& o) : program(p), config(c), outputs(o) {
+    std::vector<int> loop_counts;
+    program.evaluate_counts(params, partitions_of, loop_counts);
+    counts = loop_counts;
+    int groups = 0;
+    for (std::size_t d = 0; d < program.datasets.size(); ++d) {
+      if (partitions_of[d] < 1)
+        throw std::runtime_error("dataset '" + program.datasets[d].name + "' would have " +
+                                 std::to_string(partitions_of[d]) + " partitions; it needs at least 1");
+      groups = std::max(groups, program.group_of[d] + 1);
+    }
+    // Partition i of every dataset of a group lives on one shard; the
+    // partitions of all groups are dealt round-robin over the shards.
+    owner.assign(groups, {});
+    int next = 0;
+    for (std::size_t d = 0; d < program.datasets.size(); ++d) {
+      std::vector<int>& o = owner[program.group_of[d]];
+      while (static_cast<int>(o.size()) < partitions_of[d]) o.push_back(next++ % config.threads);
+    }
+    shards_of.assign(program.datasets.size(), {});
+    data.assign(program.datasets.size(), {});
+    for (std::size_t d = 0; d < program.datasets.size(); ++d) {
+      std::vector<bool> seen(config.threads, false);
+      for (int i = 0; i < partitions_of[d]; ++i) {
+        int s = owner_of(d, i);
+        if (!seen[s]) shards_of[d].push_back(s);
+        seen[s] = true;
+        data[d].push_back(program.datasets[d].ops->create());
+      }
+    }
+    for (const StageInfo& s : program.stages) {
+      shapes.push_back(shape_of(s));
+      stage_hash.push_back(stage_name_hash(s.name));
+    }
+  }
+
+  ~Impl() {
+    for (std::size_t d = 0; d < data.size(); ++d)
+      for (void* p : data[d]) program.datasets[d].ops->destroy(p);
+  }
+
+  int owner_of(int dataset, int index) const { return owner[program.group_of[dataset]][index]; }
+
+  void fail(const std::string& message) {
+    {
+      std::lock_guard<std::mutex> lock(failure_mutex);
+      if (failure.empty()) failure = message;
+    }
+    stop = true;
+    wake_all();
+  }
+  void wake_all();
+
+  // Called by a shard about to wait, or finishing: if every shard is waiting
+  // or done and no message is on its way, nothing can ever happen again.
+  void check_progress(int waiting_delta, int finished_delta) {
+    std::lock_guard<std::mutex> lock(idle_mutex);
+    waiting += waiting_delta;
+    finished += finished_delta;
+    if (finished < config.threads && waiting + finished == config.threads && in_flight.load() == 0)
+      fail("internal error: every shard is waiting and no message is on its way");
+    if (finished == config.threads) wake_all();
+  }
+
+  RunStats run();
+
+  const Program& program;
+  RunConfig config;
+  Outputs& outputs;
+  std::vector<int> partitions_of;  // per dataset
+  std::vector<int> counts;         // per block: loop counts
+  std::vector<StageShape> shapes;  // per stage
+  std::vector<std::uint64_t> stage_hash;
+  std::vector<std::vector<int>> owner;      // [group][partition] -> shard
+  std::vector<std::vector<int>> shards_of;  // [dataset] -> the shards owning some of its partitions
+  std::vector<std::vector<void*>> data;     // [dataset][partition], touched only by the owning shard
+  std::vector<std::unique_ptr<Shard>> shards;
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> in_flight{0};  // messages sent and not yet handled
+  std::mutex failure_mutex;
+  std::string failure;
+  std::mutex idle_mutex;
+  int waiting = 0;
+  int finished = 0;
+};
+
+class LocalScheduler::Impl::Shard {
+ public:
+  Shard(Impl& job, int id) : job_(job), program_(job.program), id_(id) {
+    for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
+      done_.emplace_back(job.partitions_of[d], 0);
+      accesses_.emplace_back();
+      access_base_.push_back(0);
+    }
+    frames_.push_back({&program_.body});
+  }
+
+  Inbox& inbox() { return inbox_; }
+  std::uint64_t tasks() const { return tasks_; }
+  double thread_cpu_s() const { return thread_cpu_s_; }
+  std::uint64_t body_ticks() const { return body_ticks_; }
+  std::uint64_t stage_instances() const { return next_seq_; }
+
+  void main_loop() {
+    double cpu_start = thread_cpu_seconds();
+    try {
+      loop();
+    } catch (const std::exception& e) {
+      job_.fail(e.what());
+    }
+    thread_cpu_s_ = thread_cpu_seconds() - cpu_start;
+  }
+
+ private:
+  // One dynamic execution of a stage, as far as this shard is concerned.
   struct Instance {
     int stage = -1;
     std::uint64_t seq = 0;
     std::vector<int> iterations;  // of the enclosing loops, outermost first
-    int main_tasks = 0;
-    int tasks_total = 0;
+    int main_tasks = 0;           // over all shards
+    std::vector<int> local_main;  // the main tasks' partitions owned here
+    bool local_single = false;
+    int tasks_total = 0;  // here
     int tasks_done = 0;
     std::vector<std::pair<int, std::uint64_t>> positions;  // (dataset, its access number)
-    std::vector<std::uint8_t> spawned;  // per task slot; slot main_tasks is the single task
-    // Producer/consumer bookkeeping for chunks, reductions and broadcasts.
-    int producers_total = 0;
-    int producers_done = 0;
-    Instance* source = nullptr;                    // a gather's scatter
-    Instance* consumer = nullptr;                  // a scatter's gather
-    std::vector<std::vector<std::string>> outbox;  // [sender][destination] serialized values
-    std::string value;                             // a broadcast's serialized source
-    bool signal_value = false;
+    std::vector<std::uint8_t> spawned;                     // by partition; main_tasks is the single task
+    std::uint64_t source = kNoSeq;                         // a gather's scatter
+    int source_senders = 0;                                // how many tasks that scatter has
 
     bool complete() const { return tasks_done == tasks_total; }
     std::uint64_t position_of(int dataset) const {
       for (const auto& [d, p] : positions)
         if (d == dataset) return p;
-      return ~0ULL;
+      return kNoSeq;
     }
   };
   struct TaskRef {
     Instance* instance;
-    int slot;
+    int slot;  // a partition index, or main_tasks for the single task
+  };
+  // What arrived for one stage instance (keyed by its sequence number).
+  struct Inbound {
+    int markers = 0;                                                 // scatter messages received
+    std::map<int, std::vector<std::pair<int, std::string>>> chunks;  // partition -> (sender, values)
+    std::vector<std::pair<int, std::string>> inputs;                 // reduce: (sender, value)
+    std::string value;                                               // broadcast
+    bool has_value = false;
+    bool has_signal = false;
+    bool signal = false;
   };
   // A block being unrolled: where in which node list, and which iteration.
   struct Frame {
@@ -139,92 +313,46 @@ struct LocalScheduler::Impl {
     int count = 0;  // loops
   };
 
-  Impl(const Program& p, const void* params, RunConfig c, Outputs& o) : program(p), config(c), outputs(o) {
-    std::vector<int> loop_counts;
-    program.evaluate_counts(params, partitions_of, loop_counts);
-    counts = loop_counts;
-    for (std::size_t d = 0; d < program.datasets.size(); ++d) {
-      if (partitions_of[d] < 1)
-        throw std::runtime_error("dataset '" + program.datasets[d].name + "' would have " +
-                                 std::to_string(partitions_of[d]) + " partitions; it needs at least 1");
-      data.emplace_back();
-      for (int i = 0; i < partitions_of[d]; ++i) data.back().push_back(program.datasets[d].ops->create());
-      done.emplace_back(partitions_of[d], 0);
-      accesses.emplace_back();
-      access_base.push_back(0);
+  void loop() {
+    while (!job_.stop) {
+      if (inbox_.has_messages()) {
+        for (Message& m : inbox_.take()) {
+          handle(std::move(m));
+          --job_.in_flight;
+        }
+      }
+      unroll();
+      if (!ready_.empty()) {
+        TaskRef t = ready_.front();
+        ready_.pop_front();
+        run(t);
+        continue;
+      }
+      if (frames_.empty() && window_.empty()) {
+        job_.check_progress(0, 1);
+        return;
+      }
+      job_.check_progress(1, 0);
+      inbox_.wait(job_.stop);
+      job_.check_progress(-1, 0);
     }
-    for (const StageInfo& s : program.stages) shapes.push_back(shape_of(s));
-    frames.push_back({&program.body});
   }
 
-  ~Impl() {
-    for (std::size_t d = 0; d < data.size(); ++d)
-      for (void* p : data[d]) program.datasets[d].ops->destroy(p);
-  }
-
-  // --- the unroller (called with the lock held) ----------------------------
+  // --- the unroller ---------------------------------------------------------
 
   std::vector<int> iteration_vector() const {
     std::vector<int> out;
-    for (const Frame& f : frames)
-      if (f.block >= 0 && program.blocks[f.block].kind != BlockKind::If) out.push_back(f.iteration);
+    for (const Frame& f : frames_)
+      if (f.block >= 0 && program_.blocks[f.block].kind != BlockKind::If) out.push_back(f.iteration);
     return out;
-  }
-
-  Instance* issue(int stage) {
-    const StageInfo& s = program.stages[stage];
-    const StageShape& shape = shapes[stage];
-    auto owned = std::make_unique<Instance>();
-    Instance* in = owned.get();
-    in->stage = stage;
-    in->seq = next_seq++;
-    in->iterations = iteration_vector();
-    in->main_tasks = shape.main_partitions_of >= 0 ? partitions_of[shape.main_partitions_of] : 0;
-    in->tasks_total = in->main_tasks + (shape.has_single ? 1 : 0);
-    in->spawned.assign(in->tasks_total, 0);
-    for (const std::vector<int>* touches : {&shape.main_touches, &shape.single_touches})
-      for (int d : *touches) {
-        in->positions.push_back({d, access_base[d] + accesses[d].size()});
-        accesses[d].push_back(in);
-      }
-    switch (s.kind) {
-      case StageKind::Scatter:
-        in->producers_total = in->main_tasks;
-        in->outbox.assign(in->main_tasks, std::vector<std::string>(partitions_of[s.to]));
-        pending_scatter[s.to] = in;
-        break;
-      case StageKind::Gather: {
-        auto it = pending_scatter.find(s.writes[0]);
-        if (it == pending_scatter.end())
-          throw std::logic_error("gather '" + s.name +
-                                 "' has no scatter; canaryc should have refused this job");
-        in->source = it->second;
-        in->source->consumer = in;
-        pending_scatter.erase(it);
-        break;
-      }
-      case StageKind::Reduce:
-        in->producers_total = in->main_tasks;
-        in->outbox.assign(in->main_tasks, std::vector<std::string>(1));
-        break;
-      case StageKind::Broadcast:
-        in->producers_total = 1;
-        break;
-      default:
-        break;
-    }
-    window.push_back(std::move(owned));
-    if (!in->complete()) ++unfinished;
-    ++stats.stage_instances;
-    for (int slot = 0; slot < in->tasks_total; ++slot) try_spawn(in, slot);
-    return in;
   }
 
   // Issues stage instances until the window is full, a signal must be
   // waited for, or the program ends.
   void unroll() {
-    while (!waiting_signal && !frames.empty() && unfinished < config.window) {
-      Frame& f = frames.back();
+    if (waiting_signal_ != kNoSeq && !signal_known()) return;
+    while (waiting_signal_ == kNoSeq && !frames_.empty() && unfinished_ < job_.config.window) {
+      Frame& f = frames_.back();
       if (f.next < f.nodes->size()) {
         const Node node = (*f.nodes)[f.next++];
         if (!node.is_block) {
@@ -235,70 +363,125 @@ struct LocalScheduler::Impl {
         continue;
       }
       if (f.block < 0) {
-        frames.pop_back();  // the end of the job body
+        frames_.pop_back();  // the end of the job body
         continue;
       }
-      const BlockInfo& b = program.blocks[f.block];
+      const BlockInfo& b = program_.blocks[f.block];
       if (b.kind == BlockKind::Loop && ++f.iteration < f.count) {
         f.next = 0;
       } else if (b.kind == BlockKind::While) {
         ++f.iteration;
-        waiting_block = f.block;
-        waiting_signal = issue(b.signal);  // decides whether the body runs again
-        finish_signal_if_known();
+        await_signal(f.block);  // decides whether the body runs again
       } else {
-        frames.pop_back();
+        frames_.pop_back();
       }
     }
   }
 
   void enter(int block) {
-    const BlockInfo& b = program.blocks[block];
+    const BlockInfo& b = program_.blocks[block];
     if (b.kind == BlockKind::Loop) {
-      if (counts[block] > 0) frames.push_back({&b.body, 0, block, 0, counts[block]});
+      if (job_.counts[block] > 0) frames_.push_back({&b.body, 0, block, 0, job_.counts[block]});
       return;
     }
-    // while and if: the body is chosen by the signal's value.
-    if (b.kind == BlockKind::While) frames.push_back({&b.body, b.body.size(), block, 0, 0});
-    waiting_block = block;
-    waiting_signal = issue(b.signal);
-    finish_signal_if_known();
+    if (b.kind == BlockKind::While) frames_.push_back({&b.body, b.body.size(), block, 0, 0});
+    await_signal(block);
   }
 
-  // Continues the unrolling once the awaited signal's value is known.
-  void finish_signal_if_known() {
-    if (!waiting_signal || !waiting_signal->complete()) return;
-    bool value = waiting_signal->signal_value;
-    waiting_signal = nullptr;
-    const BlockInfo& b = program.blocks[waiting_block];
+  void await_signal(int block) {
+    waiting_block_ = block;
+    waiting_signal_ = issue(program_.blocks[block].signal);
+    signal_known();
+  }
+
+  // Continues the unrolling once the awaited signal's value has arrived.
+  bool signal_known() {
+    auto it = inbound_.find(waiting_signal_);
+    if (it == inbound_.end() || !it->second.has_signal) return false;
+    bool value = it->second.signal;
+    inbound_.erase(it);
+    waiting_signal_ = kNoSeq;
+    const BlockInfo& b = program_.blocks[waiting_block_];
     if (b.kind == BlockKind::While) {  // its frame is on top: nothing is unrolled while a signal is awaited
       if (value) {
-        frames.back().next = 0;
+        frames_.back().next = 0;
       } else {
-        frames.pop_back();
+        frames_.pop_back();
       }
-      return;
+    } else {
+      frames_.push_back({value ? &b.body : &b.else_body, 0, waiting_block_, 0, 0});
     }
-    const std::vector<Node>& arm = value ? b.body : b.else_body;
-    int iteration = frames.empty() ? 0 : frames.back().iteration;
-    frames.push_back({&arm, 0, waiting_block, iteration, 0});
+    return true;
   }
 
-  // --- readiness (called with the lock held) --------------------------------
+  // Returns the instance's sequence number: the instance itself may already
+  // be retired, when this shard has no task in it.
+  std::uint64_t issue(int stage) {
+    const StageInfo& s = program_.stages[stage];
+    const StageShape& shape = job_.shapes[stage];
+    auto owned = std::make_unique<Instance>();
+    Instance* in = owned.get();
+    in->stage = stage;
+    in->seq = next_seq_++;
+    in->iterations = iteration_vector();
+    in->main_tasks = shape.main_partitions_of >= 0 ? job_.partitions_of[shape.main_partitions_of] : 0;
+    for (int i = 0; i < in->main_tasks; ++i)
+      if (job_.owner_of(shape.main_partitions_of, i) == id_) in->local_main.push_back(i);
+    in->local_single = shape.has_single && job_.owner_of(shape.single_touches.front(), 0) == id_;
+    in->tasks_total = static_cast<int>(in->local_main.size()) + (in->local_single ? 1 : 0);
+    in->spawned.assign(in->main_tasks + 1, 0);
+    if (!in->local_main.empty())
+      for (int d : shape.main_touches) add_access(in, d);
+    if (in->local_single)
+      for (int d : shape.single_touches) add_access(in, d);
+    if (s.kind == StageKind::Scatter) pending_scatter_[s.to] = {in->seq, in->main_tasks};
+    if (s.kind == StageKind::Gather) {
+      auto it = pending_scatter_.find(s.writes[0]);
+      if (it == pending_scatter_.end())
+        throw std::logic_error("gather '" + s.name +
+                               "' has no scatter; canaryc should have refused this job");
+      std::tie(in->source, in->source_senders) = it->second;
+      pending_scatter_.erase(it);
+    }
+    if (s.kind == StageKind::Gather || s.kind == StageKind::Reduce || s.kind == StageKind::Broadcast)
+      awaiting_[s.kind == StageKind::Gather ? in->source : in->seq] = in;
+    window_.push_back(std::move(owned));
+    if (!in->complete()) ++unfinished_;
+    for (int i : in->local_main) try_spawn(in, i);
+    if (in->local_single) try_spawn(in, in->main_tasks);
+    std::uint64_t seq = in->seq;
+    retire();
+    return seq;
+  }
 
-  bool ready(const Instance* in, int slot) const {
-    const StageShape& shape = shapes[in->stage];
+  void add_access(Instance* in, int d) {
+    in->positions.push_back({d, access_base_[d] + accesses_[d].size()});
+    accesses_[d].push_back(in);
+  }
+
+  // --- readiness --------------------------------------------------------------
+
+  bool ready(const Instance* in, int slot) {
+    const StageShape& shape = job_.shapes[in->stage];
     bool single = slot == in->main_tasks;
     int index = single ? 0 : slot;
     for (int d : single ? shape.single_touches : shape.main_touches)
-      if (done[d][index] != in->position_of(d)) return false;
-    switch (program.stages[in->stage].kind) {
-      case StageKind::Gather:
-        return in->source->producers_done == in->source->producers_total;
-      case StageKind::Reduce:
-        return !single || in->producers_done == in->producers_total;
-      case StageKind::Broadcast:
-        return single || in->producers_done == 1;
+      if (done_[d][index] != in->position_of(d)) return false;
+    switch (program_.stages[in->stage].kind) {
+      case StageKind::Gather: {
+        auto it = inbound_.find(in->source);
+        return it != inbound_.end() && it->second.markers == in->source_senders;
+      }
+      case StageKind::Reduce: {
+        if (!single) return true;
+        auto it = inbound_.find(in->seq);
+        return it != inbound_.end() && static_cast<int>(it->second.inputs.size()) == in->main_tasks;
+      }
+      case StageKind::Broadcast: {
+        if (single) return true;
+        auto it = inbound_.find(in->seq);
+        return it != inbound_.end() && it->second.has_value;
+      }
       default:
         return true;
     }
@@ -307,248 +490,265 @@ struct LocalScheduler::Impl {
   void try_spawn(Instance* in, int slot) {
     if (in->spawned[slot] || !ready(in, slot)) return;
     in->spawned[slot] = 1;
-    queue.push_back({in, slot});
-    work_ready.notify_one();
+    ready_.push_back({in, slot});
   }
 
-  // The next access of partition `index` of dataset `d`, if issued yet.
-  void advance(int d, int index) {
-    std::uint64_t position = ++done[d][index];
-    std::uint64_t offset = position - access_base[d];
-    if (offset >= accesses[d].size()) return;
-    Instance* next = accesses[d][offset];
-    const StageShape& shape = shapes[next->stage];
-    bool main =
-        std::find(shape.main_touches.begin(), shape.main_touches.end(), d) != shape.main_touches.end();
-    try_spawn(next, main ? index : next->main_tasks);
+  void try_spawn_all(Instance* in) {
+    for (int i : in->local_main) try_spawn(in, i);
+    if (in->local_single) try_spawn(in, in->main_tasks);
   }
 
-  void complete(Instance* in, int slot) {
-    const StageShape& shape = shapes[in->stage];
-    bool single = slot == in->main_tasks;
-    for (int d : single ? shape.single_touches : shape.main_touches) advance(d, single ? 0 : slot);
-    StageKind kind = program.stages[in->stage].kind;
-    bool produced = (kind == StageKind::Scatter || kind == StageKind::Reduce) ? !single
-                    : kind == StageKind::Broadcast                            ? single
-                                                                              : false;
-    if (produced && ++in->producers_done == in->producers_total) {
-      if (kind == StageKind::Scatter && in->consumer)
-        for (int s = 0; s < in->consumer->main_tasks; ++s) try_spawn(in->consumer, s);
-      if (kind == StageKind::Reduce) try_spawn(in, in->main_tasks);
-      if (kind == StageKind::Broadcast)
-        for (int s = 0; s < in->main_tasks; ++s) try_spawn(in, s);
+  // --- messages ---------------------------------------------------------------
+
+  void send(int shard, Message m) {
+    if (shard == id_) {
+      handle(std::move(m));
+      return;
     }
-    ++in->tasks_done;
-    ++stats.tasks;
-    if (in->complete()) --unfinished;
-    if (in == waiting_signal) finish_signal_if_known();
-    retire();
-    unroll();
-    if (frames.empty() && window.empty()) work_ready.notify_all();
-    if (queue.empty() && running == 0 && !(frames.empty() && window.empty()))
-      fail("internal error: no task can run but the job is not finished (stage instance " +
-           std::to_string(window.front()->seq) + ", stage '" + program.stages[window.front()->stage].name +
-           "')");
+    ++job_.in_flight;
+    job_.shards[shard]->inbox().push(std::move(m));
   }
 
-  // Frees finished instances from the front of the window, in issue order.
-  void retire() {
-    while (!window.empty()) {
-      Instance* front = window.front().get();
-      if (!front->complete()) return;
-      if (program.stages[front->stage].kind == StageKind::Scatter &&
-          (!front->consumer || !front->consumer->complete()))
+  void handle(Message m) {
+    Inbound& in = inbound_[m.seq];
+    switch (m.kind) {
+      case Message::Kind::Chunks:
+        ++in.markers;
+        for (auto& [partition, bytes] : m.chunks)
+          in.chunks[partition].push_back({m.sender, std::move(bytes)});
+        break;
+      case Message::Kind::ReduceInput:
+        in.inputs.push_back({m.sender, std::move(m.value)});
+        break;
+      case Message::Kind::BroadcastValue:
+        in.value = std::move(m.value);
+        in.has_value = true;
+        break;
+      case Message::Kind::Signal:
+        in.has_signal = true;
+        in.signal = m.signal;
         return;
-      for (const auto& [d, position] : front->positions) {
-        accesses[d].pop_front();
-        ++access_base[d];
-        (void)position;
-      }
-      window.pop_front();
     }
+    if (auto it = awaiting_.find(m.seq); it != awaiting_.end()) try_spawn_all(it->second);
   }
 
-  // --- running tasks (without the lock) --------------------------------------
+  // --- running a task -----------------------------------------------------------
+
+  void run(TaskRef t) {
+    Instance* in = t.instance;
+    try {
+      body_ticks_ += execute(in, t.slot);
+    } catch (const std::exception& e) {
+      bool single = t.slot == in->main_tasks;
+      job_.fail("stage '" + program_.stages[in->stage].name + "', partition " +
+                std::to_string(single ? 0 : t.slot) + ": " + e.what());
+      return;
+    }
+    complete(in, t.slot);
+  }
+
+  static std::vector<std::string_view> in_sender_order(std::vector<std::pair<int, std::string>>& from) {
+    std::sort(from.begin(), from.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string_view> views;
+    for (const auto& [sender, bytes] : from) views.push_back(bytes);
+    return views;
+  }
 
   // Runs one task; returns the TSC ticks spent in its body (the user's
   // function, or the copying a runtime-only task does), the rest being the
   // scheduler's.
   std::uint64_t execute(Instance* in, int slot) {
-    const StageInfo& s = program.stages[in->stage];
+    const StageInfo& s = program_.stages[in->stage];
+    std::vector<std::vector<void*>>& data = job_.data;
     bool single = slot == in->main_tasks;
     int index = single ? 0 : slot;
-    int stage_partitions = single ? 1 : in->main_tasks;
-    std::uint64_t seed = task_seed(s.name, index, in->iterations);
+    std::uint64_t seed = task_seed(job_.stage_hash[in->stage], index, in->iterations);
     int iteration = in->iterations.empty() ? 0 : in->iterations.back();
-    Task task(in->stage, index, stage_partitions, iteration, seed, &outputs);
-    std::uint64_t start = 0;
-    auto body = [&start] { start = __rdtsc(); };
-
+    Task task(in->stage, index, single ? 1 : in->main_tasks, iteration, seed, &job_.outputs);
+    parts_.clear();
+    std::uint64_t start = __rdtsc();
     switch (s.kind) {
       case StageKind::Transform: {
-        std::vector<void*>& parts = scratch_parts();
-        for (int d : s.reads) parts.push_back(data[d][index]);
-        for (int d : s.writes) parts.push_back(data[d][index]);
-        TaskArgs args{task, parts.data()};
-        body();
+        for (int d : s.reads) parts_.push_back(data[d][index]);
+        for (int d : s.writes) parts_.push_back(data[d][index]);
+        TaskArgs args{task, parts_.data()};
+        start = __rdtsc();
         s.run(args);
         break;
       }
       case StageKind::Scatter: {
-        std::vector<void*>& parts = scratch_parts();
-        for (int d : s.reads) parts.push_back(data[d][index]);
-        OutboxSink sink(in->outbox[index]);
-        TaskArgs args{task, parts.data(), &sink};
-        body();
+        for (int d : s.reads) parts_.push_back(data[d][index]);
+        RowSink sink(job_.partitions_of[s.to]);
+        TaskArgs args{task, parts_.data(), &sink};
+        start = __rdtsc();
         s.run(args);
-        break;
+        std::uint64_t ticks = __rdtsc() - start;
+        // One message per destination shard, chunks or not: it is also the
+        // end-of-scatter marker by which gathers know they have everything.
+        for (int shard : job_.shards_of[s.to]) {
+          Message m{Message::Kind::Chunks, in->seq, index};
+          for (int j = 0; j < static_cast<int>(sink.row.size()); ++j)
+            if (!sink.row[j].empty() && job_.owner_of(s.to, j) == shard)
+              m.chunks.push_back({j, std::move(sink.row[j])});
+          send(shard, std::move(m));
+        }
+        return ticks;
       }
       case StageKind::Gather: {
         void* part = data[s.writes[0]][index];
         TaskArgs args{task, &part};
-        for (const std::vector<std::string>& from : in->source->outbox) args.chunks_in.push_back(from[index]);
-        body();
+        args.chunks_in = in_sender_order(inbound_[in->source].chunks[index]);
+        start = __rdtsc();
         s.run(args);
         break;
       }
       case StageKind::Reduce:
         if (!single) {
-          body();
-          program.datasets[s.reads[0]].ops->write(data[s.reads[0]][index], in->outbox[index][0]);
+          Message m{Message::Kind::ReduceInput, in->seq, index};
+          program_.datasets[s.reads[0]].ops->write(data[s.reads[0]][index], m.value);
+          std::uint64_t ticks = __rdtsc() - start;
+          send(job_.owner_of(s.writes[0], 0), std::move(m));
+          return ticks;
         } else {
           void* part = data[s.writes[0]][0];
           TaskArgs args{task, &part};
-          for (const std::vector<std::string>& from : in->outbox) args.chunks_in.push_back(from[0]);
-          body();
+          args.chunks_in = in_sender_order(inbound_[in->seq].inputs);
+          start = __rdtsc();
           s.run(args);
         }
         break;
       case StageKind::Broadcast:
-        body();
         if (single) {
-          program.datasets[s.reads[0]].ops->write(data[s.reads[0]][0], in->value);
-        } else {
-          program.datasets[s.writes[0]].ops->read(in->value, data[s.writes[0]][index]);
+          Message m{Message::Kind::BroadcastValue, in->seq, 0};
+          program_.datasets[s.reads[0]].ops->write(data[s.reads[0]][0], m.value);
+          std::uint64_t ticks = __rdtsc() - start;
+          for (int shard : job_.shards_of[s.writes[0]]) send(shard, m);
+          return ticks;
         }
+        program_.datasets[s.writes[0]].ops->read(inbound_[in->seq].value, data[s.writes[0]][index]);
         break;
       case StageKind::Signal: {
         void* part = data[s.reads[0]][0];
         TaskArgs args{task, &part};
-        body();
+        start = __rdtsc();
         s.run(args);
-        in->signal_value = args.signal;
-        break;
+        std::uint64_t ticks = __rdtsc() - start;
+        Message m{Message::Kind::Signal, in->seq};
+        m.signal = args.signal;
+        for (int shard = 0; shard < job_.config.threads; ++shard) send(shard, m);
+        return ticks;
       }
     }
     return __rdtsc() - start;
   }
 
-  // A scatter task's sends, into its own row of the outbox: no locking.
-  class OutboxSink : public detail::ChunkSink {
-   public:
-    explicit OutboxSink(std::vector<std::string>& row) : row_(row) {}
+  // A scatter task's sends, one buffer per destination partition.
+  struct RowSink : detail::ChunkSink {
+    explicit RowSink(int partitions) : row(partitions) {}
     std::string* buffer(int destination) override {
-      return destination >= 0 && destination < static_cast<int>(row_.size()) ? &row_[destination] : nullptr;
+      return destination >= 0 && destination < static_cast<int>(row.size()) ? &row[destination] : nullptr;
     }
     void sent(int) override {}
-
-   private:
-    std::vector<std::string>& row_;
+    std::vector<std::string> row;
   };
 
-  static std::vector<void*>& scratch_parts() {
-    thread_local std::vector<void*> parts;
-    parts.clear();
-    return parts;
+  // --- completion -----------------------------------------------------------------
+
+  void complete(Instance* in, int slot) {
+    const StageShape& shape = job_.shapes[in->stage];
+    bool single = slot == in->main_tasks;
+    for (int d : single ? shape.single_touches : shape.main_touches) advance(d, single ? 0 : slot);
+    ++tasks_;
+    if (++in->tasks_done == in->tasks_total) --unfinished_;
+    retire();
   }
 
-  // Task bodies are timed with the TSC (a few ns a read); thread CPU time,
-  // a system call, is read only when the thread starts and ends.
-  void compute_thread() {
-    double cpu_start = thread_cpu_seconds();
-    std::uint64_t body_ticks = 0;
-    std::unique_lock<std::mutex> lock(mutex);
-    for (;;) {
-      work_ready.wait(lock, [&] { return !queue.empty() || failed || (frames.empty() && window.empty()); });
-      if (queue.empty()) break;
-      TaskRef t = queue.front();
-      queue.pop_front();
-      ++running;
-      lock.unlock();
-      std::string error;
-      try {
-        body_ticks += execute(t.instance, t.slot);
-      } catch (const std::exception& e) {
-        error = e.what();
+  // The next access of partition `index` of dataset `d`, if issued yet.
+  void advance(int d, int index) {
+    std::uint64_t position = ++done_[d][index];
+    std::uint64_t offset = position - access_base_[d];
+    if (offset >= accesses_[d].size()) return;
+    Instance* next = accesses_[d][offset];
+    const StageShape& shape = job_.shapes[next->stage];
+    bool main =
+        std::find(shape.main_touches.begin(), shape.main_touches.end(), d) != shape.main_touches.end();
+    try_spawn(next, main ? index : next->main_tasks);
+  }
+
+  // Frees finished instances from the front of the window, in issue order,
+  // with what arrived for them.
+  void retire() {
+    while (!window_.empty() && window_.front()->complete()) {
+      Instance* front = window_.front().get();
+      for (const auto& [d, position] : front->positions) {
+        accesses_[d].pop_front();
+        ++access_base_[d];
+        (void)position;
       }
-      lock.lock();
-      --running;
-      if (!error.empty()) {
-        fail("stage '" + program.stages[t.instance->stage].name + "', partition " +
-             std::to_string(t.slot == t.instance->main_tasks ? 0 : t.slot) + ": " + error);
-        break;
+      StageKind kind = program_.stages[front->stage].kind;
+      if (kind == StageKind::Gather) {
+        awaiting_.erase(front->source);
+        inbound_.erase(front->source);
+      } else if (kind == StageKind::Reduce || kind == StageKind::Broadcast) {
+        awaiting_.erase(front->seq);
+        inbound_.erase(front->seq);
       }
-      complete(t.instance, t.slot);
+      window_.pop_front();
     }
-    thread_cpu_s += thread_cpu_seconds() - cpu_start;
-    task_ticks += body_ticks;
   }
 
-  void fail(const std::string& message) {
-    if (!failed) failure = message;
-    failed = true;
-    queue.clear();
-    work_ready.notify_all();
-  }
+  Impl& job_;
+  const Program& program_;
+  int id_;
+  Inbox inbox_;
 
-  RunStats run() {
-    auto start = std::chrono::steady_clock::now();
-    std::uint64_t tsc_start = __rdtsc();
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      unroll();
-    }
-    std::vector<std::thread> threads;
-    for (int i = 0; i < config.threads; ++i) threads.emplace_back([this] { compute_thread(); });
-    for (std::thread& t : threads) t.join();
-    if (failed) throw std::runtime_error(failure);
-    if (!frames.empty() || !window.empty())
-      throw std::runtime_error("the scheduler stopped with work left: a dependency can never be met");
-    stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    double tsc_hz = (__rdtsc() - tsc_start) / stats.elapsed_s;
-    stats.task_cpu_s = task_ticks / tsc_hz;
-    stats.scheduler_cpu_s = std::max(0.0, thread_cpu_s - stats.task_cpu_s);
-    return stats;
-  }
+  std::vector<Frame> frames_;
+  std::uint64_t next_seq_ = 0;
+  int unfinished_ = 0;  // issued instances with local tasks left
+  std::uint64_t waiting_signal_ = kNoSeq;
+  int waiting_block_ = -1;
+  std::map<int, std::pair<std::uint64_t, int>> pending_scatter_;  // destination -> (scatter seq, senders)
 
-  const Program& program;
-  RunConfig config;
-  Outputs& outputs;
-  std::vector<int> partitions_of;                // per dataset
-  std::vector<int> counts;                       // per block: loop counts
-  std::vector<StageShape> shapes;                // per stage
-  std::vector<std::vector<void*>> data;          // [dataset][partition]
-  std::vector<std::vector<std::uint64_t>> done;  // [dataset][partition]: accesses completed
-  std::vector<std::deque<Instance*>> accesses;   // per dataset: issued accesses not yet retired
-  std::vector<std::uint64_t> access_base;        // per dataset: the access number of accesses.front()
+  std::vector<std::vector<std::uint64_t>> done_;  // [dataset][partition]: accesses completed (owned ones)
+  std::vector<std::deque<Instance*>> accesses_;   // per dataset: issued accesses not yet retired
+  std::vector<std::uint64_t> access_base_;        // per dataset: the access number of accesses_.front()
+  std::deque<std::unique_ptr<Instance>> window_;  // issued, not yet retired, in issue order
+  std::deque<TaskRef> ready_;
+  std::unordered_map<std::uint64_t, Inbound> inbound_;
+  std::unordered_map<std::uint64_t, Instance*> awaiting_;  // instances that wait for messages, by seq
+  std::vector<void*> parts_;
 
-  std::mutex mutex;
-  std::condition_variable work_ready;
-  std::deque<TaskRef> queue;
-  std::deque<std::unique_ptr<Instance>> window;  // issued, not yet retired, in issue order
-  std::vector<Frame> frames;
-  std::map<int, Instance*> pending_scatter;  // destination dataset -> scatter awaiting its gather
-  Instance* waiting_signal = nullptr;
-  int waiting_block = -1;
-  std::uint64_t next_seq = 0;
-  int unfinished = 0;  // issued stage instances with tasks left
-  int running = 0;     // tasks being executed
-  bool failed = false;
-  std::string failure;
-  RunStats stats;
-  double thread_cpu_s = 0;       // all compute threads, start to end
-  std::uint64_t task_ticks = 0;  // TSC ticks inside task bodies
+  std::uint64_t tasks_ = 0;
+  std::uint64_t body_ticks_ = 0;
+  double thread_cpu_s_ = 0;
 };
+
+void LocalScheduler::Impl::wake_all() {
+  for (auto& s : shards) s->inbox().wake();
+}
+
+RunStats LocalScheduler::Impl::run() {
+  for (int i = 0; i < config.threads; ++i) shards.push_back(std::make_unique<Shard>(*this, i));
+  auto start = std::chrono::steady_clock::now();
+  std::uint64_t tsc_start = __rdtsc();
+  std::vector<std::thread> threads;
+  for (auto& s : shards) threads.emplace_back([&s] { s->main_loop(); });
+  for (std::thread& t : threads) t.join();
+  if (!failure.empty()) throw std::runtime_error(failure);
+  RunStats stats;
+  stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double tsc_hz = (__rdtsc() - tsc_start) / stats.elapsed_s;
+  double thread_cpu = 0;
+  for (auto& s : shards) {
+    stats.tasks += s->tasks();
+    stats.tasks_per_thread.push_back(s->tasks());
+    stats.task_cpu_s += s->body_ticks() / tsc_hz;
+    thread_cpu += s->thread_cpu_s();
+    stats.stage_instances = s->stage_instances();
+  }
+  stats.scheduler_cpu_s = std::max(0.0, thread_cpu - stats.task_cpu_s);
+  return stats;
+}
 
 LocalScheduler::LocalScheduler(const Program& program, const void* params, RunConfig config, Outputs& outputs)
     : impl_(std::make_unique<Impl>(program, params, config, outputs)) {}

@@ -1,8 +1,14 @@
-// The worker's local scheduler (paper section 4.1 and 4.3): it unrolls the
-// program's static block structure into stage instances, tracks for every
-// partition how far its accesses have got, and runs each task as soon as the
-// partitions it touches (and the chunks it merges) are ready, on a pool of
-// compute threads. No message to anyone is needed to decide what runs next.
+// The worker's local scheduler (paper sections 4.1 to 4.3).
+//
+// Every compute thread is a shard: it owns some partitions of every
+// co-location group, holds its own copy of the program's control state, and
+// unrolls the static block structure into the same numbered sequence of stage
+// instances as every other shard. For each partition it owns it counts the
+// completed accesses (the paper's "last stage that touched it"), so a task is
+// ready the moment each partition it touches has reached its turn. Shards
+// share no scheduling state: what crosses partitions (scatter chunks with
+// their end-of-scatter marker, reduction inputs, broadcast values, signal
+// values) travels as one message per stage instance and destination shard.
 #pragma once
 
 #include <canary/program.h>
@@ -38,16 +44,17 @@ class Outputs : public detail::OutputSink {
 struct RunStats {
   double elapsed_s = 0;
   std::uint64_t tasks = 0;
-  std::uint64_t stage_instances = 0;
-  // CPU time the compute threads spent outside task bodies (scheduling),
-  // and inside them.
+  std::uint64_t stage_instances = 0;  // as unrolled by one shard
+  std::vector<std::uint64_t> tasks_per_thread;
+  // CPU time the compute threads spent outside task bodies (scheduling,
+  // messaging) and inside them.
   double scheduler_cpu_s = 0;
   double task_cpu_s = 0;
 };
 
 struct RunConfig {
   int threads = 1;
-  // How many stage instances may be issued ahead of the oldest unfinished one.
+  // How many unfinished stage instances a shard may have issued.
   int window = 64;
 };
 

@@ -69,12 +69,18 @@ inline std::uint64_t mix_seed(std::uint64_t x) {  // splitmix64's finalizer
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-inline std::uint64_t task_seed(const std::string& stage, int index, const std::vector<int>& iterations) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the name
+inline std::uint64_t stage_name_hash(const std::string& stage) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
   for (unsigned char c : stage) h = (h ^ c) * 0x100000001b3ULL;
-  std::uint64_t seed = mix_seed(h ^ mix_seed(static_cast<std::uint64_t>(index)));
+  return h;
+}
+inline std::uint64_t task_seed(std::uint64_t stage_hash, int index, const std::vector<int>& iterations) {
+  std::uint64_t seed = mix_seed(stage_hash ^ mix_seed(static_cast<std::uint64_t>(index)));
   for (int it : iterations) seed = mix_seed(seed ^ static_cast<std::uint64_t>(it));
   return seed;
+}
+inline std::uint64_t task_seed(const std::string& stage, int index, const std::vector<int>& iterations) {
+  return task_seed(stage_name_hash(stage), index, iterations);
 }
 
 enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal };
