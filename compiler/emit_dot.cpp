@@ -1,18 +1,10 @@
 #include <sstream>
 
 #include "emit.h"
+#include "quote.h"
 
 namespace canary::compiler {
 namespace {
-
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
 class DotWriter {
  public:

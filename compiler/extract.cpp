@@ -1,6 +1,7 @@
 #include "extract.h"
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "clang/AST/ParentMapContext.h"
@@ -149,7 +150,7 @@ class Extractor {
         return;
       }
       std::string text = literal ? literal->getString().str() : "";
-      p.default_value = quote_json(text);
+      p.default_value = nlohmann::json(text).dump();
     } else {
       error(field->getLocation(), "parameter '" + p.name + "' has type '" +
                                       field->getType().getAsString(context_.getPrintingPolicy()) +
@@ -166,19 +167,6 @@ class Extractor {
   static bool is_std_string(QualType t) {
     const auto* spec = dyn_cast_or_null<ClassTemplateSpecializationDecl>(t->getAsCXXRecordDecl());
     return spec && spec->getName() == "basic_string" && spec->getTemplateArgs()[0].getAsType()->isCharType();
-  }
-
-  static std::string quote_json(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out += c;
-    }
-    return out + "\"";
   }
 
   // --- walking the body ---------------------------------------------------
