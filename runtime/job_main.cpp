@@ -1,15 +1,24 @@
-// The job binary's command line (DESIGN.md section 3) and the end of a run:
-// outputs printed, the results file written, a clear exit code.
+// The job binary's command line (DESIGN.md section 3): the embedded default
+// (a controller and --workers worker processes on this machine), the
+// controller and worker of a cluster, and --in-process.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "canary/program.h"
+#include "controller.h"
+#include "results.h"
 #include "scheduler.h"
+#include "worker.h"
+
+extern char** environ;
 
 namespace canary::rt {
 
@@ -65,42 +74,83 @@ bool parse_value(const std::string& text, std::string& out, std::string&) {
   return true;
 }
 
+int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,
+                   const std::string& results_path, double elapsed_s, std::uint64_t tasks,
+                   const std::string& where) {
+  nlohmann::ordered_json results = {
+      {"job", program.job}, {"outputs", nlohmann::ordered_json::parse(outputs.to_json())}, {"stats", stats}};
+  if (!results_path.empty()) {
+    std::ofstream out(results_path);
+    if (!(out << results.dump(2) << "\n")) {
+      std::cerr << program.job << ": error: cannot write results to " << results_path << "\n";
+      return 1;
+    }
+  }
+  for (const auto& [key, value] : results["outputs"].items())
+    std::cout << key << " = " << value.dump() << "\n";
+  std::cerr << program.job << ": done in " << elapsed_s << " s, " << tasks << " tasks on " << where << "\n";
+  return 0;
+}
+
 namespace {
 
-struct JobFlags {
-  int threads = 0;  // 0: the core count
-  std::string results;
-  bool graph = false;
-  bool help = false;
+enum class Mode { Embedded, InProcess, Controller, Worker };
+
+struct Flags {
+  Mode mode = Mode::Embedded;
+  int workers = 2;
+  int threads = 0;  // 0: chosen per mode
+  double timeout_s = 30;
+  std::string results, listen, controller, host;
+  int expect = 0;
+  bool graph = false, help = false;
+  std::vector<std::string> params;  // "name=value", as given
 };
 
+int cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
 void print_help(const Program& program) {
-  std::cout << "usage: " << program.job
-            << " [--in-process] [--threads N] [--results FILE] [--PARAM=VALUE ...]\n"
-            << "       " << program.job << " --graph\n\n"
-            << "Runs the Canary job '" << program.job << "'.\n\n"
-            << "  --in-process     run the job's workers as threads of this process (the default for now)\n"
-            << "  --threads N      compute threads (default: the core count)\n"
-            << "  --results FILE   write {\"job\", \"outputs\", \"stats\"} as JSON to FILE\n"
-            << "  --graph          print the job's stage graph (canary-graph/1 JSON) and exit\n\n"
-            << "Job parameters:\n";
+  const std::string& j = program.job;
+  std::cout
+      << "usage: " << j
+      << " [--workers N] [--in-process] [--threads N] [--results FILE] [--PARAM=VALUE ...]\n"
+      << "       " << j << " controller --listen ENDPOINT --expect N [--results FILE] [--PARAM=VALUE ...]\n"
+      << "       " << j << " worker --controller ENDPOINT [--threads N] [--host NAME]\n"
+      << "       " << j << " --graph\n\n"
+      << "Runs the Canary job '" << j << "'. Without a command: a controller and --workers worker\n"
+      << "processes on this machine, over loopback sockets.\n\n"
+      << "  --workers N        worker processes of the embedded default (default 2)\n"
+      << "  --in-process       run the job in this process, one thread per shard\n"
+      << "  --threads N        compute threads per worker (default: the cores, shared among local workers)\n"
+      << "  --results FILE     write {\"job\", \"outputs\", \"stats\"} as JSON to FILE\n"
+      << "  --timeout S        give up when a peer stays silent S seconds (default 30)\n"
+      << "  --listen ENDPOINT  controller: where workers reach it, e.g. tcp://0.0.0.0:7100\n"
+      << "  --expect N         controller: how many workers to wait for\n"
+      << "  --controller EP    worker: the controller's endpoint, e.g. tcp://head:7100\n"
+      << "  --host NAME        worker: the name or address other workers reach it by\n"
+      << "  --graph            print the job's stage graph (canary-graph/1 JSON) and exit\n\n"
+      << "Job parameters (given to the controller, which passes them on):\n";
   nlohmann::json graph = nlohmann::json::parse(program.graph_json);
   for (const auto& p : graph["params"])
     std::cout << "  --" << p["name"].get<std::string>() << "=" << p["type"].get<std::string>()
               << "   (default " << p["default"].dump() << ")\n";
 }
 
-// Parses the command line into `flags` and the parameter struct. Returns
-// an error message, empty when all is well.
-std::string parse_command_line(const Program& program, int argc, char** argv, JobFlags& flags, void* params) {
+// Parses the command line; returns an error message, empty when all is well.
+std::string parse_command_line(const Program& program, int argc, char** argv, Flags& f, void* params) {
+  int first = 1;
   if (argc > 1 && argv[1][0] != '-') {
     std::string mode = argv[1];
-    if (mode == "controller" || mode == "worker")
-      return "'" + mode +
-             "' needs the distributed runtime, which this build does not have yet; run with --in-process";
-    return "unknown command '" + mode + "'; see --help";
+    if (mode == "controller") {
+      f.mode = Mode::Controller;
+    } else if (mode == "worker") {
+      f.mode = Mode::Worker;
+    } else {
+      return "unknown command '" + mode + "' (expected controller or worker); see --help";
+    }
+    first = 2;
   }
-  for (int i = 1; i < argc; ++i) {
+  for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0) return "unexpected argument '" + arg + "'; see --help";
     std::string name = arg.substr(2), value;
@@ -110,37 +160,75 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Jo
       name = name.substr(0, eq);
       has_value = true;
     }
-    if (name == "help") {
-      flags.help = true;
+    if (name == "help" || name == "graph") {
+      (name == "help" ? f.help : f.graph) = true;
       continue;
     }
-    if (name == "graph") {
-      flags.graph = true;
+    if (name == "in-process") {
+      if (f.mode != Mode::Embedded && f.mode != Mode::InProcess) return "--in-process takes no command";
+      f.mode = Mode::InProcess;
       continue;
     }
-    if (name == "in-process") continue;
     if (!has_value) {
       if (i + 1 >= argc) return "--" + name + " needs a value";
       value = argv[++i];
     }
     std::string error;
+    auto positive = [&](int& out, int max) -> std::string {
+      if (!parse_value(value, out, error)) return "--" + name + ": " + error;
+      if (out < 1 || out > max) return "--" + name + " must be between 1 and " + std::to_string(max);
+      return "";
+    };
+    std::string problem;
     if (name == "threads") {
-      if (!parse_value(value, flags.threads, error)) return "--threads: " + error;
-      if (flags.threads < 1 || flags.threads > 1024) return "--threads must be between 1 and 1024";
-    } else if (name == "results") {
-      flags.results = value;
+      problem = positive(f.threads, 1024);
     } else if (name == "workers") {
-      return "--workers needs the distributed runtime, which this build does not have yet; use --in-process";
+      problem = positive(f.workers, 256);
+    } else if (name == "expect") {
+      problem = positive(f.expect, 4096);
+    } else if (name == "timeout") {
+      if (!parse_value(value, f.timeout_s, error) || f.timeout_s <= 0)
+        problem = "--timeout must be a positive number";
+    } else if (name == "results") {
+      f.results = value;
+    } else if (name == "listen") {
+      f.listen = value;
+    } else if (name == "controller") {
+      f.controller = value;
+    } else if (name == "host") {
+      f.host = value;
     } else if (!program.set_param(params, name, value, error)) {
-      if (error.empty()) return "unknown flag '--" + name + "'; see --help";
-      return "--" + name + ": " + error;
+      problem = error.empty() ? "unknown flag '--" + name + "'; see --help" : "--" + name + ": " + error;
+    } else {
+      f.params.push_back(name + "=" + value);
     }
+    if (!problem.empty()) return problem;
+  }
+  if (f.help || f.graph) return "";
+  switch (f.mode) {
+    case Mode::Controller:
+      if (f.listen.empty() || f.expect == 0) return "controller needs --listen ENDPOINT and --expect N";
+      break;
+    case Mode::Worker:
+      if (f.controller.empty()) return "worker needs --controller ENDPOINT";
+      if (!f.params.empty() || !f.results.empty())
+        return "job parameters and --results go to the controller; workers receive them from it";
+      break;
+    default:
+      if (!f.listen.empty() || !f.controller.empty() || f.expect)
+        return "--listen, --expect and --controller belong to the controller and worker commands";
   }
   return "";
 }
 
-std::string results_json(const Program& program, const Outputs& outputs, const RunStats& stats, int threads) {
-  nlohmann::ordered_json stats_json = {
+int run_in_process(const Program& program, void* params, const Flags& f) {
+  int threads = f.threads ? f.threads : cores();
+  program.bind(params);
+  Outputs outputs(program);
+  RunConfig config;
+  config.threads = threads;
+  RunStats stats = LocalScheduler(program, params, config, outputs).run();
+  nlohmann::ordered_json json = {
       {"elapsed_s", stats.elapsed_s},
       {"tasks", stats.tasks},
       {"tasks_per_worker", {stats.tasks}},
@@ -150,19 +238,73 @@ std::string results_json(const Program& program, const Outputs& outputs, const R
       {"stage_instances", stats.stage_instances},
       {"scheduler_cpu_s", stats.scheduler_cpu_s},
       {"task_cpu_s", stats.task_cpu_s},
-      {"scheduler_ns_per_task", stats.tasks ? stats.scheduler_cpu_s * 1e9 / stats.tasks : 0.0},
+      {"scheduler_ns_per_task", stats.tasks ? stats.scheduler_cpu_s * 1e9 / stats.tasks : 0.0}};
+  return report_results(program, outputs, json, f.results, stats.elapsed_s, stats.tasks,
+                        std::to_string(threads) + " thread(s) in one process");
+}
+
+// The embedded default: this process is the controller, and it starts
+// --workers copies of itself as workers, connected over loopback.
+int run_embedded(const Program& program, void* params, const Flags& f) {
+  std::vector<pid_t> children;
+  ControllerOptions options;
+  options.listen = "tcp://127.0.0.1:*";
+  options.expect = f.workers;
+  options.timeout_s = f.timeout_s;
+  options.params = f.params;
+  options.results = f.results;
+  int threads = f.threads ? f.threads : std::max(1, cores() / f.workers);
+  options.on_bound = [&](const std::string& endpoint) {
+    std::string exe = "/proc/self/exe", threads_arg = std::to_string(threads),
+                timeout = std::to_string(f.timeout_s);
+    for (int w = 0; w < f.workers; ++w) {
+      std::vector<std::string> args = {program.job, "worker",    "--controller", endpoint,
+                                       "--threads", threads_arg, "--timeout",    timeout};
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      pid_t pid = 0;
+      if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ) == 0)
+        children.push_back(pid);
+    }
   };
-  nlohmann::ordered_json out = {{"job", program.job},
-                                {"outputs", nlohmann::ordered_json::parse(outputs.to_json())},
-                                {"stats", stats_json}};
-  return out.dump(2) + "\n";
+  options.watch = [&]() -> std::string {
+    for (pid_t& pid : children) {
+      int status = 0;
+      if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
+        pid_t gone = pid;
+        pid = -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+          return "worker process " + std::to_string(gone) +
+                 (WIFSIGNALED(status) ? " was killed by signal " + std::to_string(WTERMSIG(status))
+                                      : " exited with status " + std::to_string(WEXITSTATUS(status)));
+      }
+    }
+    return "";
+  };
+  int code = run_controller(program, params, options);
+  // The workers leave when told to; make sure none outlives the job.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (pid_t pid : children) {
+    if (pid <= 0) continue;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  return code;
 }
 
 }  // namespace
 
 int job_main(const Program& program, int argc, char** argv) {
   std::unique_ptr<void, void (*)(void*)> params(program.new_params(), program.delete_params);
-  JobFlags flags;
+  Flags flags;
   std::string error = parse_command_line(program, argc, argv, flags, params.get());
   if (!error.empty()) {
     std::cerr << program.job << ": error: " << error << "\n";
@@ -176,28 +318,34 @@ int job_main(const Program& program, int argc, char** argv) {
     std::cout << program.graph_json;
     return 0;
   }
-  int threads = flags.threads > 0 ? flags.threads : std::max(1u, std::thread::hardware_concurrency());
   try {
-    program.bind(params.get());
-    Outputs outputs(program);
-    RunStats stats = LocalScheduler(program, params.get(), RunConfig{threads}, outputs).run();
-    std::string results = results_json(program, outputs, stats, threads);
-    if (!flags.results.empty()) {
-      std::ofstream out(flags.results);
-      if (!(out << results)) {
-        std::cerr << program.job << ": error: cannot write results to " << flags.results << "\n";
-        return 1;
+    switch (flags.mode) {
+      case Mode::InProcess:
+        return run_in_process(program, params.get(), flags);
+      case Mode::Embedded:
+        return run_embedded(program, params.get(), flags);
+      case Mode::Controller: {
+        ControllerOptions options;
+        options.listen = flags.listen;
+        options.expect = flags.expect;
+        options.timeout_s = flags.timeout_s;
+        options.params = flags.params;
+        options.results = flags.results;
+        return run_controller(program, params.get(), options);
+      }
+      case Mode::Worker: {
+        WorkerOptions options;
+        options.controller = flags.controller;
+        options.threads = flags.threads ? flags.threads : cores();
+        options.timeout_s = flags.timeout_s;
+        options.host = flags.host;
+        return run_worker(program, options);
       }
     }
-    nlohmann::json outs = nlohmann::json::parse(outputs.to_json());
-    for (const auto& [key, value] : outs.items()) std::cout << key << " = " << value.dump() << "\n";
-    std::cerr << program.job << ": done in " << stats.elapsed_s << " s, " << stats.tasks << " tasks on "
-              << threads << " thread(s)\n";
-    return 0;
   } catch (const std::exception& e) {
     std::cerr << program.job << ": error: " << e.what() << "\n";
-    return 1;
   }
+  return 1;
 }
 
 }  // namespace canary::rt

@@ -19,6 +19,7 @@ void Outputs::add(int stage, int index, const std::string& key, std::string json
   std::lock_guard<std::mutex> lock(mutex_);
   Values& v = values_[key];
   v.list = !program_.stages[stage].partitions_is_one;
+  stage_of_[key] = stage;
   v.by_index[index] = std::move(json);
 }
 
@@ -43,6 +44,14 @@ std::string Outputs::to_json() const {
     out += "]";
   }
   return out + "}";
+}
+
+std::vector<Outputs::Entry> Outputs::entries() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<Entry> out;
+  for (const auto& [key, v] : values_)
+    for (const auto& [index, json] : v.by_index) out.push_back({key, stage_of_.at(key), index, json});
+  return out;
 }
 
 namespace {
@@ -100,18 +109,6 @@ StageShape shape_of(const StageInfo& s) {
   return shape;
 }
 
-// What one shard sends another: everything that crosses partitions.
-struct Message {
-  enum class Kind { Chunks, ReduceInput, BroadcastValue, Signal };
-  Message(Kind k, std::uint64_t s, int from = 0) : kind(k), seq(s), sender(from) {}
-  Kind kind;
-  std::uint64_t seq;                                // the stage instance it belongs to
-  int sender;                                       // the sending task's partition index
-  std::vector<std::pair<int, std::string>> chunks;  // Chunks: (destination partition, serialized values)
-  std::string value;                                // ReduceInput, BroadcastValue
-  bool signal = false;                              // Signal
-};
-
 // Where a shard's messages arrive: the only thing shards share, locked once
 // per batch of messages, never per task.
 class Inbox {
@@ -164,37 +161,102 @@ struct LocalScheduler::Impl {
                                  std::to_string(partitions_of[d]) + " partitions; it needs at least 1");
       groups = std::max(groups, program.group_of[d] + 1);
     }
-    // Partition i of every dataset of a group lives on one shard; the
-    // partitions of all groups are dealt round-robin over the shards.
-    owner.assign(groups, {});
-    int next = 0;
-    for (std::size_t d = 0; d < program.datasets.size(); ++d) {
-      std::vector<int>& o = owner[program.group_of[d]];
-      while (static_cast<int>(o.size()) < partitions_of[d]) o.push_back(next++ % config.threads);
+    if (!config.map) {
+      single_map = PartitionMap::single(program, partitions_of);
+      config.map = &single_map;
     }
-    shards_of.assign(program.datasets.size(), {});
+    // Partition i of every dataset of a group lives on one worker (the map)
+    // and there on one shard: a worker deals its partitions round-robin.
+    worker_of = config.map->owner;
+    if (static_cast<int>(worker_of.size()) != groups)
+      throw std::runtime_error("the partition map has the wrong groups");
+    shard_of.assign(groups, {});
+    int next = 0;
+    for (int g = 0; g < groups; ++g)
+      for (int w : worker_of[g]) shard_of[g].push_back(w == config.worker ? next++ % config.threads : -1);
+    workers_of.assign(program.datasets.size(), {});
+    local_shards_of.assign(program.datasets.size(), {});
     data.assign(program.datasets.size(), {});
     for (std::size_t d = 0; d < program.datasets.size(); ++d) {
-      std::vector<bool> seen(config.threads, false);
+      const std::vector<int>& in_group = worker_of[program.group_of[d]];
+      if (static_cast<int>(in_group.size()) != partitions_of[d])
+        throw std::runtime_error("the partition map does not match dataset '" + program.datasets[d].name +
+                                 "'");
       for (int i = 0; i < partitions_of[d]; ++i) {
-        int s = owner_of(d, i);
-        if (!seen[s]) shards_of[d].push_back(s);
-        seen[s] = true;
-        data[d].push_back(program.datasets[d].ops->create());
+        int w = in_group[i], s = shard_of[program.group_of[d]][i];
+        if (std::find(workers_of[d].begin(), workers_of[d].end(), w) == workers_of[d].end())
+          workers_of[d].push_back(w);
+        if (s >= 0 &&
+            std::find(local_shards_of[d].begin(), local_shards_of[d].end(), s) == local_shards_of[d].end())
+          local_shards_of[d].push_back(s);
+        data[d].push_back(s >= 0 ? program.datasets[d].ops->create() : nullptr);
       }
     }
+    for (const auto& g : worker_of)
+      for (int w : g) workers = std::max(workers, w + 1);
+    workers = std::max(workers, config.worker + 1);
     for (const StageInfo& s : program.stages) {
       shapes.push_back(shape_of(s));
       stage_hash.push_back(stage_name_hash(s.name));
     }
+    // Messages may be delivered before run() starts the threads.
+    for (int i = 0; i < config.threads; ++i) shards.push_back(std::make_unique<Shard>(*this, i));
   }
 
   ~Impl() {
     for (std::size_t d = 0; d < data.size(); ++d)
-      for (void* p : data[d]) program.datasets[d].ops->destroy(p);
+      for (void* p : data[d])
+        if (p) program.datasets[d].ops->destroy(p);
   }
 
-  int owner_of(int dataset, int index) const { return owner[program.group_of[dataset]][index]; }
+  int worker_of_partition(int dataset, int index) const {
+    return worker_of[program.group_of[dataset]][index];
+  }
+  // The local shard holding a partition, or -1 when another worker has it.
+  int shard_of_partition(int dataset, int index) const { return shard_of[program.group_of[dataset]][index]; }
+
+  // Sends `m` to worker `w`: its shards get what concerns them.
+  void to_worker(int w, Message m) {
+    if (w == config.worker) {
+      dispatch(std::move(m));
+    } else {
+      config.peers->send(w, m);
+    }
+  }
+
+  // Fans a message out to the local shards it concerns. Every local shard
+  // holding partitions of a scatter's destination gets its own part, empty
+  // or not: that is its end-of-scatter marker from this sender.
+  void dispatch(Message m);
+  void to_shard(int shard, Message m);
+
+  // Whether a message from another worker makes sense here: partitions in
+  // range and held by this worker, a sender that exists.
+  std::string check_remote(const Message& m) const {
+    const StageInfo& s = program.stages[m.stage];
+    auto held = [&](int d, int i) {
+      return i >= 0 && i < partitions_of[d] && worker_of_partition(d, i) == config.worker;
+    };
+    auto sender_ok = [&](int d) { return m.sender >= 0 && m.sender < partitions_of[d]; };
+    switch (m.kind) {
+      case Message::Kind::Chunks:
+        if (!sender_ok(s.reads[0])) return "chunks from a partition that does not exist";
+        for (const auto& c : m.chunks)
+          if (!held(s.to, c.first))
+            return "chunks for partition " + std::to_string(c.first) + ", not held here";
+        if (local_shards_of[s.to].empty()) return "chunks for a dataset with no partition here";
+        return "";
+      case Message::Kind::ReduceInput:
+        if (!sender_ok(s.reads[0])) return "a reduction input from a partition that does not exist";
+        return held(s.writes[0], 0) ? "" : "a reduction input for a result not held here";
+      case Message::Kind::BroadcastValue:
+        return local_shards_of[s.writes[0]].empty() ? "a broadcast value for a dataset with no partition here"
+                                                    : "";
+      case Message::Kind::Signal:
+        return "";
+    }
+    return "";
+  }
 
   void fail(const std::string& message) {
     {
@@ -212,7 +274,9 @@ struct LocalScheduler::Impl {
     std::lock_guard<std::mutex> lock(idle_mutex);
     waiting += waiting_delta;
     finished += finished_delta;
-    if (finished < config.threads && waiting + finished == config.threads && in_flight.load() == 0)
+    // With other workers, a message may always still come from them.
+    if (workers == 1 && finished < config.threads && waiting + finished == config.threads &&
+        in_flight.load() == 0)
       fail("internal error: every shard is waiting and no message is on its way");
     if (finished == config.threads) wake_all();
   }
@@ -226,9 +290,13 @@ struct LocalScheduler::Impl {
   std::vector<int> counts;         // per block: loop counts
   std::vector<StageShape> shapes;  // per stage
   std::vector<std::uint64_t> stage_hash;
-  std::vector<std::vector<int>> owner;      // [group][partition] -> shard
-  std::vector<std::vector<int>> shards_of;  // [dataset] -> the shards owning some of its partitions
-  std::vector<std::vector<void*>> data;     // [dataset][partition], touched only by the owning shard
+  PartitionMap single_map;
+  std::vector<std::vector<int>> worker_of;        // [group][partition] -> worker
+  std::vector<std::vector<int>> shard_of;         // [group][partition] -> local shard, or -1
+  std::vector<std::vector<int>> workers_of;       // [dataset] -> the workers holding some of its partitions
+  std::vector<std::vector<int>> local_shards_of;  // [dataset] -> the local shards holding some of it
+  int workers = 1;
+  std::vector<std::vector<void*>> data;  // [dataset][partition], touched only by the owning shard
   std::vector<std::unique_ptr<Shard>> shards;
 
   std::atomic<bool> stop{false};
@@ -426,8 +494,8 @@ class LocalScheduler::Impl::Shard {
     in->iterations = iteration_vector();
     in->main_tasks = shape.main_partitions_of >= 0 ? job_.partitions_of[shape.main_partitions_of] : 0;
     for (int i = 0; i < in->main_tasks; ++i)
-      if (job_.owner_of(shape.main_partitions_of, i) == id_) in->local_main.push_back(i);
-    in->local_single = shape.has_single && job_.owner_of(shape.single_touches.front(), 0) == id_;
+      if (job_.shard_of_partition(shape.main_partitions_of, i) == id_) in->local_main.push_back(i);
+    in->local_single = shape.has_single && job_.shard_of_partition(shape.single_touches.front(), 0) == id_;
     in->tasks_total = static_cast<int>(in->local_main.size()) + (in->local_single ? 1 : 0);
     in->spawned.assign(in->main_tasks + 1, 0);
     if (!in->local_main.empty())
@@ -499,15 +567,6 @@ class LocalScheduler::Impl::Shard {
   }
 
   // --- messages ---------------------------------------------------------------
-
-  void send(int shard, Message m) {
-    if (shard == id_) {
-      handle(std::move(m));
-      return;
-    }
-    ++job_.in_flight;
-    job_.shards[shard]->inbox().push(std::move(m));
-  }
 
   void handle(Message m) {
     Inbound& in = inbound_[m.seq];
@@ -583,14 +642,15 @@ class LocalScheduler::Impl::Shard {
         start = __rdtsc();
         s.run(args);
         std::uint64_t ticks = __rdtsc() - start;
-        // One message per destination shard, chunks or not: it is also the
+        // One message per destination worker, chunks or not: it is also the
         // end-of-scatter marker by which gathers know they have everything.
-        for (int shard : job_.shards_of[s.to]) {
-          Message m{Message::Kind::Chunks, in->seq, index};
+        for (int w : job_.workers_of[s.to]) {
+          Message m{Message::Kind::Chunks, in->seq, in->stage, index};
+          m.iterations = in->iterations;
           for (int j = 0; j < static_cast<int>(sink.row.size()); ++j)
-            if (!sink.row[j].empty() && job_.owner_of(s.to, j) == shard)
+            if (!sink.row[j].empty() && job_.worker_of_partition(s.to, j) == w)
               m.chunks.push_back({j, std::move(sink.row[j])});
-          send(shard, std::move(m));
+          job_.to_worker(w, std::move(m));
         }
         return ticks;
       }
@@ -604,10 +664,11 @@ class LocalScheduler::Impl::Shard {
       }
       case StageKind::Reduce:
         if (!single) {
-          Message m{Message::Kind::ReduceInput, in->seq, index};
+          Message m{Message::Kind::ReduceInput, in->seq, in->stage, index};
+          m.iterations = in->iterations;
           program_.datasets[s.reads[0]].ops->write(data[s.reads[0]][index], m.value);
           std::uint64_t ticks = __rdtsc() - start;
-          send(job_.owner_of(s.writes[0], 0), std::move(m));
+          job_.to_worker(job_.worker_of_partition(s.writes[0], 0), std::move(m));
           return ticks;
         } else {
           void* part = data[s.writes[0]][0];
@@ -619,10 +680,11 @@ class LocalScheduler::Impl::Shard {
         break;
       case StageKind::Broadcast:
         if (single) {
-          Message m{Message::Kind::BroadcastValue, in->seq, 0};
+          Message m{Message::Kind::BroadcastValue, in->seq, in->stage};
+          m.iterations = in->iterations;
           program_.datasets[s.reads[0]].ops->write(data[s.reads[0]][0], m.value);
           std::uint64_t ticks = __rdtsc() - start;
-          for (int shard : job_.shards_of[s.writes[0]]) send(shard, m);
+          for (int w : job_.workers_of[s.writes[0]]) job_.to_worker(w, m);
           return ticks;
         }
         program_.datasets[s.writes[0]].ops->read(inbound_[in->seq].value, data[s.writes[0]][index]);
@@ -633,9 +695,10 @@ class LocalScheduler::Impl::Shard {
         start = __rdtsc();
         s.run(args);
         std::uint64_t ticks = __rdtsc() - start;
-        Message m{Message::Kind::Signal, in->seq};
+        Message m{Message::Kind::Signal, in->seq, in->stage};
+        m.iterations = in->iterations;
         m.signal = args.signal;
-        for (int shard = 0; shard < job_.config.threads; ++shard) send(shard, m);
+        for (int w = 0; w < job_.workers; ++w) job_.to_worker(w, m);
         return ticks;
       }
     }
@@ -727,8 +790,46 @@ void LocalScheduler::Impl::wake_all() {
   for (auto& s : shards) s->inbox().wake();
 }
 
+void LocalScheduler::Impl::to_shard(int shard, Message m) {
+  ++in_flight;
+  shards[shard]->inbox().push(std::move(m));
+}
+
+void LocalScheduler::Impl::dispatch(Message m) {
+  const StageInfo& stage = program.stages[m.stage];
+  switch (m.kind) {
+    case Message::Kind::Chunks:
+      for (int shard : local_shards_of[stage.to]) {
+        Message part(m.kind, m.seq, m.stage, m.sender);
+        part.iterations = m.iterations;
+        for (auto& chunk : m.chunks)
+          if (shard_of_partition(stage.to, chunk.first) == shard) part.chunks.push_back(std::move(chunk));
+        to_shard(shard, std::move(part));
+      }
+      break;
+    case Message::Kind::ReduceInput:
+      to_shard(shard_of_partition(stage.writes[0], 0), std::move(m));
+      break;
+    case Message::Kind::BroadcastValue:
+      for (int shard : local_shards_of[stage.writes[0]]) to_shard(shard, m);
+      break;
+    case Message::Kind::Signal:
+      for (int shard = 0; shard < config.threads; ++shard) to_shard(shard, m);
+      break;
+  }
+}
+
+PartitionMap PartitionMap::single(const Program& program, const std::vector<int>& dataset_partitions) {
+  PartitionMap map;
+  for (std::size_t d = 0; d < program.datasets.size(); ++d) {
+    int g = program.group_of[d];
+    if (static_cast<int>(map.owner.size()) <= g) map.owner.resize(g + 1);
+    map.owner[g].assign(dataset_partitions[d], 0);
+  }
+  return map;
+}
+
 RunStats LocalScheduler::Impl::run() {
-  for (int i = 0; i < config.threads; ++i) shards.push_back(std::make_unique<Shard>(*this, i));
   auto start = std::chrono::steady_clock::now();
   std::uint64_t tsc_start = __rdtsc();
   std::vector<std::thread> threads;
@@ -754,5 +855,11 @@ LocalScheduler::LocalScheduler(const Program& program, const void* params, RunCo
     : impl_(std::make_unique<Impl>(program, params, config, outputs)) {}
 LocalScheduler::~LocalScheduler() = default;
 RunStats LocalScheduler::run() { return impl_->run(); }
+std::string LocalScheduler::deliver(Message m) {
+  std::string error = impl_->check_remote(m);
+  if (error.empty()) impl_->dispatch(std::move(m));
+  return error;
+}
+void LocalScheduler::stop(const std::string& reason) { impl_->fail(reason); }
 
 }  // namespace canary::rt

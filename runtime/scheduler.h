@@ -31,6 +31,15 @@ class Outputs : public detail::OutputSink {
   // partition becomes a list ordered by partition index.
   std::string to_json() const;
 
+  struct Entry {
+    std::string key;
+    int stage;
+    int index;
+    std::string json;
+  };
+  // Every value, to hand to another Outputs (a worker's, to the controller's).
+  std::vector<Entry> entries() const;
+
  private:
   struct Values {
     bool list = false;
@@ -39,6 +48,7 @@ class Outputs : public detail::OutputSink {
   const Program& program_;
   mutable std::mutex mutex_;
   std::map<std::string, Values> values_;
+  std::map<std::string, int> stage_of_;
 };
 
 struct RunStats {
@@ -52,10 +62,44 @@ struct RunStats {
   double task_cpu_s = 0;
 };
 
+// What crosses partitions, between shards and between workers: one message
+// per stage instance and destination, never one per task.
+struct Message {
+  enum class Kind { Chunks, ReduceInput, BroadcastValue, Signal };
+  Message(Kind k, std::uint64_t s, int st, int from = 0) : kind(k), seq(s), stage(st), sender(from) {}
+  Kind kind;
+  std::uint64_t seq;            // the stage instance it belongs to; every shard numbers them alike
+  int stage;                    // that instance's stage
+  int sender;                   // the sending task's partition index
+  std::vector<int> iterations;  // of the loops around the stage, outermost first
+  std::vector<std::pair<int, std::string>> chunks;  // Chunks: (destination partition, serialized values)
+  std::string value;                                // ReduceInput, BroadcastValue
+  bool signal = false;                              // Signal
+};
+
+// Which worker holds partition i of each co-location group.
+struct PartitionMap {
+  std::vector<std::vector<int>> owner;  // [group][partition] -> worker
+
+  // Every partition on one worker.
+  static PartitionMap single(const Program& program, const std::vector<int>& dataset_partitions);
+};
+
+// How a worker's scheduler reaches the other workers. Called from compute
+// threads concurrently.
+class Peers {
+ public:
+  virtual ~Peers() = default;
+  virtual void send(int worker, const Message& m) = 0;
+};
+
 struct RunConfig {
   int threads = 1;
   // How many unfinished stage instances a shard may have issued.
   int window = 64;
+  int worker = 0;                     // this worker's number in `map`
+  const PartitionMap* map = nullptr;  // null: this worker holds everything
+  Peers* peers = nullptr;             // needed when the map spreads partitions over workers
 };
 
 class LocalScheduler {
@@ -65,8 +109,14 @@ class LocalScheduler {
   LocalScheduler(const LocalScheduler&) = delete;
   LocalScheduler& operator=(const LocalScheduler&) = delete;
 
-  // Runs the job to its end. Throws std::runtime_error when a task fails.
+  // Runs this worker's part of the job to its end. Throws
+  // std::runtime_error when a task fails or `stop` was called.
   RunStats run();
+  // Hands over a message from another worker; thread-safe. Returns why it
+  // was refused (it names partitions this worker does not hold, say), or "".
+  std::string deliver(Message m);
+  // Makes run() give up with `reason`; thread-safe.
+  void stop(const std::string& reason);
 
  private:
   struct Impl;

@@ -28,33 +28,48 @@ inline std::string slurp(const std::string& path) {
   return s.str();
 }
 
-inline JobRun run_job(const std::string& binary, std::vector<std::string> args) {
+// A job binary started in the background.
+struct JobProcess {
+  pid_t pid = -1;
+  std::string base;  // where its stdout, stderr and results go
+};
+
+inline JobProcess start_job(const std::string& binary, std::vector<std::string> args, bool results = true) {
   static int counter = 0;
-  std::string base = "/tmp/canary-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
-  std::string results = base + ".json";
+  JobProcess p;
+  p.base = "/tmp/canary-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
   args.insert(args.begin(), binary);
-  args.push_back("--results=" + results);
+  if (results) args.push_back("--results=" + p.base + ".json");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t files;
   posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, 1, (base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&files, 2, (base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&files, 1, (p.base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&files, 2, (p.base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (posix_spawn(&p.pid, argv[0], &files, nullptr, argv.data(), environ) != 0) p.pid = -1;
+  posix_spawn_file_actions_destroy(&files);
+  return p;
+}
+
+// Waits for the process and collects what it reported.
+inline JobRun finish_job(const JobProcess& p) {
   JobRun run;
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ) == 0) {
+  if (p.pid > 0) {
     int status = 0;
-    waitpid(pid, &status, 0);
+    waitpid(p.pid, &status, 0);
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
-  posix_spawn_file_actions_destroy(&files);
-  run.out = slurp(base + ".out");
-  run.err = slurp(base + ".err");
-  std::string json = slurp(results);
+  run.out = slurp(p.base + ".out");
+  run.err = slurp(p.base + ".err");
+  std::string json = slurp(p.base + ".json");
   if (!json.empty()) run.results = nlohmann::json::parse(json);
-  for (const char* ext : {".out", ".err", ".json"}) std::remove((base + ext).c_str());
+  for (const char* ext : {".out", ".err", ".json"}) std::remove((p.base + ext).c_str());
   return run;
+}
+
+inline JobRun run_job(const std::string& binary, std::vector<std::string> args) {
+  return finish_job(start_job(binary, std::move(args)));
 }
 
 }  // namespace canary::testing

@@ -1,0 +1,293 @@
+#include "controller.h"
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "results.h"
+#include "scheduler.h"
+#include "wire.h"
+
+namespace canary::rt {
+
+std::vector<std::vector<int>> balance_partitions(const std::vector<int>& group_partitions,
+                                                 const std::vector<int>& threads_per_worker) {
+  std::vector<std::vector<int>> owner;
+  std::vector<double> load(threads_per_worker.size(), 0);
+  for (int n : group_partitions) {
+    std::vector<int>& g = owner.emplace_back();
+    for (int i = 0; i < n; ++i) {
+      // The worker whose threads would be least loaded with one more partition.
+      std::size_t best = 0;
+      for (std::size_t w = 1; w < load.size(); ++w)
+        if ((load[w] + 1) / threads_per_worker[w] < (load[best] + 1) / threads_per_worker[best]) best = w;
+      load[best] += 1;
+      g.push_back(static_cast<int>(best));
+    }
+  }
+  return owner;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct WorkerInfo {
+  std::string identity;  // its ROUTER routing id
+  std::string data_endpoint;
+  int threads = 1;
+  Clock::time_point last_seen;
+  bool done = false;
+  std::uint64_t tasks = 0;
+  double scheduler_cpu_s = 0;
+  double task_cpu_s = 0;
+};
+
+class Controller {
+ public:
+  Controller(const Program& program, const void* params, const ControllerOptions& options)
+      : program_(program), params_(params), options_(options), outputs_(program) {}
+
+  int run() {
+    socket_.set(zmq::sockopt::router_mandatory, 1);
+    socket_.set(zmq::sockopt::sndtimeo, 1000);
+    socket_.set(zmq::sockopt::linger, 1000);
+    socket_.bind(options_.listen);
+    if (options_.on_bound) options_.on_bound(socket_.get(zmq::sockopt::last_endpoint));
+    started_ = Clock::now();
+
+    // Step 1: wait for --expect workers.
+    std::string error = await_workers();
+    if (!error.empty()) return fail(error);
+    // Step 2: the partition map, then start everyone.
+    start_workers();
+    // Step 3: listen until every worker is done.
+    error = await_done();
+    if (!error.empty()) return fail(error);
+    return finish();
+  }
+
+ private:
+  // Receives one envelope from a worker, if any arrives within `wait`.
+  template <class Handle>
+  std::string poll(std::chrono::milliseconds wait, Handle&& handle) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, wait);
+    if (!(item.revents & ZMQ_POLLIN)) return "";
+    zmq::message_t identity, frame;
+    if (!socket_.recv(identity, zmq::recv_flags::dontwait)) return "";
+    if (!identity.more() || !socket_.recv(frame, zmq::recv_flags::dontwait)) return "";
+    while (frame.more()) {  // nothing of ours has more parts: discard the rest
+      zmq::message_t rest;
+      if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
+    }
+    std::string who = identity.to_string();
+    std::string bad = with_envelope(frame, [&](wire::Envelope::Reader e) { handle(who, e); });
+    if (!bad.empty()) complain(bad);
+    return "";
+  }
+
+  void complain(const std::string& what) {
+    if (++complaints_ <= 5 || complaints_ % 1000 == 0)
+      std::cerr << "controller: dropped a message (" << complaints_ << " so far): " << what << "\n";
+  }
+
+  void send(const std::string& identity, capnp::MessageBuilder& message) {
+    zmq::message_t frame = to_frame(message);
+    try {
+      (void)socket_.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      (void)socket_.send(frame, zmq::send_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      // EHOSTUNREACH: that peer is gone; its heartbeat timeout will say so.
+    }
+  }
+
+  int worker_of(const std::string& identity) const {
+    for (std::size_t w = 0; w < workers_.size(); ++w)
+      if (workers_[w].identity == identity) return static_cast<int>(w);
+    return -1;
+  }
+
+  std::string await_workers() {
+    Clock::time_point reported = Clock::now();
+    while (static_cast<int>(workers_.size()) < options_.expect) {
+      if (seconds_since(started_) > options_.timeout_s)
+        return std::to_string(workers_.size()) + " of " + std::to_string(options_.expect) +
+               " workers registered within " + std::to_string(static_cast<int>(options_.timeout_s)) +
+               " s; start the others with `" + program_.job +
+               " worker --controller ENDPOINT`, or give --timeout";
+      if (options_.watch) {
+        std::string problem = options_.watch();
+        if (!problem.empty()) return problem;
+      }
+      if (seconds_since(reported) > 5) {
+        std::cerr << "controller: " << workers_.size() << " of " << options_.expect
+                  << " workers registered\n";
+        reported = Clock::now();
+      }
+      poll(std::chrono::milliseconds(100), [&](const std::string& who, wire::Envelope::Reader e) {
+        if (!e.isRegister()) return;
+        auto r = e.getRegister();
+        if (r.getJob() != program_.job) {
+          capnp::MallocMessageBuilder refusal;
+          refusal.initRoot<wire::Envelope>().initShutdown().setReason(
+              std::string("this controller runs job '") + program_.job + "', not '" + r.getJob().cStr() +
+              "'");
+          send(who, refusal);
+          return;
+        }
+        if (worker_of(who) >= 0) return;  // a repeated registration
+        WorkerInfo w;
+        w.identity = who;
+        w.data_endpoint = r.getDataEndpoint();
+        w.threads = std::max(1u, std::min(r.getThreads(), 1024u));
+        w.last_seen = Clock::now();
+        workers_.push_back(w);
+      });
+    }
+    return "";
+  }
+
+  void start_workers() {
+    std::vector<int> dataset_partitions, loops, group_partitions, threads;
+    program_.evaluate_counts(params_, dataset_partitions, loops);
+    for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
+      int g = program_.group_of[d];
+      if (static_cast<int>(group_partitions.size()) <= g) group_partitions.resize(g + 1, 0);
+      group_partitions[g] = dataset_partitions[d];
+    }
+    for (const WorkerInfo& w : workers_) threads.push_back(w.threads);
+    std::vector<std::vector<int>> owner = balance_partitions(group_partitions, threads);
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+      capnp::MallocMessageBuilder message;
+      auto s = message.initRoot<wire::Envelope>().initStart();
+      s.setWorker(static_cast<unsigned>(w));
+      auto params = s.initParams(options_.params.size());
+      for (std::size_t i = 0; i < options_.params.size(); ++i) params.set(i, options_.params[i]);
+      auto peers = s.initPeers(workers_.size());
+      for (std::size_t p = 0; p < workers_.size(); ++p) peers.set(p, workers_[p].data_endpoint);
+      std::size_t entries = 0;
+      for (const auto& g : owner) entries += g.size();
+      auto map = s.initMap(entries);
+      std::size_t k = 0;
+      for (std::size_t g = 0; g < owner.size(); ++g)
+        for (std::size_t i = 0; i < owner[g].size(); ++i, ++k) {
+          map[k].setGroup(g);
+          map[k].setPartition(i);
+          map[k].setWorker(owner[g][i]);
+          map[k].setVersion(1);
+        }
+      send(workers_[w].identity, message);
+    }
+    std::cerr << "controller: started " << workers_.size() << " worker(s)\n";
+    running_since_ = Clock::now();
+  }
+
+  std::string await_done() {
+    Clock::time_point last_heartbeat = Clock::now();
+    std::string failure;
+    while (failure.empty()) {
+      bool all_done = true;
+      for (const WorkerInfo& w : workers_) all_done &= w.done;
+      if (all_done) return "";
+      if (seconds_since(last_heartbeat) > 0.5) {
+        for (const WorkerInfo& w : workers_) {
+          capnp::MallocMessageBuilder message;
+          message.initRoot<wire::Envelope>().initHeartbeat().setWorker(0);
+          send(w.identity, message);
+        }
+        last_heartbeat = Clock::now();
+      }
+      for (std::size_t w = 0; w < workers_.size(); ++w)
+        if (!workers_[w].done && seconds_since(workers_[w].last_seen) > options_.timeout_s)
+          return "worker " + std::to_string(w) + " (" + workers_[w].data_endpoint + ") has been silent for " +
+                 std::to_string(static_cast<int>(options_.timeout_s)) + " s: it is lost";
+      if (options_.watch) failure = options_.watch();
+      poll(std::chrono::milliseconds(100), [&](const std::string& who, wire::Envelope::Reader e) {
+        int w = worker_of(who);
+        if (w < 0) return;  // not one of ours
+        WorkerInfo& info = workers_[w];
+        info.last_seen = Clock::now();
+        if (e.isFailure())
+          failure = "worker " + std::to_string(w) + ": " + e.getFailure().getMessage().cStr();
+        if (e.isDone() && !info.done) {
+          auto d = e.getDone();
+          info.done = true;
+          info.tasks = d.getTasks();
+          info.scheduler_cpu_s = d.getSchedulerCpuS();
+          info.task_cpu_s = d.getTaskCpuS();
+          for (auto o : d.getOutputs()) {
+            if (o.getStage() >= program_.stages.size()) continue;
+            outputs_.add(o.getStage(), o.getIndex(), o.getKey(), o.getJson());
+          }
+        }
+      });
+    }
+    return failure;
+  }
+
+  void shutdown_all(const std::string& reason) {
+    for (const WorkerInfo& w : workers_) {
+      capnp::MallocMessageBuilder message;
+      message.initRoot<wire::Envelope>().initShutdown().setReason(reason);
+      send(w.identity, message);
+    }
+  }
+
+  int fail(const std::string& error) {
+    shutdown_all("the job failed: " + error);
+    std::cerr << program_.job << ": error: " << error << "\n";
+    return 1;
+  }
+
+  int finish() {
+    shutdown_all("");
+    double elapsed = seconds_since(running_since_);
+    std::uint64_t tasks = 0;
+    double scheduler_cpu = 0, task_cpu = 0;
+    nlohmann::ordered_json per_worker = nlohmann::ordered_json::array();
+    for (const WorkerInfo& w : workers_) {
+      tasks += w.tasks;
+      scheduler_cpu += w.scheduler_cpu_s;
+      task_cpu += w.task_cpu_s;
+      per_worker.push_back(w.tasks);
+    }
+    nlohmann::ordered_json stats = {{"elapsed_s", elapsed},
+                                    {"tasks", tasks},
+                                    {"tasks_per_worker", per_worker},
+                                    {"workers", workers_.size()},
+                                    {"scheduler_cpu_s", scheduler_cpu},
+                                    {"task_cpu_s", task_cpu},
+                                    {"scheduler_ns_per_task", tasks ? scheduler_cpu * 1e9 / tasks : 0.0}};
+    return report_results(program_, outputs_, stats, options_.results, elapsed, tasks,
+                          std::to_string(workers_.size()) + " worker(s)");
+  }
+
+  const Program& program_;
+  const void* params_;
+  ControllerOptions options_;
+  Outputs outputs_;
+  zmq::context_t context_;
+  zmq::socket_t socket_{context_, zmq::socket_type::router};
+  std::vector<WorkerInfo> workers_;
+  Clock::time_point started_, running_since_;
+  long complaints_ = 0;
+};
+
+}  // namespace
+
+int run_controller(const Program& program, const void* params, const ControllerOptions& options) {
+  try {
+    return Controller(program, params, options).run();
+  } catch (const std::exception& e) {
+    std::cerr << program.job << ": error: controller: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace canary::rt

@@ -1,0 +1,37 @@
+// The controller (DESIGN.md section 6, paper section 3.3): it waits for the
+// workers to register, decides which worker holds which partition, starts
+// them, and then only listens: heartbeats, failures, and at the end each
+// worker's outputs and statistics. It does nothing per task.
+#pragma once
+
+#include <canary/program.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace canary::rt {
+
+struct ControllerOptions {
+  std::string listen;               // the endpoint to bind, e.g. tcp://0.0.0.0:7100
+  int expect = 1;                   // how many workers the job needs
+  double timeout_s = 30;            // for registrations, and for a silent worker
+  std::vector<std::string> params;  // the job's parameters as "name=value", sent to the workers
+  std::string results;              // where to write the results JSON, if anywhere
+  // Called once the socket is bound, with its actual endpoint (a :* port
+  // resolved): the embedded mode starts its workers there.
+  std::function<void(const std::string&)> on_bound;
+  // Called while waiting; returns an error to give up with (the embedded
+  // mode uses it to notice a worker process that died).
+  std::function<std::string()> watch;
+};
+
+// Runs the job on the registered workers. Returns the process exit code.
+int run_controller(const Program& program, const void* params, const ControllerOptions& options);
+
+// Spreads the partitions of every co-location group over workers in
+// proportion to their compute threads (partition i of a group stays whole).
+std::vector<std::vector<int>> balance_partitions(const std::vector<int>& group_partitions,
+                                                 const std::vector<int>& threads_per_worker);
+
+}  // namespace canary::rt

@@ -1,0 +1,90 @@
+# Every message between a Canary controller and its workers, and between
+# workers. One Envelope per ZeroMQ frame.
+@0xcb993c5e771cd4b4;
+
+$import "/capnp/c++.capnp".namespace("canary::wire");
+
+struct Envelope {
+  union {
+    register @0 :Register;        # worker -> controller, until it is started
+    start @1 :Start;              # controller -> worker
+    heartbeat @2 :Heartbeat;      # worker -> controller, periodically
+    data @3 :Transfer;            # worker -> worker
+    done @4 :Done;                # worker -> controller: its part of the job ended
+    failure @5 :Failure;          # worker -> controller: it cannot go on
+    shutdown @6 :Shutdown;        # controller -> worker
+  }
+}
+
+struct Register {
+  job @0 :Text;           # the job binary's job name: a worker of another job is refused
+  dataEndpoint @1 :Text;  # where the other workers reach this one
+  threads @2 :UInt32;
+}
+
+struct MapEntry {
+  group @0 :UInt32;      # a co-location group
+  partition @1 :UInt32;
+  worker @2 :UInt32;
+  version @3 :UInt64;    # goes up whenever the entry changes
+}
+
+struct Start {
+  worker @0 :UInt32;            # the number the worker is known by
+  params @1 :List(Text);        # the job's parameters, "name=value"
+  peers @2 :List(Text);         # data endpoints, by worker number
+  map @3 :List(MapEntry);
+}
+
+struct Heartbeat {
+  worker @0 :UInt32;   # from the controller: 0, meaning "still here"
+}
+
+struct Transfer {
+  kind @0 :Kind;
+  enum Kind {
+    chunks @0;          # a scatter task's chunks for this worker (and its end-of-scatter marker)
+    reduceInput @1;     # one partition's value, for a reduction
+    broadcastValue @2;  # a broadcast's value
+    signal @3;          # a signal's value
+  }
+  job @1 :Text;
+  seq @2 :UInt64;            # the stage instance: every worker numbers them alike
+  stage @3 :UInt32;
+  iterations @4 :List(Int32);  # of the loops around the stage, outermost first
+  sender @5 :Int32;          # the sending task's partition
+  mapVersion @6 :UInt64;     # the sender's map version
+  chunks @7 :List(Chunk);
+  value @8 :Data;
+  signal @9 :Bool;
+}
+
+struct Chunk {
+  dataset @0 :UInt32;
+  partition @1 :UInt32;   # the destination partition
+  payload @2 :Data;       # serialized values, one after another
+}
+
+struct Done {
+  worker @0 :UInt32;
+  tasks @1 :UInt64;
+  schedulerCpuS @2 :Float64;
+  taskCpuS @3 :Float64;
+  outputs @4 :List(Output);
+}
+
+struct Output {
+  key @0 :Text;
+  stage @1 :UInt32;
+  index @2 :UInt32;
+  json @3 :Text;
+}
+
+struct Failure {
+  worker @0 :UInt32;
+  message @1 :Text;
+}
+
+struct Shutdown {
+  reason @0 :Text;
+}

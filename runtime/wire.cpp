@@ -1,0 +1,129 @@
+#include "wire.h"
+
+#include <kj/exception.h>
+
+namespace canary::rt {
+
+zmq::message_t to_frame(capnp::MessageBuilder& message) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
+  return zmq::message_t(bytes.begin(), bytes.size());
+}
+
+std::string with_envelope(const zmq::message_t& frame,
+                          const std::function<void(wire::Envelope::Reader)>& use) {
+  if (frame.size() == 0 || frame.size() % sizeof(capnp::word) != 0)
+    return "a frame of " + std::to_string(frame.size()) + " bytes is not a message";
+  if (frame.size() > kMaxFrameBytes)
+    return "a frame of " + std::to_string(frame.size()) + " bytes is over the limit";
+  try {
+    // Frames from TCP are often misaligned; Cap'n Proto reads words in place.
+    kj::Array<capnp::word> copy;
+    kj::ArrayPtr<const capnp::word> words;
+    if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(capnp::word) == 0) {
+      words = kj::ArrayPtr<const capnp::word>(static_cast<const capnp::word*>(frame.data()),
+                                              frame.size() / sizeof(capnp::word));
+    } else {
+      copy = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
+      std::memcpy(copy.begin(), frame.data(), frame.size());
+      words = copy;
+    }
+    capnp::ReaderOptions limits;
+    limits.traversalLimitInWords = frame.size() / sizeof(capnp::word) * 4 + 1024;
+    limits.nestingLimit = 16;
+    capnp::FlatArrayMessageReader reader(words, limits);
+    use(reader.getRoot<wire::Envelope>());
+    return "";
+  } catch (const kj::Exception& e) {
+    return std::string("malformed message: ") + e.getDescription().cStr();
+  } catch (const std::exception& e) {
+    return std::string("malformed message: ") + e.what();
+  }
+}
+
+namespace {
+
+wire::Transfer::Kind to_wire(Message::Kind k) {
+  switch (k) {
+    case Message::Kind::Chunks:
+      return wire::Transfer::Kind::CHUNKS;
+    case Message::Kind::ReduceInput:
+      return wire::Transfer::Kind::REDUCE_INPUT;
+    case Message::Kind::BroadcastValue:
+      return wire::Transfer::Kind::BROADCAST_VALUE;
+    case Message::Kind::Signal:
+      return wire::Transfer::Kind::SIGNAL;
+  }
+  return wire::Transfer::Kind::CHUNKS;
+}
+
+kj::ArrayPtr<const kj::byte> bytes_of(const std::string& s) {
+  return kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+}  // namespace
+
+zmq::message_t encode_data(const Message& m, const std::string& job, std::uint64_t map_version,
+                           const Program& program) {
+  capnp::MallocMessageBuilder message;
+  wire::Transfer::Builder d = message.initRoot<wire::Envelope>().initData();
+  d.setKind(to_wire(m.kind));
+  d.setJob(job);
+  d.setSeq(m.seq);
+  d.setStage(m.stage);
+  auto iterations = d.initIterations(m.iterations.size());
+  for (std::size_t i = 0; i < m.iterations.size(); ++i) iterations.set(i, m.iterations[i]);
+  d.setSender(m.sender);
+  d.setMapVersion(map_version);
+  auto chunks = d.initChunks(m.chunks.size());
+  int to = program.stages[m.stage].to;
+  for (std::size_t i = 0; i < m.chunks.size(); ++i) {
+    chunks[i].setDataset(to < 0 ? 0 : to);
+    chunks[i].setPartition(m.chunks[i].first);
+    chunks[i].setPayload(bytes_of(m.chunks[i].second));
+  }
+  d.setValue(bytes_of(m.value));
+  d.setSignal(m.signal);
+  return to_frame(message);
+}
+
+std::string decode_data(wire::Transfer::Reader d, const Program& program, Message& out) {
+  if (d.getStage() >= program.stages.size())
+    return "data for stage " + std::to_string(d.getStage()) + ", which does not exist";
+  const StageInfo& stage = program.stages[d.getStage()];
+  Message::Kind kind;
+  StageKind expected;
+  switch (d.getKind()) {
+    case wire::Transfer::Kind::CHUNKS:
+      kind = Message::Kind::Chunks, expected = StageKind::Scatter;
+      break;
+    case wire::Transfer::Kind::REDUCE_INPUT:
+      kind = Message::Kind::ReduceInput, expected = StageKind::Reduce;
+      break;
+    case wire::Transfer::Kind::BROADCAST_VALUE:
+      kind = Message::Kind::BroadcastValue, expected = StageKind::Broadcast;
+      break;
+    case wire::Transfer::Kind::SIGNAL:
+      kind = Message::Kind::Signal, expected = StageKind::Signal;
+      break;
+    default:
+      return "data of an unknown kind";
+  }
+  if (stage.kind != expected) return "data of the wrong kind for stage '" + stage.name + "'";
+  if (d.getJob() != program.job) return "data for job '" + std::string(d.getJob().cStr()) + "'";
+  Message m(kind, d.getSeq(), static_cast<int>(d.getStage()), d.getSender());
+  for (int it : d.getIterations()) m.iterations.push_back(it);
+  for (wire::Chunk::Reader c : d.getChunks()) {
+    if (kind != Message::Kind::Chunks || static_cast<int>(c.getDataset()) != stage.to)
+      return "a chunk for the wrong dataset";
+    auto payload = c.getPayload();
+    m.chunks.push_back({static_cast<int>(c.getPartition()), std::string(payload.begin(), payload.end())});
+  }
+  auto value = d.getValue();
+  m.value.assign(value.begin(), value.end());
+  m.signal = d.getSignal();
+  out = std::move(m);
+  return "";
+}
+
+}  // namespace canary::rt

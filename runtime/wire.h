@@ -1,0 +1,34 @@
+// Frames on the wire: Cap'n Proto envelopes (wire.capnp) in ZeroMQ messages.
+// Decoding never trusts its input: sizes are capped, Cap'n Proto's reader
+// limits apply, and every exception stops here as an error value.
+#pragma once
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <functional>
+#include <string>
+#include <zmq.hpp>
+
+#include "scheduler.h"
+#include "wire.capnp.h"
+
+namespace canary::rt {
+
+// Frames larger than this are refused before decoding.
+constexpr std::size_t kMaxFrameBytes = std::size_t{1} << 30;
+
+zmq::message_t to_frame(capnp::MessageBuilder& message);
+
+// Calls `use` with the envelope in `frame`; returns an error message (empty
+// when all went well) instead of throwing, whatever the frame holds.
+std::string with_envelope(const zmq::message_t& frame,
+                          const std::function<void(wire::Envelope::Reader)>& use);
+
+// Data messages between workers.
+zmq::message_t encode_data(const Message& m, const std::string& job, std::uint64_t map_version,
+                           const Program& program);
+// Checks the fields against the program, so nothing out of range gets in.
+std::string decode_data(wire::Transfer::Reader data, const Program& program, Message& out);
+
+}  // namespace canary::rt

@@ -1,0 +1,386 @@
+#include "worker.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "wire.h"
+
+namespace canary::rt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The host part of a tcp:// endpoint.
+std::string host_of(const std::string& endpoint) {
+  std::string rest =
+      endpoint.substr(endpoint.find("://") == std::string::npos ? 0 : endpoint.find("://") + 3);
+  return rest.substr(0, rest.rfind(':'));
+}
+
+// Frames the compute threads want sent, handed to the I/O thread, which
+// alone touches the sockets. An eventfd wakes it.
+class Outbox : public Peers {
+ public:
+  Outbox(const Program& program, std::uint64_t map_version)
+      : program_(program), map_version_(map_version), wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Outbox() override { close(wake_); }
+  void send(int worker, const Message& m) override {
+    zmq::message_t frame = encode_data(m, program_.job, map_version_, program_);  // on the compute thread
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back({worker, std::move(frame)});
+    }
+    std::uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
+  }
+  int fd() const { return wake_; }
+  std::deque<std::pair<int, zmq::message_t>> take() {
+    std::uint64_t count;
+    (void)!::read(wake_, &count, sizeof count);
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::exchange(queue_, {});
+  }
+
+ private:
+  const Program& program_;
+  std::uint64_t map_version_;
+  int wake_;
+  std::mutex mutex_;
+  std::deque<std::pair<int, zmq::message_t>> queue_;
+};
+
+// Rate-limits complaints about bad input, so garbage cannot flood the log.
+class Complaints {
+ public:
+  void about(const std::string& what) {
+    if (++count_ <= 5 || count_ % 1000 == 0)
+      std::cerr << "worker: dropped a message (" << count_ << " so far): " << what << "\n";
+  }
+
+ private:
+  long count_ = 0;
+};
+
+class Worker {
+ public:
+  Worker(const Program& program, const WorkerOptions& options) : program_(program), options_(options) {}
+
+  int run() {
+    control_.set(zmq::sockopt::linger, 1000);
+    control_.set(zmq::sockopt::sndtimeo, 1000);
+    control_.connect(options_.controller);
+    data_in_.set(zmq::sockopt::rcvhwm, 100000);
+    std::string host = options_.host.empty() ? guess_host() : options_.host;
+    data_in_.bind("tcp://" + (host == "127.0.0.1" ? host : std::string("*")) + ":0");
+    std::string bound = data_in_.get(zmq::sockopt::last_endpoint);
+    data_endpoint_ = "tcp://" + host + bound.substr(bound.rfind(':'));
+
+    // Step 1: register and wait to be started.
+    send_register();
+    if (!await_start()) return 1;
+
+    // Step 2: run the shards while this thread moves messages.
+    std::unique_ptr<void, void (*)(void*)> params(program_.new_params(), program_.delete_params);
+    for (const std::string& p : params_) {
+      std::string error, name = p.substr(0, p.find('=')), value = p.substr(p.find('=') + 1);
+      if (!program_.set_param(params.get(), name, value, error)) {
+        std::cerr << "worker: error: the controller sent a bad parameter '" << p << "': " << error << "\n";
+        return 1;
+      }
+    }
+    program_.bind(params.get());
+    Outputs outputs(program_);
+    outbox_ = std::make_unique<Outbox>(program_, 1);
+    RunConfig config;
+    config.threads = options_.threads;
+    config.worker = id_;
+    config.map = &map_;
+    config.peers = outbox_.get();
+    LocalScheduler scheduler(program_, params.get(), config, outputs);
+    scheduler_ = &scheduler;
+    RunStats stats;
+    std::string failure;
+    std::thread compute([&] {
+      try {
+        stats = scheduler.run();
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      finished_ = true;
+      std::uint64_t one = 1;
+      (void)!::write(outbox_->fd(), &one, sizeof one);
+    });
+    bool ok = serve();
+    compute.join();
+    scheduler_ = nullptr;
+    if (!ok) return 1;
+
+    // Step 3: report, then wait to be told to leave.
+    flush_peers();
+    if (!failure.empty()) {
+      send_failure(failure);
+      std::cerr << "worker " << id_ << ": error: " << failure << "\n";
+      await_shutdown();
+      return 1;
+    }
+    send_done(stats, outputs);
+    return await_shutdown() ? 0 : 1;
+  }
+
+ private:
+  std::string guess_host() const {
+    std::string h = host_of(options_.controller);
+    if (h == "127.0.0.1" || h == "localhost") return "127.0.0.1";
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    return name;
+  }
+
+  void send_envelope(capnp::MessageBuilder& message) {
+    zmq::message_t frame = to_frame(message);
+    (void)control_.send(frame, zmq::send_flags::dontwait);
+  }
+
+  void send_register() {
+    capnp::MallocMessageBuilder message;
+    auto r = message.initRoot<wire::Envelope>().initRegister();
+    r.setJob(program_.job);
+    r.setDataEndpoint(data_endpoint_);
+    r.setThreads(options_.threads);
+    send_envelope(message);
+  }
+
+  bool await_start() {
+    Clock::time_point since = Clock::now(), registered = since;
+    while (seconds_since(since) < options_.timeout_s) {
+      zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, std::chrono::milliseconds(200));
+      if (seconds_since(registered) > 1) {  // in case the controller came up after us
+        send_register();
+        registered = Clock::now();
+      }
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t frame;
+      if (!control_.recv(frame, zmq::recv_flags::dontwait)) continue;
+      bool started = false, refused = false;
+      std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
+        if (e.isShutdown()) {
+          refused = true;
+          std::cerr << "worker: the controller refused this worker: " << e.getShutdown().getReason().cStr()
+                    << "\n";
+        }
+        if (e.isStart()) started = apply_start(e.getStart());
+      });
+      if (!error.empty()) complaints_.about(error);
+      if (refused) return false;
+      if (started) return true;
+    }
+    std::cerr << "worker: error: no answer from the controller at " << options_.controller << " within "
+              << options_.timeout_s
+              << " s; is it running, and is the address right? (--timeout to wait longer)\n";
+    return false;
+  }
+
+  bool apply_start(wire::Start::Reader s) {
+    id_ = s.getWorker();
+    for (auto p : s.getParams()) params_.push_back(p.cStr());
+    for (auto p : s.getPeers()) peers_.push_back(p.cStr());
+    if (id_ >= peers_.size()) return false;
+    for (wire::MapEntry::Reader e : s.getMap()) {
+      if (e.getGroup() >= 1u << 20 || e.getPartition() >= 1u << 24 || e.getWorker() >= peers_.size())
+        return false;
+      if (map_.owner.size() <= e.getGroup()) map_.owner.resize(e.getGroup() + 1);
+      auto& g = map_.owner[e.getGroup()];
+      if (g.size() <= e.getPartition()) g.resize(e.getPartition() + 1, -1);
+      g[e.getPartition()] = static_cast<int>(e.getWorker());
+    }
+    for (std::size_t w = 0; w < peers_.size(); ++w) {
+      auto& socket = push_.emplace_back(context_, zmq::socket_type::push);
+      socket.set(zmq::sockopt::linger, 5000);
+      socket.set(zmq::sockopt::sndhwm, 10000);
+      if (w != id_) socket.connect(peers_[w]);
+    }
+    pending_.resize(peers_.size());
+    return true;
+  }
+
+  // The I/O loop while the shards run: data in, data out, heartbeats.
+  bool serve() {
+    Clock::time_point last_heartbeat = Clock::now(), last_contact = Clock::now();
+    while (!finished_) {
+      std::vector<zmq::pollitem_t> items = {{control_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {data_in_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {nullptr, outbox_->fd(), ZMQ_POLLIN, 0}};
+      for (std::size_t w = 0; w < pending_.size(); ++w)
+        if (!pending_[w].empty()) items.push_back({push_[w].handle(), 0, ZMQ_POLLOUT, 0});
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+      if (items[2].revents & ZMQ_POLLIN)
+        for (auto& [w, frame] : outbox_->take()) pending_[w].push_back(std::move(frame));
+      send_pending();
+      if (items[1].revents & ZMQ_POLLIN) receive_data();
+      if (items[0].revents & ZMQ_POLLIN) {
+        bool shutdown = false;
+        receive_control(shutdown);
+        last_contact = Clock::now();
+        if (shutdown) return false;
+      }
+      if (seconds_since(last_heartbeat) > 0.5) {
+        capnp::MallocMessageBuilder message;
+        message.initRoot<wire::Envelope>().initHeartbeat().setWorker(id_);
+        send_envelope(message);
+        last_heartbeat = Clock::now();
+      }
+      if (seconds_since(last_contact) > options_.timeout_s) {
+        std::cerr << "worker " << id_ << ": error: the controller has been silent for " << options_.timeout_s
+                  << " s; giving up\n";
+        scheduler_->stop("the controller was lost");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Sends what waits for each peer without blocking: a full peer (at its
+  // high-water mark) keeps its frames here until it takes more, so nothing
+  // is dropped and this thread keeps receiving meanwhile.
+  void send_pending() {
+    for (std::size_t w = 0; w < pending_.size(); ++w) {
+      while (!pending_[w].empty()) {
+        if (!push_[w].send(pending_[w].front(), zmq::send_flags::dontwait)) break;
+        pending_[w].pop_front();
+      }
+    }
+  }
+
+  void flush_peers() {
+    for (auto& [w, frame] : outbox_->take()) pending_[w].push_back(std::move(frame));
+    Clock::time_point since = Clock::now();
+    auto any = [&] {
+      for (auto& p : pending_)
+        if (!p.empty()) return true;
+      return false;
+    };
+    while (any() && seconds_since(since) < options_.timeout_s) {
+      send_pending();
+      if (any()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  void receive_data() {
+    zmq::message_t frame;
+    while (data_in_.recv(frame, zmq::recv_flags::dontwait)) {
+      Message m(Message::Kind::Signal, 0, 0);
+      std::string problem;
+      std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
+        if (!e.isData()) {
+          problem = "not a data message";
+          return;
+        }
+        problem = decode_data(e.getData(), program_, m);
+      });
+      if (error.empty()) error = problem;
+      if (error.empty()) error = scheduler_->deliver(std::move(m));
+      if (!error.empty()) complaints_.about(error);
+    }
+  }
+
+  void receive_control(bool& shutdown) {
+    zmq::message_t frame;
+    while (control_.recv(frame, zmq::recv_flags::dontwait)) {
+      std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
+        if (e.isShutdown()) {
+          shutdown = true;
+          std::string reason = e.getShutdown().getReason().cStr();
+          if (scheduler_) scheduler_->stop(reason.empty() ? "the controller ended the job" : reason);
+        }
+      });
+      if (!error.empty()) complaints_.about(error);
+    }
+  }
+
+  void send_failure(const std::string& what) {
+    capnp::MallocMessageBuilder message;
+    auto f = message.initRoot<wire::Envelope>().initFailure();
+    f.setWorker(id_);
+    f.setMessage(what);
+    send_envelope(message);
+  }
+
+  void send_done(const RunStats& stats, const Outputs& outputs) {
+    capnp::MallocMessageBuilder message;
+    auto d = message.initRoot<wire::Envelope>().initDone();
+    d.setWorker(id_);
+    d.setTasks(stats.tasks);
+    d.setSchedulerCpuS(stats.scheduler_cpu_s);
+    d.setTaskCpuS(stats.task_cpu_s);
+    std::vector<Outputs::Entry> entries = outputs.entries();
+    auto list = d.initOutputs(entries.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      list[i].setKey(entries[i].key);
+      list[i].setStage(entries[i].stage);
+      list[i].setIndex(entries[i].index);
+      list[i].setJson(entries[i].json);
+    }
+    send_envelope(message);
+  }
+
+  bool await_shutdown() {
+    Clock::time_point since = Clock::now();
+    while (seconds_since(since) < options_.timeout_s) {
+      zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {data_in_.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 2, std::chrono::milliseconds(100));
+      if (items[1].revents & ZMQ_POLLIN) {  // late data for a finished worker: nothing needs it
+        zmq::message_t frame;
+        while (data_in_.recv(frame, zmq::recv_flags::dontwait)) {
+        }
+      }
+      bool shutdown = false;
+      if (items[0].revents & ZMQ_POLLIN) receive_control(shutdown);
+      if (shutdown) return true;
+    }
+    std::cerr << "worker " << id_ << ": error: the controller did not end the job within "
+              << options_.timeout_s << " s\n";
+    return false;
+  }
+
+  const Program& program_;
+  WorkerOptions options_;
+  zmq::context_t context_;
+  zmq::socket_t control_{context_, zmq::socket_type::dealer};
+  zmq::socket_t data_in_{context_, zmq::socket_type::pull};
+  std::vector<zmq::socket_t> push_;
+  std::vector<std::deque<zmq::message_t>> pending_;
+  std::string data_endpoint_;
+  unsigned id_ = 0;
+  std::vector<std::string> params_;
+  std::vector<std::string> peers_;
+  PartitionMap map_;
+  std::unique_ptr<Outbox> outbox_;
+  LocalScheduler* scheduler_ = nullptr;
+  std::atomic<bool> finished_{false};
+  Complaints complaints_;
+};
+
+}  // namespace
+
+int run_worker(const Program& program, const WorkerOptions& options) {
+  try {
+    return Worker(program, options).run();
+  } catch (const std::exception& e) {
+    std::cerr << "worker: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace canary::rt

@@ -1,0 +1,23 @@
+// A worker process (DESIGN.md section 6): registers with the controller,
+// receives the partition map and the job's parameters, runs its partitions'
+// tasks on its shards, exchanges data directly with the other workers, and
+// reports outputs and statistics when its part of the job ends.
+#pragma once
+
+#include <canary/program.h>
+
+#include <string>
+
+namespace canary::rt {
+
+struct WorkerOptions {
+  std::string controller;  // the controller's endpoint, e.g. tcp://head:7100
+  int threads = 1;
+  double timeout_s = 30;  // how long the controller may stay silent
+  std::string host;       // how the other workers reach this one; empty: guessed
+};
+
+// Returns the process exit code: 0 when the job ended well.
+int run_worker(const Program& program, const WorkerOptions& options);
+
+}  // namespace canary::rt
