@@ -50,13 +50,14 @@ CANARY_JOB(logistic_regression, Params params) {
     canary::broadcast("share", weights, local_w);
     canary::transform("gradient", canary::reads(data, local_w), canary::writes(grad),
                       [](canary::Task&, const std::vector<Sample>& d, const Vec& w, Vec& g) {
-                        g.fill(0);
+                        Vec acc{};  // a local, so the compiler keeps it in registers
                         for (const Sample& s : d) {
                           double dot = 0;
                           for (int k = 0; k < kDim; ++k) dot += w[k] * s.x[k];
                           double err = 1.0 / (1.0 + std::exp(-dot)) - s.label;
-                          for (int k = 0; k < kDim; ++k) g[k] += err * s.x[k];
+                          for (int k = 0; k < kDim; ++k) acc[k] += err * s.x[k];
                         }
+                        g = acc;
                       });
     canary::reduce("sum", grad, total, [](Vec& acc, const Vec& g) {
       for (int k = 0; k < kDim; ++k) acc[k] += g[k];
