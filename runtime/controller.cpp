@@ -46,6 +46,8 @@ struct WorkerInfo {
   std::uint64_t tasks = 0;
   double scheduler_cpu_s = 0;
   double task_cpu_s = 0;
+  std::uint64_t forwarded = 0;
+  std::uint64_t held = 0;
 };
 
 class Controller {
@@ -162,8 +164,11 @@ class Controller {
       group_partitions[g] = dataset_partitions[d];
     }
     for (const WorkerInfo& w : workers_) threads.push_back(w.threads);
-    std::vector<std::vector<int>> owner = balance_partitions(group_partitions, threads);
+    map_.owner = balance_partitions(group_partitions, threads);
+    map_.version.clear();
+    for (const auto& g : map_.owner) map_.version.emplace_back(g.size(), 1);
     for (std::size_t w = 0; w < workers_.size(); ++w) {
+      const PartitionMap& map = static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_;
       capnp::MallocMessageBuilder message;
       auto s = message.initRoot<wire::Envelope>().initStart();
       s.setWorker(static_cast<unsigned>(w));
@@ -171,25 +176,39 @@ class Controller {
       for (std::size_t i = 0; i < options_.params.size(); ++i) params.set(i, options_.params[i]);
       auto peers = s.initPeers(workers_.size());
       for (std::size_t p = 0; p < workers_.size(); ++p) peers.set(p, workers_[p].data_endpoint);
-      std::size_t entries = 0;
-      for (const auto& g : owner) entries += g.size();
-      auto map = s.initMap(entries);
-      std::size_t k = 0;
-      for (std::size_t g = 0; g < owner.size(); ++g)
-        for (std::size_t i = 0; i < owner[g].size(); ++i, ++k) {
-          map[k].setGroup(g);
-          map[k].setPartition(i);
-          map[k].setWorker(owner[g][i]);
-          map[k].setVersion(1);
-        }
+      encode_map(map, s.initMap(map_entries(map)));
       send(workers_[w].identity, message);
     }
     std::cerr << "controller: started " << workers_.size() << " worker(s)\n";
     running_since_ = Clock::now();
   }
 
+  // The real map, but every partition of another worker placed on yet
+  // another one (when there is one), at version 0.
+  PartitionMap stale_map(std::size_t worker) {
+    stale_ = map_;
+    std::size_t n = workers_.size();
+    for (std::size_t g = 0; g < stale_.owner.size(); ++g)
+      for (std::size_t i = 0; i < stale_.owner[g].size(); ++i) {
+        int& w = stale_.owner[g][i];
+        stale_.version[g][i] = 0;
+        if (static_cast<std::size_t>(w) == worker || n < 3) continue;
+        do {
+          w = static_cast<int>((w + 1) % n);
+        } while (static_cast<std::size_t>(w) == worker);
+      }
+    return stale_;
+  }
+
+  void send_map_update(std::size_t worker) {
+    capnp::MallocMessageBuilder message;
+    encode_map(map_, message.initRoot<wire::Envelope>().initMapUpdate().initMap(map_entries(map_)));
+    send(workers_[worker].identity, message);
+  }
+
   std::string await_done() {
     Clock::time_point last_heartbeat = Clock::now();
+    bool stale_fixed = options_.stale_map_worker < 0;
     std::string failure;
     while (failure.empty()) {
       bool all_done = true;
@@ -208,6 +227,11 @@ class Controller {
           return "worker " + std::to_string(w) + " (" + workers_[w].data_endpoint + ") has been silent for " +
                  std::to_string(static_cast<int>(options_.timeout_s)) + " s: it is lost";
       if (options_.watch) failure = options_.watch();
+      if (!stale_fixed && seconds_since(running_since_) * 1000 > options_.stale_map_ms &&
+          options_.stale_map_worker < static_cast<int>(workers_.size())) {
+        send_map_update(options_.stale_map_worker);
+        stale_fixed = true;
+      }
       poll(std::chrono::milliseconds(100), [&](const std::string& who, wire::Envelope::Reader e) {
         int w = worker_of(who);
         if (w < 0) return;  // not one of ours
@@ -221,6 +245,8 @@ class Controller {
           info.tasks = d.getTasks();
           info.scheduler_cpu_s = d.getSchedulerCpuS();
           info.task_cpu_s = d.getTaskCpuS();
+          info.forwarded = d.getForwarded();
+          info.held = d.getHeld();
           for (auto o : d.getOutputs()) {
             if (o.getStage() >= program_.stages.size()) continue;
             outputs_.add(o.getStage(), o.getIndex(), o.getKey(), o.getJson());
@@ -248,7 +274,7 @@ class Controller {
   int finish() {
     shutdown_all("");
     double elapsed = seconds_since(running_since_);
-    std::uint64_t tasks = 0;
+    std::uint64_t tasks = 0, forwarded = 0, held = 0;
     double scheduler_cpu = 0, task_cpu = 0;
     nlohmann::ordered_json per_worker = nlohmann::ordered_json::array();
     for (const WorkerInfo& w : workers_) {
@@ -256,6 +282,8 @@ class Controller {
       scheduler_cpu += w.scheduler_cpu_s;
       task_cpu += w.task_cpu_s;
       per_worker.push_back(w.tasks);
+      forwarded += w.forwarded;
+      held += w.held;
     }
     nlohmann::ordered_json stats = {{"elapsed_s", elapsed},
                                     {"tasks", tasks},
@@ -263,6 +291,8 @@ class Controller {
                                     {"workers", workers_.size()},
                                     {"scheduler_cpu_s", scheduler_cpu},
                                     {"task_cpu_s", task_cpu},
+                                    {"forwarded", forwarded},
+                                    {"held", held},
                                     {"scheduler_ns_per_task", tasks ? scheduler_cpu * 1e9 / tasks : 0.0}};
     return report_results(program_, outputs_, stats, options_.results, elapsed, tasks,
                           std::to_string(workers_.size()) + " worker(s)");
@@ -275,6 +305,7 @@ class Controller {
   zmq::context_t context_;
   zmq::socket_t socket_{context_, zmq::socket_type::router};
   std::vector<WorkerInfo> workers_;
+  PartitionMap map_, stale_;
   Clock::time_point started_, running_since_;
   long complaints_ = 0;
 };

@@ -18,6 +18,12 @@ struct ControllerOptions {
   double timeout_s = 30;            // for registrations, and for a silent worker
   std::vector<std::string> params;  // the job's parameters as "name=value", sent to the workers
   std::string results;              // where to write the results JSON, if anywhere
+  // Tests only: this worker starts with an outdated map, in which the other
+  // workers' partitions are placed wrongly at version 0, and is sent the
+  // real one `stale_map_ms` later: it must forward nothing wrongly, and the
+  // others must forward what it misroutes.
+  int stale_map_worker = -1;
+  int stale_map_ms = 0;
   // Called once the socket is bound, with its actual endpoint (a :* port
   // resolved): the embedded mode starts its workers there.
   std::function<void(const std::string&)> on_bound;

@@ -102,6 +102,7 @@ struct Flags {
   int threads = 0;  // 0: chosen per mode
   double timeout_s = 30;
   std::string results, listen, controller, host;
+  int stale_map_worker = -1, stale_map_ms = 0;  // --test-stale-map=W:MS
   int expect = 0;
   bool graph = false, help = false;
   std::vector<std::string> params;  // "name=value", as given
@@ -197,6 +198,10 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       f.controller = value;
     } else if (name == "host") {
       f.host = value;
+    } else if (name == "test-stale-map") {
+      if (std::sscanf(value.c_str(), "%d:%d", &f.stale_map_worker, &f.stale_map_ms) != 2 ||
+          f.stale_map_worker < 0)
+        problem = "--test-stale-map takes WORKER:MILLISECONDS";
     } else if (!program.set_param(params, name, value, error)) {
       problem = error.empty() ? "unknown flag '--" + name + "'; see --help" : "--" + name + ": " + error;
     } else {
@@ -253,6 +258,8 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
   options.timeout_s = f.timeout_s;
   options.params = f.params;
   options.results = f.results;
+  options.stale_map_worker = f.stale_map_worker;
+  options.stale_map_ms = f.stale_map_ms;
   int threads = f.threads ? f.threads : std::max(1, cores() / f.workers);
   options.on_bound = [&](const std::string& endpoint) {
     std::string exe = "/proc/self/exe", threads_arg = std::to_string(threads),
@@ -331,6 +338,8 @@ int job_main(const Program& program, int argc, char** argv) {
         options.timeout_s = flags.timeout_s;
         options.params = flags.params;
         options.results = flags.results;
+        options.stale_map_worker = flags.stale_map_worker;
+        options.stale_map_ms = flags.stale_map_ms;
         return run_controller(program, params.get(), options);
       }
       case Mode::Worker: {

@@ -165,36 +165,28 @@ struct LocalScheduler::Impl {
       single_map = PartitionMap::single(program, partitions_of);
       config.map = &single_map;
     }
+    groups_ = groups;
+    std::string error = check_map(*config.map);
+    if (!error.empty()) throw std::runtime_error(error);
     // Partition i of every dataset of a group lives on one worker (the map)
     // and there on one shard: a worker deals its partitions round-robin.
-    worker_of = config.map->owner;
-    if (static_cast<int>(worker_of.size()) != groups)
-      throw std::runtime_error("the partition map has the wrong groups");
     shard_of.assign(groups, {});
     int next = 0;
     for (int g = 0; g < groups; ++g)
-      for (int w : worker_of[g]) shard_of[g].push_back(w == config.worker ? next++ % config.threads : -1);
-    workers_of.assign(program.datasets.size(), {});
+      for (int w : config.map->owner[g])
+        shard_of[g].push_back(w == config.worker ? next++ % config.threads : -1);
     local_shards_of.assign(program.datasets.size(), {});
     data.assign(program.datasets.size(), {});
-    for (std::size_t d = 0; d < program.datasets.size(); ++d) {
-      const std::vector<int>& in_group = worker_of[program.group_of[d]];
-      if (static_cast<int>(in_group.size()) != partitions_of[d])
-        throw std::runtime_error("the partition map does not match dataset '" + program.datasets[d].name +
-                                 "'");
+    for (std::size_t d = 0; d < program.datasets.size(); ++d)
       for (int i = 0; i < partitions_of[d]; ++i) {
-        int w = in_group[i], s = shard_of[program.group_of[d]][i];
-        if (std::find(workers_of[d].begin(), workers_of[d].end(), w) == workers_of[d].end())
-          workers_of[d].push_back(w);
+        int s = shard_of[program.group_of[d]][i];
         if (s >= 0 &&
             std::find(local_shards_of[d].begin(), local_shards_of[d].end(), s) == local_shards_of[d].end())
           local_shards_of[d].push_back(s);
         data[d].push_back(s >= 0 ? program.datasets[d].ops->create() : nullptr);
       }
-    }
-    for (const auto& g : worker_of)
-      for (int w : g) workers = std::max(workers, w + 1);
-    workers = std::max(workers, config.worker + 1);
+    std::atomic_store(&routing_, std::make_shared<const Routing>(make_routing(*config.map)));
+    workers = std::max(routing()->workers, config.worker + 1);
     for (const StageInfo& s : program.stages) {
       shapes.push_back(shape_of(s));
       stage_hash.push_back(stage_name_hash(s.name));
@@ -209,53 +201,95 @@ struct LocalScheduler::Impl {
         if (p) program.datasets[d].ops->destroy(p);
   }
 
-  int worker_of_partition(int dataset, int index) const {
-    return worker_of[program.group_of[dataset]][index];
-  }
   // The local shard holding a partition, or -1 when another worker has it.
   int shard_of_partition(int dataset, int index) const { return shard_of[program.group_of[dataset]][index]; }
+
+  // The map as this worker knows it now: shards read a snapshot without
+  // locking; an update swaps in a new one.
+  struct Routing {
+    std::vector<std::vector<int>> owner;              // [group][partition] -> worker
+    std::vector<std::vector<std::uint64_t>> version;  // [group][partition]
+    std::vector<std::vector<int>> workers_of;         // [dataset] -> the workers holding some of it
+    int workers = 1;
+    int worker_of(int group, int i) const { return owner[group][i]; }
+  };
+  Routing make_routing(const PartitionMap& map) const {
+    Routing r;
+    r.owner = map.owner;
+    r.version = map.version;
+    r.workers_of.assign(program.datasets.size(), {});
+    for (std::size_t d = 0; d < program.datasets.size(); ++d)
+      for (int w : map.owner[program.group_of[d]]) {
+        std::vector<int>& list = r.workers_of[d];
+        if (std::find(list.begin(), list.end(), w) == list.end()) list.push_back(w);
+        r.workers = std::max(r.workers, w + 1);
+      }
+    return r;
+  }
+  std::shared_ptr<const Routing> routing() const { return std::atomic_load(&routing_); }
+  std::string check_map(const PartitionMap& map) const {
+    if (static_cast<int>(map.owner.size()) != groups_ || map.version.size() != map.owner.size())
+      return "the partition map has the wrong number of groups";
+    for (std::size_t d = 0; d < program.datasets.size(); ++d) {
+      int g = program.group_of[d];
+      if (static_cast<int>(map.owner[g].size()) != partitions_of[d] ||
+          map.version[g].size() != map.owner[g].size())
+        return "the partition map does not match dataset '" + program.datasets[d].name + "'";
+    }
+    for (const auto& g : map.owner)
+      for (int w : g)
+        if (w < 0) return "the partition map leaves a partition without a worker";
+    return "";
+  }
 
   // Sends `m` to worker `w`: its shards get what concerns them.
   void to_worker(int w, Message m) {
     if (w == config.worker) {
-      dispatch(std::move(m));
+      accept(std::move(m));
     } else {
       config.peers->send(w, m);
     }
   }
 
-  // Fans a message out to the local shards it concerns. Every local shard
-  // holding partitions of a scatter's destination gets its own part, empty
-  // or not: that is its end-of-scatter marker from this sender.
+  // The paper's receive rule, part by part: a part for a partition held here
+  // goes to its shard; one for a partition held elsewhere is held when the
+  // sender's map entry is newer than ours (ours will catch up), and else
+  // forwarded to the owner our map names.
+  void accept(Message m);
+  // Fans a message whose parts are all local out to the shards they concern.
   void dispatch(Message m);
   void to_shard(int shard, Message m);
 
-  // Whether a message from another worker makes sense here: partitions in
-  // range and held by this worker, a sender that exists.
+  // Whether a message from another worker makes sense: its partitions and
+  // sender exist. Where they are held is accept()'s business.
   std::string check_remote(const Message& m) const {
     const StageInfo& s = program.stages[m.stage];
-    auto held = [&](int d, int i) {
-      return i >= 0 && i < partitions_of[d] && worker_of_partition(d, i) == config.worker;
-    };
     auto sender_ok = [&](int d) { return m.sender >= 0 && m.sender < partitions_of[d]; };
+    auto parts_in = [&](int d, bool only_first) {
+      for (const Message::Part& p : m.parts)
+        if (p.partition < 0 || p.partition >= (only_first ? 1 : partitions_of[d])) return false;
+      return true;
+    };
     switch (m.kind) {
       case Message::Kind::Chunks:
         if (!sender_ok(s.reads[0])) return "chunks from a partition that does not exist";
-        for (const auto& c : m.chunks)
-          if (!held(s.to, c.first))
-            return "chunks for partition " + std::to_string(c.first) + ", not held here";
-        if (local_shards_of[s.to].empty()) return "chunks for a dataset with no partition here";
-        return "";
+        return parts_in(s.to, false) ? "" : "chunks for a partition that does not exist";
       case Message::Kind::ReduceInput:
         if (!sender_ok(s.reads[0])) return "a reduction input from a partition that does not exist";
-        return held(s.writes[0], 0) ? "" : "a reduction input for a result not held here";
+        return parts_in(s.writes[0], true) && m.parts.size() == 1 ? ""
+                                                                  : "a reduction input for a bad partition";
       case Message::Kind::BroadcastValue:
-        return local_shards_of[s.writes[0]].empty() ? "a broadcast value for a dataset with no partition here"
-                                                    : "";
+        return parts_in(s.writes[0], false) ? "" : "a broadcast value for a partition that does not exist";
       case Message::Kind::Signal:
         return "";
     }
     return "";
+  }
+
+  // The dataset a message's parts are partitions of.
+  int target_dataset(const Message& m) const {
+    const StageInfo& s = program.stages[m.stage];
+    return m.kind == Message::Kind::Chunks ? s.to : s.writes.empty() ? -1 : s.writes[0];
   }
 
   void fail(const std::string& message) {
@@ -291,11 +325,14 @@ struct LocalScheduler::Impl {
   std::vector<StageShape> shapes;  // per stage
   std::vector<std::uint64_t> stage_hash;
   PartitionMap single_map;
-  std::vector<std::vector<int>> worker_of;        // [group][partition] -> worker
+  int groups_ = 0;
+  std::shared_ptr<const Routing> routing_;        // atomic_load / atomic_store only
   std::vector<std::vector<int>> shard_of;         // [group][partition] -> local shard, or -1
-  std::vector<std::vector<int>> workers_of;       // [dataset] -> the workers holding some of its partitions
   std::vector<std::vector<int>> local_shards_of;  // [dataset] -> the local shards holding some of it
   int workers = 1;
+  std::mutex held_mutex;
+  std::vector<Message> held_messages;  // parts waiting for this worker's map to catch up
+  std::atomic<std::uint64_t> forwarded_parts{0}, held_parts{0};
   std::vector<std::vector<void*>> data;  // [dataset][partition], touched only by the owning shard
   std::vector<std::unique_ptr<Shard>> shards;
 
@@ -364,7 +401,6 @@ class LocalScheduler::Impl::Shard {
   };
   // What arrived for one stage instance (keyed by its sequence number).
   struct Inbound {
-    int markers = 0;                                                 // scatter messages received
     std::map<int, std::vector<std::pair<int, std::string>>> chunks;  // partition -> (sender, values)
     std::vector<std::pair<int, std::string>> inputs;                 // reduce: (sender, value)
     std::string value;                                               // broadcast
@@ -538,7 +574,9 @@ class LocalScheduler::Impl::Shard {
     switch (program_.stages[in->stage].kind) {
       case StageKind::Gather: {
         auto it = inbound_.find(in->source);
-        return it != inbound_.end() && it->second.markers == in->source_senders;
+        if (it == inbound_.end()) return false;
+        auto from = it->second.chunks.find(index);  // one entry per sender that is done with this partition
+        return from != it->second.chunks.end() && static_cast<int>(from->second.size()) == in->source_senders;
       }
       case StageKind::Reduce: {
         if (!single) return true;
@@ -572,9 +610,7 @@ class LocalScheduler::Impl::Shard {
     Inbound& in = inbound_[m.seq];
     switch (m.kind) {
       case Message::Kind::Chunks:
-        ++in.markers;
-        for (auto& [partition, bytes] : m.chunks)
-          in.chunks[partition].push_back({m.sender, std::move(bytes)});
+        for (Message::Part& p : m.parts) in.chunks[p.partition].push_back({m.sender, std::move(p.bytes)});
         break;
       case Message::Kind::ReduceInput:
         in.inputs.push_back({m.sender, std::move(m.value)});
@@ -642,14 +678,15 @@ class LocalScheduler::Impl::Shard {
         start = __rdtsc();
         s.run(args);
         std::uint64_t ticks = __rdtsc() - start;
-        // One message per destination worker, chunks or not: it is also the
-        // end-of-scatter marker by which gathers know they have everything.
-        for (int w : job_.workers_of[s.to]) {
+        // One message per destination worker, listing every partition it
+        // holds, chunks or not: that tells each of them this sender is done.
+        auto r = job_.routing();
+        int g = program_.group_of[s.to];
+        for (int w : r->workers_of[s.to]) {
           Message m{Message::Kind::Chunks, in->seq, in->stage, index};
           m.iterations = in->iterations;
           for (int j = 0; j < static_cast<int>(sink.row.size()); ++j)
-            if (!sink.row[j].empty() && job_.worker_of_partition(s.to, j) == w)
-              m.chunks.push_back({j, std::move(sink.row[j])});
+            if (r->worker_of(g, j) == w) m.parts.push_back({j, r->version[g][j], std::move(sink.row[j])});
           job_.to_worker(w, std::move(m));
         }
         return ticks;
@@ -668,7 +705,10 @@ class LocalScheduler::Impl::Shard {
           m.iterations = in->iterations;
           program_.datasets[s.reads[0]].ops->write(data[s.reads[0]][index], m.value);
           std::uint64_t ticks = __rdtsc() - start;
-          job_.to_worker(job_.worker_of_partition(s.writes[0], 0), std::move(m));
+          auto r = job_.routing();
+          int g = program_.group_of[s.writes[0]];
+          m.parts.push_back({0, r->version[g][0], ""});
+          job_.to_worker(r->worker_of(g, 0), std::move(m));
           return ticks;
         } else {
           void* part = data[s.writes[0]][0];
@@ -684,7 +724,14 @@ class LocalScheduler::Impl::Shard {
           m.iterations = in->iterations;
           program_.datasets[s.reads[0]].ops->write(data[s.reads[0]][0], m.value);
           std::uint64_t ticks = __rdtsc() - start;
-          for (int w : job_.workers_of[s.writes[0]]) job_.to_worker(w, m);
+          auto r = job_.routing();
+          int g = program_.group_of[s.writes[0]];
+          for (int w : r->workers_of[s.writes[0]]) {
+            Message part = m;
+            for (int j = 0; j < static_cast<int>(r->owner[g].size()); ++j)
+              if (r->worker_of(g, j) == w) part.parts.push_back({j, r->version[g][j], ""});
+            job_.to_worker(w, std::move(part));
+          }
           return ticks;
         }
         program_.datasets[s.writes[0]].ops->read(inbound_[in->seq].value, data[s.writes[0]][index]);
@@ -698,7 +745,7 @@ class LocalScheduler::Impl::Shard {
         Message m{Message::Kind::Signal, in->seq, in->stage};
         m.iterations = in->iterations;
         m.signal = args.signal;
-        for (int w = 0; w < job_.workers; ++w) job_.to_worker(w, m);
+        for (int w = 0; w < job_.routing()->workers; ++w) job_.to_worker(w, m);
         return ticks;
       }
     }
@@ -795,23 +842,71 @@ void LocalScheduler::Impl::to_shard(int shard, Message m) {
   shards[shard]->inbox().push(std::move(m));
 }
 
+void LocalScheduler::Impl::accept(Message m) {
+  int d = target_dataset(m);
+  if (m.kind == Message::Kind::Signal || d < 0) {
+    dispatch(std::move(m));
+    return;
+  }
+  auto r = routing();
+  int g = program.group_of[d];
+  Message local(m.kind, m.seq, m.stage, m.sender), later = local;
+  std::map<int, Message> onward;  // by worker
+  for (Message::Part& p : m.parts) {
+    if (shard_of_partition(d, p.partition) >= 0) {
+      local.parts.push_back(std::move(p));
+    } else if (p.version > r->version[g][p.partition]) {
+      later.parts.push_back(std::move(p));
+    } else {
+      int w = r->worker_of(g, p.partition);
+      auto it = onward.try_emplace(w, m.kind, m.seq, m.stage, m.sender).first;
+      it->second.parts.push_back({p.partition, r->version[g][p.partition], std::move(p.bytes)});
+    }
+  }
+  for (Message* x : {&local, &later}) {
+    x->iterations = m.iterations;
+    x->value = m.value;
+  }
+  for (auto& [w, x] : onward) {
+    forwarded_parts += x.parts.size();
+    x.iterations = m.iterations;
+    x.value = m.value;
+    config.peers->send(w, x);
+  }
+  if (!later.parts.empty()) {
+    held_parts += later.parts.size();
+    std::lock_guard<std::mutex> lock(held_mutex);
+    held_messages.push_back(std::move(later));
+  }
+  // A message with no local part still counts when it had none to begin
+  // with: a scatter to a worker holding no partition of its destination.
+  if (!local.parts.empty() || m.parts.empty()) dispatch(std::move(local));
+}
+
 void LocalScheduler::Impl::dispatch(Message m) {
   const StageInfo& stage = program.stages[m.stage];
+  auto for_shards = [&](int d) {
+    std::map<int, Message> by_shard;
+    for (Message::Part& p : m.parts) {
+      auto it =
+          by_shard.try_emplace(shard_of_partition(d, p.partition), m.kind, m.seq, m.stage, m.sender).first;
+      it->second.parts.push_back(std::move(p));
+    }
+    for (auto& [shard, part] : by_shard) {
+      part.iterations = m.iterations;
+      part.value = m.value;
+      to_shard(shard, std::move(part));
+    }
+  };
   switch (m.kind) {
     case Message::Kind::Chunks:
-      for (int shard : local_shards_of[stage.to]) {
-        Message part(m.kind, m.seq, m.stage, m.sender);
-        part.iterations = m.iterations;
-        for (auto& chunk : m.chunks)
-          if (shard_of_partition(stage.to, chunk.first) == shard) part.chunks.push_back(std::move(chunk));
-        to_shard(shard, std::move(part));
-      }
+      for_shards(stage.to);
       break;
     case Message::Kind::ReduceInput:
       to_shard(shard_of_partition(stage.writes[0], 0), std::move(m));
       break;
     case Message::Kind::BroadcastValue:
-      for (int shard : local_shards_of[stage.writes[0]]) to_shard(shard, m);
+      for_shards(stage.writes[0]);
       break;
     case Message::Kind::Signal:
       for (int shard = 0; shard < config.threads; ++shard) to_shard(shard, m);
@@ -825,6 +920,8 @@ PartitionMap PartitionMap::single(const Program& program, const std::vector<int>
     int g = program.group_of[d];
     if (static_cast<int>(map.owner.size()) <= g) map.owner.resize(g + 1);
     map.owner[g].assign(dataset_partitions[d], 0);
+    if (static_cast<int>(map.version.size()) <= g) map.version.resize(g + 1);
+    map.version[g].assign(dataset_partitions[d], 1);
   }
   return map;
 }
@@ -857,9 +954,39 @@ LocalScheduler::~LocalScheduler() = default;
 RunStats LocalScheduler::run() { return impl_->run(); }
 std::string LocalScheduler::deliver(Message m) {
   std::string error = impl_->check_remote(m);
-  if (error.empty()) impl_->dispatch(std::move(m));
+  if (error.empty()) impl_->accept(std::move(m));
   return error;
 }
+
+std::string LocalScheduler::update_map(const PartitionMap& map) {
+  Impl& j = *impl_;
+  std::string error = j.check_map(map);
+  if (!error.empty()) return error;
+  auto old = j.routing();
+  PartitionMap merged{old->owner, old->version};
+  for (std::size_t g = 0; g < map.owner.size(); ++g)
+    for (std::size_t i = 0; i < map.owner[g].size(); ++i) {
+      if (map.version[g][i] <= merged.version[g][i]) continue;  // not newer than what we know
+      bool mine_before = merged.owner[g][i] == j.config.worker,
+           mine_after = map.owner[g][i] == j.config.worker;
+      if (mine_before != mine_after)
+        return "the map moves partition " + std::to_string(i) + " of group " + std::to_string(g) +
+               " to or from this worker, which needs a migration";
+      merged.owner[g][i] = map.owner[g][i];
+      merged.version[g][i] = map.version[g][i];
+    }
+  std::atomic_store(&j.routing_, std::make_shared<const Impl::Routing>(j.make_routing(merged)));
+  std::vector<Message> held;
+  {
+    std::lock_guard<std::mutex> lock(j.held_mutex);
+    held.swap(j.held_messages);
+  }
+  for (Message& m : held) j.accept(std::move(m));
+  return "";
+}
+
+std::uint64_t LocalScheduler::forwarded() const { return impl_->forwarded_parts; }
+std::uint64_t LocalScheduler::held() const { return impl_->held_parts; }
 void LocalScheduler::stop(const std::string& reason) { impl_->fail(reason); }
 
 }  // namespace canary::rt

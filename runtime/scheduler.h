@@ -72,16 +72,29 @@ struct Message {
   int stage;                    // that instance's stage
   int sender;                   // the sending task's partition index
   std::vector<int> iterations;  // of the loops around the stage, outermost first
-  std::vector<std::pair<int, std::string>> chunks;  // Chunks: (destination partition, serialized values)
-  std::string value;                                // ReduceInput, BroadcastValue
-  bool signal = false;                              // Signal
+  // The destination partitions the message is for, each with the version of
+  // the sender's map entry for it. Chunks: every partition the sender
+  // believes the receiver holds, with the (maybe empty) values for it, so the
+  // receiver knows that sender is done with it; ReduceInput: partition 0 of
+  // the result; BroadcastValue: the partitions to copy the value into.
+  struct Part {
+    int partition;
+    std::uint64_t version;
+    std::string bytes;
+  };
+  std::vector<Part> parts;
+  std::string value;    // ReduceInput, BroadcastValue
+  bool signal = false;  // Signal
 };
 
-// Which worker holds partition i of each co-location group.
+// Which worker holds partition i of each co-location group, and since
+// which version of that entry: versions only go up, so of two views of an
+// entry the one with the higher version is the newer.
 struct PartitionMap {
-  std::vector<std::vector<int>> owner;  // [group][partition] -> worker
+  std::vector<std::vector<int>> owner;              // [group][partition] -> worker
+  std::vector<std::vector<std::uint64_t>> version;  // [group][partition]
 
-  // Every partition on one worker.
+  // Every partition on one worker, at version 1.
   static PartitionMap single(const Program& program, const std::vector<int>& dataset_partitions);
 };
 
@@ -112,9 +125,17 @@ class LocalScheduler {
   // Runs this worker's part of the job to its end. Throws
   // std::runtime_error when a task fails or `stop` was called.
   RunStats run();
-  // Hands over a message from another worker; thread-safe. Returns why it
-  // was refused (it names partitions this worker does not hold, say), or "".
+  // Hands over a message from another worker; thread-safe. Parts for
+  // partitions held elsewhere are forwarded, or held until this worker's map
+  // catches up with the sender's. Returns why the message was refused
+  // (partitions that do not exist, say), or "".
   std::string deliver(Message m);
+  // A newer view of the map; thread-safe. Only entries of partitions held
+  // elsewhere may change owner (moving this worker's own needs migration).
+  std::string update_map(const PartitionMap& map);
+  // Message parts forwarded to their owner, and held for a newer map, so far.
+  std::uint64_t forwarded() const;
+  std::uint64_t held() const;
   // Makes run() give up with `reason`; thread-safe.
   void stop(const std::string& reason);
 

@@ -13,6 +13,7 @@ struct Envelope {
     done @4 :Done;                # worker -> controller: its part of the job ended
     failure @5 :Failure;          # worker -> controller: it cannot go on
     shutdown @6 :Shutdown;        # controller -> worker
+    mapUpdate @7 :MapUpdate;      # controller -> worker: newer map entries
   }
 }
 
@@ -53,16 +54,23 @@ struct Transfer {
   stage @3 :UInt32;
   iterations @4 :List(Int32);  # of the loops around the stage, outermost first
   sender @5 :Int32;          # the sending task's partition
-  mapVersion @6 :UInt64;     # the sender's map version
-  chunks @7 :List(Chunk);
-  value @8 :Data;
-  signal @9 :Bool;
+  parts @6 :List(Part);      # the destination partitions (see Part)
+  value @7 :Data;            # a reduction input or a broadcast value
+  signal @8 :Bool;
 }
 
-struct Chunk {
+# One destination partition of a Transfer. For chunks, every partition the
+# sender believes the receiver holds is listed, with or without values: the
+# receiver so learns that this sender is done with it (end of scatter).
+struct Part {
   dataset @0 :UInt32;
-  partition @1 :UInt32;   # the destination partition
-  payload @2 :Data;       # serialized values, one after another
+  partition @1 :UInt32;
+  version @2 :UInt64;     # the sender's map entry version for this partition
+  payload @3 :Data;       # chunks: serialized values, one after another
+}
+
+struct MapUpdate {
+  map @0 :List(MapEntry);
 }
 
 struct Done {
@@ -70,7 +78,9 @@ struct Done {
   tasks @1 :UInt64;
   schedulerCpuS @2 :Float64;
   taskCpuS @3 :Float64;
-  outputs @4 :List(Output);
+    outputs @4 :List(Output);
+  forwarded @5 :UInt64;   # message parts it passed on to their owner
+  held @6 :UInt64;        # message parts it kept until its map caught up
 }
 
 struct Output {

@@ -63,8 +63,7 @@ kj::ArrayPtr<const kj::byte> bytes_of(const std::string& s) {
 
 }  // namespace
 
-zmq::message_t encode_data(const Message& m, const std::string& job, std::uint64_t map_version,
-                           const Program& program) {
+zmq::message_t encode_data(const Message& m, const std::string& job, const Program& program) {
   capnp::MallocMessageBuilder message;
   wire::Transfer::Builder d = message.initRoot<wire::Envelope>().initData();
   d.setKind(to_wire(m.kind));
@@ -74,13 +73,14 @@ zmq::message_t encode_data(const Message& m, const std::string& job, std::uint64
   auto iterations = d.initIterations(m.iterations.size());
   for (std::size_t i = 0; i < m.iterations.size(); ++i) iterations.set(i, m.iterations[i]);
   d.setSender(m.sender);
-  d.setMapVersion(map_version);
-  auto chunks = d.initChunks(m.chunks.size());
-  int to = program.stages[m.stage].to;
-  for (std::size_t i = 0; i < m.chunks.size(); ++i) {
-    chunks[i].setDataset(to < 0 ? 0 : to);
-    chunks[i].setPartition(m.chunks[i].first);
-    chunks[i].setPayload(bytes_of(m.chunks[i].second));
+  auto parts = d.initParts(m.parts.size());
+  const StageInfo& stage = program.stages[m.stage];
+  int target = m.kind == Message::Kind::Chunks ? stage.to : stage.writes.empty() ? 0 : stage.writes[0];
+  for (std::size_t i = 0; i < m.parts.size(); ++i) {
+    parts[i].setDataset(target);
+    parts[i].setPartition(m.parts[i].partition);
+    parts[i].setVersion(m.parts[i].version);
+    parts[i].setPayload(bytes_of(m.parts[i].bytes));
   }
   d.setValue(bytes_of(m.value));
   d.setSignal(m.signal);
@@ -113,16 +113,56 @@ std::string decode_data(wire::Transfer::Reader d, const Program& program, Messag
   if (d.getJob() != program.job) return "data for job '" + std::string(d.getJob().cStr()) + "'";
   Message m(kind, d.getSeq(), static_cast<int>(d.getStage()), d.getSender());
   for (int it : d.getIterations()) m.iterations.push_back(it);
-  for (wire::Chunk::Reader c : d.getChunks()) {
-    if (kind != Message::Kind::Chunks || static_cast<int>(c.getDataset()) != stage.to)
-      return "a chunk for the wrong dataset";
-    auto payload = c.getPayload();
-    m.chunks.push_back({static_cast<int>(c.getPartition()), std::string(payload.begin(), payload.end())});
+  int target = kind == Message::Kind::Chunks ? stage.to : stage.writes.empty() ? -1 : stage.writes[0];
+  for (wire::Part::Reader p : d.getParts()) {
+    if (static_cast<int>(p.getDataset()) != target || p.getPartition() > INT32_MAX)
+      return "a part for the wrong dataset";
+    auto payload = p.getPayload();
+    m.parts.push_back(
+        {static_cast<int>(p.getPartition()), p.getVersion(), std::string(payload.begin(), payload.end())});
   }
   auto value = d.getValue();
   m.value.assign(value.begin(), value.end());
   m.signal = d.getSignal();
   out = std::move(m);
+  return "";
+}
+
+std::size_t map_entries(const PartitionMap& map) {
+  std::size_t n = 0;
+  for (const auto& g : map.owner) n += g.size();
+  return n;
+}
+
+void encode_map(const PartitionMap& map, capnp::List<wire::MapEntry>::Builder entries) {
+  std::size_t k = 0;
+  for (std::size_t g = 0; g < map.owner.size(); ++g)
+    for (std::size_t i = 0; i < map.owner[g].size(); ++i, ++k) {
+      entries[k].setGroup(g);
+      entries[k].setPartition(i);
+      entries[k].setWorker(map.owner[g][i]);
+      entries[k].setVersion(map.version[g][i]);
+    }
+}
+
+std::string decode_map(capnp::List<wire::MapEntry>::Reader entries, std::size_t workers, PartitionMap& out) {
+  PartitionMap map;
+  for (wire::MapEntry::Reader e : entries) {
+    if (e.getGroup() >= (1u << 16) || e.getPartition() >= (1u << 24) || e.getWorker() >= workers)
+      return "a map entry out of range";
+    if (map.owner.size() <= e.getGroup()) {
+      map.owner.resize(e.getGroup() + 1);
+      map.version.resize(e.getGroup() + 1);
+    }
+    auto& owner = map.owner[e.getGroup()];
+    if (owner.size() <= e.getPartition()) {
+      owner.resize(e.getPartition() + 1, -1);
+      map.version[e.getGroup()].resize(e.getPartition() + 1, 0);
+    }
+    owner[e.getPartition()] = static_cast<int>(e.getWorker());
+    map.version[e.getGroup()][e.getPartition()] = e.getVersion();
+  }
+  out = std::move(map);
   return "";
 }
 

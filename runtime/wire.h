@@ -26,9 +26,14 @@ std::string with_envelope(const zmq::message_t& frame,
                           const std::function<void(wire::Envelope::Reader)>& use);
 
 // Data messages between workers.
-zmq::message_t encode_data(const Message& m, const std::string& job, std::uint64_t map_version,
-                           const Program& program);
+zmq::message_t encode_data(const Message& m, const std::string& job, const Program& program);
 // Checks the fields against the program, so nothing out of range gets in.
 std::string decode_data(wire::Transfer::Reader data, const Program& program, Message& out);
+
+// Map entries, both ways. Decoding checks the bounds and that no entry
+// leaves a partition without a worker of the `workers` there are.
+void encode_map(const PartitionMap& map, capnp::List<wire::MapEntry>::Builder entries);
+std::size_t map_entries(const PartitionMap& map);
+std::string decode_map(capnp::List<wire::MapEntry>::Reader entries, std::size_t workers, PartitionMap& out);
 
 }  // namespace canary::rt

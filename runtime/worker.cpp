@@ -31,11 +31,11 @@ std::string host_of(const std::string& endpoint) {
 // alone touches the sockets. An eventfd wakes it.
 class Outbox : public Peers {
  public:
-  Outbox(const Program& program, std::uint64_t map_version)
-      : program_(program), map_version_(map_version), wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  explicit Outbox(const Program& program)
+      : program_(program), wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
   ~Outbox() override { close(wake_); }
   void send(int worker, const Message& m) override {
-    zmq::message_t frame = encode_data(m, program_.job, map_version_, program_);  // on the compute thread
+    zmq::message_t frame = encode_data(m, program_.job, program_);  // on the compute thread
     {
       std::lock_guard<std::mutex> lock(mutex_);
       queue_.push_back({worker, std::move(frame)});
@@ -53,7 +53,6 @@ class Outbox : public Peers {
 
  private:
   const Program& program_;
-  std::uint64_t map_version_;
   int wake_;
   std::mutex mutex_;
   std::deque<std::pair<int, zmq::message_t>> queue_;
@@ -100,7 +99,7 @@ class Worker {
     }
     program_.bind(params.get());
     Outputs outputs(program_);
-    outbox_ = std::make_unique<Outbox>(program_, 1);
+    outbox_ = std::make_unique<Outbox>(program_);
     RunConfig config;
     config.threads = options_.threads;
     config.worker = id_;
@@ -122,6 +121,8 @@ class Worker {
     });
     bool ok = serve();
     compute.join();
+    forwarded_ = scheduler.forwarded();
+    held_ = scheduler.held();
     scheduler_ = nullptr;
     if (!ok) return 1;
 
@@ -196,13 +197,10 @@ class Worker {
     for (auto p : s.getParams()) params_.push_back(p.cStr());
     for (auto p : s.getPeers()) peers_.push_back(p.cStr());
     if (id_ >= peers_.size()) return false;
-    for (wire::MapEntry::Reader e : s.getMap()) {
-      if (e.getGroup() >= 1u << 20 || e.getPartition() >= 1u << 24 || e.getWorker() >= peers_.size())
-        return false;
-      if (map_.owner.size() <= e.getGroup()) map_.owner.resize(e.getGroup() + 1);
-      auto& g = map_.owner[e.getGroup()];
-      if (g.size() <= e.getPartition()) g.resize(e.getPartition() + 1, -1);
-      g[e.getPartition()] = static_cast<int>(e.getWorker());
+    std::string error = decode_map(s.getMap(), peers_.size(), map_);
+    if (!error.empty()) {
+      complaints_.about("a start message with " + error);
+      return false;
     }
     for (std::size_t w = 0; w < peers_.size(); ++w) {
       auto& socket = push_.emplace_back(context_, zmq::socket_type::push);
@@ -303,6 +301,12 @@ class Worker {
           std::string reason = e.getShutdown().getReason().cStr();
           if (scheduler_) scheduler_->stop(reason.empty() ? "the controller ended the job" : reason);
         }
+        if (e.isMapUpdate() && scheduler_) {
+          PartitionMap update;
+          std::string problem = decode_map(e.getMapUpdate().getMap(), peers_.size(), update);
+          if (problem.empty()) problem = scheduler_->update_map(update);
+          if (!problem.empty()) complaints_.about("a map update: " + problem);
+        }
       });
       if (!error.empty()) complaints_.about(error);
     }
@@ -323,6 +327,8 @@ class Worker {
     d.setTasks(stats.tasks);
     d.setSchedulerCpuS(stats.scheduler_cpu_s);
     d.setTaskCpuS(stats.task_cpu_s);
+    d.setForwarded(forwarded_);
+    d.setHeld(held_);
     std::vector<Outputs::Entry> entries = outputs.entries();
     auto list = d.initOutputs(entries.size());
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -368,6 +374,7 @@ class Worker {
   PartitionMap map_;
   std::unique_ptr<Outbox> outbox_;
   LocalScheduler* scheduler_ = nullptr;
+  std::uint64_t forwarded_ = 0, held_ = 0;
   std::atomic<bool> finished_{false};
   Complaints complaints_;
 };

@@ -95,6 +95,26 @@ TEST_CASE("a hand-started cluster: workers started before and after the controll
   CHECK(c.results["stats"]["tasks_per_worker"].size() == 3);
 }
 
+TEST_CASE("a worker with a stale map misroutes data, the others forward it, and the answers stay right") {
+  // Worker 1 starts with a map that places every other worker's partitions
+  // wrongly (at an older version), and gets the real one only after 2 s.
+  JobRun pr = run_ok(CANARY_JOB_pagerank, {"--workers=3", "--threads=1", "--test-stale-map=1:2000",
+                                           "--partitions=9", "--vertices=3000", "--iterations=6"});
+  std::vector<std::vector<double>> ranks = serial_pagerank(9, 6, 3000, 8, 0.85);
+  for (std::size_t p = 0; p < ranks.size(); ++p) check_close(pr.results["outputs"]["ranks"][p], ranks[p]);
+  CHECK(pr.results["stats"]["forwarded"].get<long>() > 0);
+
+  // Reductions and broadcasts are routed by the same map.
+  JobRun lr = run_ok(CANARY_JOB_logistic_regression, {"--workers=3", "--threads=1", "--test-stale-map=0:2000",
+                                                      "--partitions=9", "--iterations=3", "--samples=3000"});
+  check_close(lr.results["outputs"]["weights"], serial_logistic_regression(9, 3, 3000, 0.1));
+  CHECK(lr.results["stats"]["forwarded"].get<long>() > 0);
+
+  JobRun on_time = run_ok(CANARY_JOB_pagerank, {"--workers=3", "--threads=1", "--partitions=9",
+                                                "--vertices=3000", "--iterations=6"});
+  CHECK(on_time.results["stats"]["forwarded"] == 0);
+}
+
 TEST_CASE("nobody hangs silently") {
   SUBCASE("a worker that cannot reach its controller gives up and says so") {
     std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
