@@ -121,20 +121,17 @@ class Worker {
     });
     bool ok = serve();
     compute.join();
-    forwarded_ = scheduler.forwarded();
-    held_ = scheduler.held();
-    scheduler_ = nullptr;
     if (!ok) return 1;
 
-    // Step 3: report, then wait to be told to leave.
-    flush_peers();
+    // Step 3: report, then wait to be told to leave, still forwarding what
+    // a worker with an older map sends here for others.
     if (!failure.empty()) {
       send_failure(failure);
       std::cerr << "worker " << id_ << ": error: " << failure << "\n";
       await_shutdown();
       return 1;
     }
-    send_done(stats, outputs);
+    send_done(stats, outputs, scheduler);
     return await_shutdown() ? 0 : 1;
   }
 
@@ -212,26 +209,31 @@ class Worker {
     return true;
   }
 
-  // The I/O loop while the shards run: data in, data out, heartbeats.
+  // One round of the I/O loop: data in, data out, control messages.
+  // Returns whether the controller said anything.
+  bool move_data(bool& shutdown) {
+    std::vector<zmq::pollitem_t> items = {{control_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {data_in_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {nullptr, outbox_->fd(), ZMQ_POLLIN, 0}};
+    for (std::size_t w = 0; w < pending_.size(); ++w)
+      if (!pending_[w].empty()) items.push_back({push_[w].handle(), 0, ZMQ_POLLOUT, 0});
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+    if (items[2].revents & ZMQ_POLLIN)
+      for (auto& [w, frame] : outbox_->take()) pending_[w].push_back(std::move(frame));
+    send_pending();
+    if (items[1].revents & ZMQ_POLLIN) receive_data();
+    if (!(items[0].revents & ZMQ_POLLIN)) return false;
+    receive_control(shutdown);
+    return true;
+  }
+
+  // The I/O loop while the shards run, with heartbeats both ways.
   bool serve() {
     Clock::time_point last_heartbeat = Clock::now(), last_contact = Clock::now();
     while (!finished_) {
-      std::vector<zmq::pollitem_t> items = {{control_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {data_in_.handle(), 0, ZMQ_POLLIN, 0},
-                                            {nullptr, outbox_->fd(), ZMQ_POLLIN, 0}};
-      for (std::size_t w = 0; w < pending_.size(); ++w)
-        if (!pending_[w].empty()) items.push_back({push_[w].handle(), 0, ZMQ_POLLOUT, 0});
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
-      if (items[2].revents & ZMQ_POLLIN)
-        for (auto& [w, frame] : outbox_->take()) pending_[w].push_back(std::move(frame));
-      send_pending();
-      if (items[1].revents & ZMQ_POLLIN) receive_data();
-      if (items[0].revents & ZMQ_POLLIN) {
-        bool shutdown = false;
-        receive_control(shutdown);
-        last_contact = Clock::now();
-        if (shutdown) return false;
-      }
+      bool shutdown = false;
+      if (move_data(shutdown)) last_contact = Clock::now();
+      if (shutdown) return false;
       if (seconds_since(last_heartbeat) > 0.5) {
         capnp::MallocMessageBuilder message;
         message.initRoot<wire::Envelope>().initHeartbeat().setWorker(id_);
@@ -257,20 +259,6 @@ class Worker {
         if (!push_[w].send(pending_[w].front(), zmq::send_flags::dontwait)) break;
         pending_[w].pop_front();
       }
-    }
-  }
-
-  void flush_peers() {
-    for (auto& [w, frame] : outbox_->take()) pending_[w].push_back(std::move(frame));
-    Clock::time_point since = Clock::now();
-    auto any = [&] {
-      for (auto& p : pending_)
-        if (!p.empty()) return true;
-      return false;
-    };
-    while (any() && seconds_since(since) < options_.timeout_s) {
-      send_pending();
-      if (any()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 
@@ -320,15 +308,15 @@ class Worker {
     send_envelope(message);
   }
 
-  void send_done(const RunStats& stats, const Outputs& outputs) {
+  void send_done(const RunStats& stats, const Outputs& outputs, const LocalScheduler& scheduler) {
     capnp::MallocMessageBuilder message;
     auto d = message.initRoot<wire::Envelope>().initDone();
     d.setWorker(id_);
     d.setTasks(stats.tasks);
     d.setSchedulerCpuS(stats.scheduler_cpu_s);
     d.setTaskCpuS(stats.task_cpu_s);
-    d.setForwarded(forwarded_);
-    d.setHeld(held_);
+    d.setForwarded(scheduler.forwarded());
+    d.setHeld(scheduler.held());
     std::vector<Outputs::Entry> entries = outputs.entries();
     auto list = d.initOutputs(entries.size());
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -340,19 +328,14 @@ class Worker {
     send_envelope(message);
   }
 
+  // After this worker's part ended: keeps moving data (forwarding what
+  // others misroute here, sending what is still queued) until the
+  // controller ends the job.
   bool await_shutdown() {
     Clock::time_point since = Clock::now();
     while (seconds_since(since) < options_.timeout_s) {
-      zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0},
-                                 {data_in_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, std::chrono::milliseconds(100));
-      if (items[1].revents & ZMQ_POLLIN) {  // late data for a finished worker: nothing needs it
-        zmq::message_t frame;
-        while (data_in_.recv(frame, zmq::recv_flags::dontwait)) {
-        }
-      }
       bool shutdown = false;
-      if (items[0].revents & ZMQ_POLLIN) receive_control(shutdown);
+      move_data(shutdown);
       if (shutdown) return true;
     }
     std::cerr << "worker " << id_ << ": error: the controller did not end the job within "
@@ -374,7 +357,6 @@ class Worker {
   PartitionMap map_;
   std::unique_ptr<Outbox> outbox_;
   LocalScheduler* scheduler_ = nullptr;
-  std::uint64_t forwarded_ = 0, held_ = 0;
   std::atomic<bool> finished_{false};
   Complaints complaints_;
 };
