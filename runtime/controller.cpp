@@ -48,6 +48,7 @@ struct WorkerInfo {
   double task_cpu_s = 0;
   std::uint64_t forwarded = 0;
   std::uint64_t held = 0;
+  double busy_s = 0;  // from its load reports
 };
 
 class Controller {
@@ -207,7 +208,7 @@ class Controller {
   }
 
   std::string await_done() {
-    Clock::time_point last_heartbeat = Clock::now();
+    Clock::time_point last_heartbeat = Clock::now(), last_progress = Clock::now();
     bool stale_fixed = options_.stale_map_worker < 0;
     std::string failure;
     while (failure.empty()) {
@@ -227,6 +228,17 @@ class Controller {
           return "worker " + std::to_string(w) + " (" + workers_[w].data_endpoint + ") has been silent for " +
                  std::to_string(static_cast<int>(options_.timeout_s)) + " s: it is lost";
       if (options_.watch) failure = options_.watch();
+      if (seconds_since(last_progress) > 5) {  // a long job says how it goes
+        std::uint64_t tasks = 0;
+        std::string per_worker;
+        for (const WorkerInfo& w : workers_) {
+          tasks += w.tasks;
+          per_worker += (per_worker.empty() ? "" : ", ") + std::to_string(w.tasks);
+        }
+        std::cerr << "controller: " << static_cast<int>(seconds_since(running_since_)) << " s, " << tasks
+                  << " tasks done (per worker: " << per_worker << ")\n";
+        last_progress = Clock::now();
+      }
       if (!stale_fixed && seconds_since(running_since_) * 1000 > options_.stale_map_ms &&
           options_.stale_map_worker < static_cast<int>(workers_.size())) {
         send_map_update(options_.stale_map_worker);
@@ -237,6 +249,10 @@ class Controller {
         if (w < 0) return;  // not one of ours
         WorkerInfo& info = workers_[w];
         info.last_seen = Clock::now();
+        if (e.isLoadReport()) {
+          info.tasks = e.getLoadReport().getTasks();
+          info.busy_s = e.getLoadReport().getBusySeconds();
+        }
         if (e.isFailure())
           failure = "worker " + std::to_string(w) + ": " + e.getFailure().getMessage().cStr();
         if (e.isDone() && !info.done) {

@@ -302,6 +302,17 @@ struct LocalScheduler::Impl {
   }
   void wake_all();
 
+  // TSC ticks per second, measured once against the steady clock.
+  double tsc_hz() const {
+    static const double hz = [] {
+      auto t0 = std::chrono::steady_clock::now();
+      std::uint64_t c0 = __rdtsc();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return (__rdtsc() - c0) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }();
+    return hz;
+  }
+
   // Called by a shard about to wait, or finishing: if every shard is waiting
   // or done and no message is on its way, nothing can ever happen again.
   void check_progress(int waiting_delta, int finished_delta) {
@@ -357,9 +368,9 @@ class LocalScheduler::Impl::Shard {
   }
 
   Inbox& inbox() { return inbox_; }
-  std::uint64_t tasks() const { return tasks_; }
+  std::uint64_t tasks() const { return tasks_.load(std::memory_order_relaxed); }
   double thread_cpu_s() const { return thread_cpu_s_; }
-  std::uint64_t body_ticks() const { return body_ticks_; }
+  std::uint64_t body_ticks() const { return body_ticks_.load(std::memory_order_relaxed); }
   std::uint64_t stage_instances() const { return next_seq_; }
 
   void main_loop() {
@@ -632,7 +643,8 @@ class LocalScheduler::Impl::Shard {
   void run(TaskRef t) {
     Instance* in = t.instance;
     try {
-      body_ticks_ += execute(in, t.slot);
+      body_ticks_.store(body_ticks_.load(std::memory_order_relaxed) + execute(in, t.slot),
+                        std::memory_order_relaxed);
     } catch (const std::exception& e) {
       bool single = t.slot == in->main_tasks;
       job_.fail("stage '" + program_.stages[in->stage].name + "', partition " +
@@ -768,7 +780,8 @@ class LocalScheduler::Impl::Shard {
     const StageShape& shape = job_.shapes[in->stage];
     bool single = slot == in->main_tasks;
     for (int d : single ? shape.single_touches : shape.main_touches) advance(d, single ? 0 : slot);
-    ++tasks_;
+    tasks_.store(tasks_.load(std::memory_order_relaxed) + 1,
+                 std::memory_order_relaxed);  // only this thread writes
     if (++in->tasks_done == in->tasks_total) --unfinished_;
     retire();
   }
@@ -828,8 +841,9 @@ class LocalScheduler::Impl::Shard {
   std::unordered_map<std::uint64_t, Instance*> awaiting_;  // instances that wait for messages, by seq
   std::vector<void*> parts_;
 
-  std::uint64_t tasks_ = 0;
-  std::uint64_t body_ticks_ = 0;
+  // Written by this shard's thread only; atomic so load reports can read them.
+  std::atomic<std::uint64_t> tasks_{0};
+  std::atomic<std::uint64_t> body_ticks_{0};
   double thread_cpu_s_ = 0;
 };
 
@@ -983,6 +997,18 @@ std::string LocalScheduler::update_map(const PartitionMap& map) {
   }
   for (Message& m : held) j.accept(std::move(m));
   return "";
+}
+
+std::uint64_t LocalScheduler::tasks_done() const {
+  std::uint64_t n = 0;
+  for (const auto& s : impl_->shards) n += s->tasks();
+  return n;
+}
+
+double LocalScheduler::busy_seconds() const {
+  std::uint64_t ticks = 0;
+  for (const auto& s : impl_->shards) ticks += s->body_ticks();
+  return ticks / impl_->tsc_hz();
 }
 
 std::uint64_t LocalScheduler::forwarded() const { return impl_->forwarded_parts; }

@@ -133,6 +133,10 @@ class LocalScheduler {
   // A newer view of the map; thread-safe. Only entries of partitions held
   // elsewhere may change owner (moving this worker's own needs migration).
   std::string update_map(const PartitionMap& map);
+  // Progress so far, readable while run() runs: tasks done, and seconds
+  // spent in task bodies over all threads.
+  std::uint64_t tasks_done() const;
+  double busy_seconds() const;
   // Message parts forwarded to their owner, and held for a newer map, so far.
   std::uint64_t forwarded() const;
   std::uint64_t held() const;

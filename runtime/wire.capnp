@@ -13,7 +13,8 @@ struct Envelope {
     done @4 :Done;                # worker -> controller: its part of the job ended
     failure @5 :Failure;          # worker -> controller: it cannot go on
     shutdown @6 :Shutdown;        # controller -> worker
-    mapUpdate @7 :MapUpdate;      # controller -> worker: newer map entries
+        mapUpdate @7 :MapUpdate;      # controller -> worker: newer map entries
+    loadReport @8 :LoadReport;    # worker -> controller, once a second
   }
 }
 
@@ -67,6 +68,12 @@ struct Part {
   partition @1 :UInt32;
   version @2 :UInt64;     # the sender's map entry version for this partition
   payload @3 :Data;       # chunks: serialized values, one after another
+}
+
+struct LoadReport {
+  worker @0 :UInt32;
+  tasks @1 :UInt64;        # tasks run so far
+  busySeconds @2 :Float64; # time spent in task bodies so far, over all its threads
 }
 
 struct MapUpdate {

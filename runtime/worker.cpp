@@ -229,7 +229,7 @@ class Worker {
 
   // The I/O loop while the shards run, with heartbeats both ways.
   bool serve() {
-    Clock::time_point last_heartbeat = Clock::now(), last_contact = Clock::now();
+    Clock::time_point last_heartbeat = Clock::now(), last_contact = Clock::now(), last_report = Clock::now();
     while (!finished_) {
       bool shutdown = false;
       if (move_data(shutdown)) last_contact = Clock::now();
@@ -239,6 +239,15 @@ class Worker {
         message.initRoot<wire::Envelope>().initHeartbeat().setWorker(id_);
         send_envelope(message);
         last_heartbeat = Clock::now();
+      }
+      if (seconds_since(last_report) > 1) {
+        capnp::MallocMessageBuilder message;
+        auto r = message.initRoot<wire::Envelope>().initLoadReport();
+        r.setWorker(id_);
+        r.setTasks(scheduler_->tasks_done());
+        r.setBusySeconds(scheduler_->busy_seconds());
+        send_envelope(message);
+        last_report = Clock::now();
       }
       if (seconds_since(last_contact) > options_.timeout_s) {
         std::cerr << "worker " << id_ << ": error: the controller has been silent for " << options_.timeout_s
