@@ -525,7 +525,10 @@ class Extractor {
       signal.loc = b.loc;
       signal.block = b.id;
       signal.partitions = Count::of(1);
-      bool ok = dataset_list(call->getArg(1), signal) & function(call->getArg(2), signal);
+      // Both are checked, so both can report their errors.
+      bool datasets_ok = dataset_list(call->getArg(1), signal);
+      bool function_ok = function(call->getArg(2), signal);
+      bool ok = datasets_ok && function_ok;
       if (ok && signal.reads.size() != 1) {
         error(call->getArg(1)->getBeginLoc(), "a signal reads exactly one dataset");
         ok = false;

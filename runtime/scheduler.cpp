@@ -570,7 +570,7 @@ class LocalScheduler::Impl::Shard {
   }
 
   void add_access(Instance* in, int d) {
-    in->positions.push_back({d, access_base_[d] + accesses_[d].size()});
+    in->positions.emplace_back(d, access_base_[d] + accesses_[d].size());
     accesses_[d].push_back(in);
   }
 
@@ -624,7 +624,7 @@ class LocalScheduler::Impl::Shard {
         for (Message::Part& p : m.parts) in.chunks[p.partition].push_back({m.sender, std::move(p.bytes)});
         break;
       case Message::Kind::ReduceInput:
-        in.inputs.push_back({m.sender, std::move(m.value)});
+        in.inputs.emplace_back(m.sender, std::move(m.value));
         break;
       case Message::Kind::BroadcastValue:
         in.value = std::move(m.value);

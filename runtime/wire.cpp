@@ -12,7 +12,7 @@ zmq::message_t to_frame(capnp::MessageBuilder& message) {
 
 std::string with_envelope(const zmq::message_t& frame,
                           const std::function<void(wire::Envelope::Reader)>& use) {
-  if (frame.size() == 0 || frame.size() % sizeof(capnp::word) != 0)
+  if (frame.empty() || frame.size() % sizeof(capnp::word) != 0)
     return "a frame of " + std::to_string(frame.size()) + " bytes is not a message";
   if (frame.size() > kMaxFrameBytes)
     return "a frame of " + std::to_string(frame.size()) + " bytes is over the limit";

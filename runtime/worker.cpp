@@ -38,7 +38,7 @@ class Outbox : public Peers {
     zmq::message_t frame = encode_data(m, program_.job, program_);  // on the compute thread
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back({worker, std::move(frame)});
+      queue_.emplace_back(worker, std::move(frame));
     }
     std::uint64_t one = 1;
     (void)!::write(wake_, &one, sizeof one);
@@ -191,8 +191,8 @@ class Worker {
 
   bool apply_start(wire::Start::Reader s) {
     id_ = s.getWorker();
-    for (auto p : s.getParams()) params_.push_back(p.cStr());
-    for (auto p : s.getPeers()) peers_.push_back(p.cStr());
+    for (auto p : s.getParams()) params_.emplace_back(p.cStr());
+    for (auto p : s.getPeers()) peers_.emplace_back(p.cStr());
     if (id_ >= peers_.size()) return false;
     std::string error = decode_map(s.getMap(), peers_.size(), map_);
     if (!error.empty()) {

@@ -33,7 +33,7 @@ TEST_CASE("the same inputs give bit-identical outputs whatever the thread count"
   auto with = [&](const char* threads) {
     std::vector<std::string> a = args;
     a.push_back(std::string("--threads=") + threads);
-    a.push_back("--in-process");
+    a.emplace_back("--in-process");
     return run_ok(CANARY_JOB_logistic_regression, a).results["outputs"];
   };
   nlohmann::json one = with("1");

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "job.h"
@@ -17,7 +18,7 @@ class JobBuilder {
  public:
   DatasetId dataset(const std::string& name, Count partitions) {
     DatasetId id = static_cast<DatasetId>(job.datasets.size());
-    job.datasets.push_back({id, name, "double", partitions, line()});
+    job.datasets.push_back({id, name, "double", std::move(partitions), line()});
     return id;
   }
   StageId transform(const std::string& name, std::vector<DatasetId> reads, std::vector<DatasetId> writes) {
@@ -37,7 +38,7 @@ class JobBuilder {
   }
   BlockId loop(Count count, const std::function<void()>& body) {
     BlockId id = open(BlockKind::Loop);
-    job.blocks[id].count = count;
+    job.blocks[id].count = std::move(count);
     nest(id, Branch::None, &Block::body, body);
     return id;
   }

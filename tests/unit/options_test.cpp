@@ -6,7 +6,7 @@
 using namespace canary::compiler;
 
 namespace {
-std::optional<Options> parse(std::vector<std::string> args, std::string* error_out = nullptr) {
+std::optional<Options> parse(const std::vector<std::string>& args, std::string* error_out = nullptr) {
   std::string error;
   auto o = parse_options(args, error);
   if (error_out) *error_out = error;
