@@ -248,18 +248,23 @@ int run_in_process(const Program& program, void* params, const Flags& f) {
                         std::to_string(threads) + " thread(s) in one process");
 }
 
-// The embedded default: this process is the controller, and it starts
-// --workers copies of itself as workers, connected over loopback.
-int run_embedded(const Program& program, void* params, const Flags& f) {
-  std::vector<pid_t> children;
+ControllerOptions controller_options(const Flags& f, const std::string& listen, int expect) {
   ControllerOptions options;
-  options.listen = "tcp://127.0.0.1:*";
-  options.expect = f.workers;
+  options.listen = listen;
+  options.expect = expect;
   options.timeout_s = f.timeout_s;
   options.params = f.params;
   options.results = f.results;
   options.stale_map_worker = f.stale_map_worker;
   options.stale_map_ms = f.stale_map_ms;
+  return options;
+}
+
+// The embedded default: this process is the controller, and it starts
+// --workers copies of itself as workers, connected over loopback.
+int run_embedded(const Program& program, void* params, const Flags& f) {
+  std::vector<pid_t> children;
+  ControllerOptions options = controller_options(f, "tcp://127.0.0.1:*", f.workers);
   int threads = f.threads ? f.threads : std::max(1, cores() / f.workers);
   options.on_bound = [&](const std::string& endpoint) {
     std::string exe = "/proc/self/exe", threads_arg = std::to_string(threads),
@@ -331,17 +336,8 @@ int job_main(const Program& program, int argc, char** argv) {
         return run_in_process(program, params.get(), flags);
       case Mode::Embedded:
         return run_embedded(program, params.get(), flags);
-      case Mode::Controller: {
-        ControllerOptions options;
-        options.listen = flags.listen;
-        options.expect = flags.expect;
-        options.timeout_s = flags.timeout_s;
-        options.params = flags.params;
-        options.results = flags.results;
-        options.stale_map_worker = flags.stale_map_worker;
-        options.stale_map_ms = flags.stale_map_ms;
-        return run_controller(program, params.get(), options);
-      }
+      case Mode::Controller:
+        return run_controller(program, params.get(), controller_options(flags, flags.listen, flags.expect));
       case Mode::Worker: {
         WorkerOptions options;
         options.controller = flags.controller;
