@@ -129,6 +129,7 @@ void print_help(const Program& program) {
       << "  --expect N         controller: how many workers to wait for\n"
       << "  --controller EP    worker: the controller's endpoint, e.g. tcp://head:7100\n"
       << "  --host NAME        worker: the name or address other workers reach it by\n"
+      << "  --listen ENDPOINT  worker: where to take data from other workers (default: any free port)\n"
       << "  --graph            print the job's stage graph (canary-graph/1 JSON) and exit\n\n"
       << "Job parameters (given to the controller, which passes them on):\n";
   nlohmann::json graph = nlohmann::json::parse(program.graph_json);
@@ -216,6 +217,7 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       break;
     case Mode::Worker:
       if (f.controller.empty()) return "worker needs --controller ENDPOINT";
+      if (f.expect) return "--expect belongs to the controller";
       if (!f.params.empty() || !f.results.empty())
         return "job parameters and --results go to the controller; workers receive them from it";
       break;
@@ -344,6 +346,7 @@ int job_main(const Program& program, int argc, char** argv) {
         options.threads = flags.threads ? flags.threads : cores();
         options.timeout_s = flags.timeout_s;
         options.host = flags.host;
+        options.listen = flags.listen;
         return run_worker(program, options);
       }
     }

@@ -80,7 +80,9 @@ class Worker {
     control_.connect(options_.controller);
     data_in_.set(zmq::sockopt::rcvhwm, 100000);
     std::string host = options_.host.empty() ? guess_host() : options_.host;
-    data_in_.bind("tcp://" + (host == "127.0.0.1" ? host : std::string("*")) + ":0");
+    data_in_.bind(!options_.listen.empty()
+                      ? options_.listen
+                      : "tcp://" + (host == "127.0.0.1" ? host : std::string("*")) + ":0");
     std::string bound = data_in_.get(zmq::sockopt::last_endpoint);
     data_endpoint_ = "tcp://" + host + bound.substr(bound.rfind(':'));
 

@@ -15,6 +15,7 @@ struct WorkerOptions {
   int threads = 1;
   double timeout_s = 30;  // how long the controller may stay silent
   std::string host;       // how the other workers reach this one; empty: guessed
+  std::string listen;     // where to bind the data socket; empty: any free port
 };
 
 // Returns the process exit code: 0 when the job ended well.

@@ -1,0 +1,132 @@
+// Garbage thrown at a running job's controller and worker ports must leave
+// the job running to the right answer: every decoder refuses what it cannot
+// trust, drops it, and says so (rate-limited), never crashing.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+#include <zmq.hpp>
+
+#include "run_job.h"
+#include "serial_reference.h"
+#include "wire.capnp.h"
+
+using namespace canary::testing;
+
+namespace {
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+zmq::message_t frame_of(capnp::MessageBuilder& message) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  return zmq::message_t(words.asBytes().begin(), words.asBytes().size());
+}
+
+// Frames that decode but lie: unknown stages, partitions that do not exist,
+// chunks for the wrong dataset, a map that names workers nobody started.
+std::vector<zmq::message_t> plausible_lies() {
+  std::vector<zmq::message_t> frames;
+  for (unsigned stage : {0u, 1u, 2u, 3u, 999u}) {
+    capnp::MallocMessageBuilder m;
+    auto t = m.initRoot<canary::wire::Envelope>().initData();
+    t.setJob("pagerank");
+    t.setStage(stage);
+    t.setSeq(3);
+    t.setSender(stage == 1 ? 12345 : 0);
+    auto parts = t.initParts(2);
+    parts[0].setDataset(1);
+    parts[0].setPartition(stage == 2 ? 1u << 30 : 0);
+    parts[1].setDataset(7);
+    parts[1].setPartition(1);
+    frames.push_back(frame_of(m));
+  }
+  capnp::MallocMessageBuilder update;
+  auto entries = update.initRoot<canary::wire::Envelope>().initMapUpdate().initMap(1);
+  entries[0].setWorker(77);
+  frames.push_back(frame_of(update));
+  return frames;
+}
+
+// Random bytes, in frames of random sizes (some a multiple of 8, so that
+// they get as far as Cap'n Proto).
+std::vector<zmq::message_t> random_frames(std::mt19937_64& rng, int n) {
+  std::vector<zmq::message_t> frames;
+  for (int i = 0; i < n; ++i) {
+    std::size_t size = (rng() % 64) * (i % 2 ? 8 : 1) + 1;
+    std::string bytes(size, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    frames.emplace_back(bytes.data(), bytes.size());
+  }
+  return frames;
+}
+
+void raw_tcp_garbage(int port, std::mt19937_64& rng) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string junk(4096, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    (void)!write(fd, junk.data(), junk.size());
+  }
+  close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("random frames and raw TCP garbage leave a running job's answers right") {
+  int controller_port = free_port(), data_port = free_port();
+  std::string controller = "tcp://127.0.0.1:" + std::to_string(controller_port);
+  std::string data = "tcp://127.0.0.1:" + std::to_string(data_port);
+  JobProcess job = start_job(CANARY_JOB_pagerank, {"controller", "--listen", controller, "--expect=2",
+                                                   "--partitions=6", "--vertices=20000", "--iterations=40"});
+  JobProcess target = start_job(
+      CANARY_JOB_pagerank, {"worker", "--controller", controller, "--threads=1", "--listen", data}, false);
+  JobProcess other =
+      start_job(CANARY_JOB_pagerank, {"worker", "--controller", controller, "--threads=1"}, false);
+
+  zmq::context_t context;
+  zmq::socket_t to_worker(context, zmq::socket_type::push), to_controller(context, zmq::socket_type::dealer);
+  for (zmq::socket_t* s : {&to_worker, &to_controller}) s->set(zmq::sockopt::linger, 0);
+  to_worker.connect(data);
+  to_controller.connect(controller);
+  std::mt19937_64 rng(7);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (zmq::message_t& f : random_frames(rng, 20)) (void)to_worker.send(f, zmq::send_flags::dontwait);
+    for (zmq::message_t& f : random_frames(rng, 20)) (void)to_controller.send(f, zmq::send_flags::dontwait);
+    for (zmq::message_t& f : plausible_lies()) (void)to_worker.send(f, zmq::send_flags::dontwait);
+    raw_tcp_garbage(controller_port, rng);
+    raw_tcp_garbage(data_port, rng);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  JobRun c = finish_job(job);
+  JobRun t = finish_job(target);
+  JobRun o = finish_job(other);
+  INFO("controller: " << c.err << "\ntarget worker: " << t.err);
+  REQUIRE(c.exit_code == 0);
+  CHECK(t.exit_code == 0);
+  CHECK(o.exit_code == 0);
+  CHECK(t.err.find("worker: dropped a message") != std::string::npos);
+  CHECK(c.err.find("controller: dropped a message") != std::string::npos);
+  std::vector<std::vector<double>> ranks = serial_pagerank(6, 40, 20000, 8, 0.85);
+  for (std::size_t p = 0; p < ranks.size(); ++p) check_close(c.results["outputs"]["ranks"][p], ranks[p]);
+}
