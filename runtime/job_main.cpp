@@ -103,6 +103,7 @@ struct Flags {
   double timeout_s = 30;
   std::string results, listen, controller, host;
   int stale_map_worker = -1, stale_map_ms = 0;  // --test-stale-map=W:MS
+  double slowdown = 1;
   int expect = 0;
   bool graph = false, help = false;
   std::vector<std::string> params;  // "name=value", as given
@@ -130,6 +131,7 @@ void print_help(const Program& program) {
       << "  --controller EP    worker: the controller's endpoint, e.g. tcp://head:7100\n"
       << "  --host NAME        worker: the name or address other workers reach it by\n"
       << "  --listen ENDPOINT  worker: where to take data from other workers (default: any free port)\n"
+      << "  --slowdown F       worker or --in-process: make every task F times slower (to test stragglers)\n"
       << "  --graph            print the job's stage graph (canary-graph/1 JSON) and exit\n\n"
       << "Job parameters (given to the controller, which passes them on):\n";
   nlohmann::json graph = nlohmann::json::parse(program.graph_json);
@@ -199,6 +201,9 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       f.controller = value;
     } else if (name == "host") {
       f.host = value;
+    } else if (name == "slowdown") {
+      if (!parse_value(value, f.slowdown, error) || f.slowdown < 1 || f.slowdown > 1000)
+        problem = "--slowdown takes a factor from 1 to 1000";
     } else if (name == "test-stale-map") {
       if (std::sscanf(value.c_str(), "%d:%d", &f.stale_map_worker, &f.stale_map_ms) != 2 ||
           f.stale_map_worker < 0)
@@ -224,6 +229,8 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
     default:
       if (!f.listen.empty() || !f.controller.empty() || f.expect)
         return "--listen, --expect and --controller belong to the controller and worker commands";
+      if (f.slowdown != 1 && f.mode != Mode::InProcess)
+        return "--slowdown is for one worker (worker --slowdown F) or --in-process";
   }
   return "";
 }
@@ -234,6 +241,7 @@ int run_in_process(const Program& program, void* params, const Flags& f) {
   Outputs outputs(program);
   RunConfig config;
   config.threads = threads;
+  config.slowdown = f.slowdown;
   RunStats stats = LocalScheduler(program, params, config, outputs).run();
   nlohmann::ordered_json json = {
       {"elapsed_s", stats.elapsed_s},
@@ -347,6 +355,7 @@ int job_main(const Program& program, int argc, char** argv) {
         options.timeout_s = flags.timeout_s;
         options.host = flags.host;
         options.listen = flags.listen;
+        options.slowdown = flags.slowdown;
         return run_worker(program, options);
       }
     }

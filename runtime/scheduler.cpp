@@ -643,8 +643,14 @@ class LocalScheduler::Impl::Shard {
   void run(TaskRef t) {
     Instance* in = t.instance;
     try {
-      body_ticks_.store(body_ticks_.load(std::memory_order_relaxed) + execute(in, t.slot),
-                        std::memory_order_relaxed);
+      std::uint64_t ticks = execute(in, t.slot);
+      if (job_.config.slowdown > 1) {  // busy, as a slower machine would be
+        std::uint64_t until = __rdtsc() + static_cast<std::uint64_t>(ticks * (job_.config.slowdown - 1));
+        while (__rdtsc() < until) {
+        }
+        ticks = static_cast<std::uint64_t>(ticks * job_.config.slowdown);
+      }
+      body_ticks_.store(body_ticks_.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       bool single = t.slot == in->main_tasks;
       job_.fail("stage '" + program_.stages[in->stage].name + "', partition " +

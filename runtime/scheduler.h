@@ -113,6 +113,9 @@ struct RunConfig {
   int worker = 0;                     // this worker's number in `map`
   const PartitionMap* map = nullptr;  // null: this worker holds everything
   Peers* peers = nullptr;             // needed when the map spreads partitions over workers
+  // Tests and experiments: every task body takes this many times as long
+  // (the rest spent busy-waiting), to make a straggler on one machine.
+  double slowdown = 1;
 };
 
 class LocalScheduler {

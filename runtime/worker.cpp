@@ -107,6 +107,7 @@ class Worker {
     config.worker = id_;
     config.map = &map_;
     config.peers = outbox_.get();
+    config.slowdown = options_.slowdown;
     LocalScheduler scheduler(program_, params.get(), config, outputs);
     scheduler_ = &scheduler;
     RunStats stats;

@@ -16,6 +16,7 @@ struct WorkerOptions {
   double timeout_s = 30;  // how long the controller may stay silent
   std::string host;       // how the other workers reach this one; empty: guessed
   std::string listen;     // where to bind the data socket; empty: any free port
+  double slowdown = 1;    // tests: task bodies take this many times as long
 };
 
 // Returns the process exit code: 0 when the job ended well.

@@ -115,6 +115,22 @@ TEST_CASE("a worker with a stale map misroutes data, the others forward it, and 
   CHECK(on_time.results["stats"]["forwarded"] == 0);
 }
 
+TEST_CASE("a straggler (worker --slowdown) slows the job, not its answers") {
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
+  JobProcess controller = start_job(CANARY_JOB_kmeans, {"controller", "--listen", endpoint, "--expect=2",
+                                                        "--partitions=4", "--points=20000"});
+  JobProcess slow = start_job(CANARY_JOB_kmeans, {"worker", "--controller", endpoint, "--slowdown=3"}, false);
+  JobProcess fast = start_job(CANARY_JOB_kmeans, {"worker", "--controller", endpoint}, false);
+  JobRun c = finish_job(controller);
+  CHECK(finish_job(slow).exit_code == 0);
+  CHECK(finish_job(fast).exit_code == 0);
+  INFO("controller: " << c.err);
+  REQUIRE(c.exit_code == 0);
+  KmeansResult want = serial_kmeans(4, 5, 20000, 50, 1e-6);
+  check_close(c.results["outputs"]["centroids"], want.centroids);
+  CHECK(c.results["outputs"]["iterations"] == want.iterations);
+}
+
 TEST_CASE("nobody hangs silently") {
   SUBCASE("a worker that cannot reach its controller gives up and says so") {
     std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
