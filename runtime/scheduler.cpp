@@ -898,9 +898,7 @@ void LocalScheduler::Impl::accept(Message m) {
     std::lock_guard<std::mutex> lock(held_mutex);
     held_messages.push_back(std::move(later));
   }
-  // A message with no local part still counts when it had none to begin
-  // with: a scatter to a worker holding no partition of its destination.
-  if (!local.parts.empty() || m.parts.empty()) dispatch(std::move(local));
+  if (!local.parts.empty()) dispatch(std::move(local));
 }
 
 void LocalScheduler::Impl::dispatch(Message m) {
