@@ -1,8 +1,6 @@
 // Jobs as a controller and worker processes talking over real loopback
 // sockets: the embedded default, and hand-started clusters.
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <thread>
@@ -13,19 +11,6 @@
 using namespace canary::testing;
 
 namespace {
-
-// A TCP port nobody listens on right now.
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string last_line(const std::string& text) {
   std::string t = text.substr(0, text.find_last_not_of('\n') + 1);

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +72,19 @@ inline JobRun finish_job(const JobProcess& p) {
 
 inline JobRun run_job(const std::string& binary, std::vector<std::string> args) {
   return finish_job(start_job(binary, std::move(args)));
+}
+
+// A loopback TCP port nobody listens on right now (0 if none could be had).
+inline int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+            getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  close(fd);
+  return ok ? ntohs(addr.sin_port) : 0;
 }
 
 }  // namespace canary::testing
