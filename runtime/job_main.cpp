@@ -10,6 +10,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "canary/program.h"
@@ -99,7 +100,8 @@ enum class Mode { Embedded, InProcess, Controller, Worker };
 struct Flags {
   Mode mode = Mode::Embedded;
   int workers = 2;
-  int threads = 0;  // 0: chosen per mode
+  bool workers_given = false;  // --in-process runs one worker unless told more
+  int threads = 0;             // 0: chosen per mode
   double timeout_s = 30;
   std::string results, listen, controller, host;
   int stale_map_worker = -1, stale_map_ms = 0;  // --test-stale-map=W:MS
@@ -122,7 +124,7 @@ void print_help(const Program& program) {
       << "Runs the Canary job '" << j << "'. Without a command: a controller and --workers worker\n"
       << "processes on this machine, over loopback sockets.\n\n"
       << "  --workers N        worker processes of the embedded default (default 2)\n"
-      << "  --in-process       run the job in this process, one thread per shard\n"
+      << "  --in-process       run the job in this process: with --workers N, N workers as threads\n"
       << "  --threads N        compute threads per worker (default: the cores, shared among local workers)\n"
       << "  --results FILE     write {\"job\", \"outputs\", \"stats\"} as JSON to FILE\n"
       << "  --timeout S        give up when a peer stays silent S seconds (default 30)\n"
@@ -188,6 +190,7 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       problem = positive(f.threads, 1024);
     } else if (name == "workers") {
       problem = positive(f.workers, 256);
+      f.workers_given = true;
     } else if (name == "expect") {
       problem = positive(f.expect, 4096);
     } else if (name == "timeout") {
@@ -235,27 +238,89 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
   return "";
 }
 
+// The other workers of an in-process run: a message goes straight to the
+// receiving worker's scheduler, which routes it as the network would.
+class InProcessPeers : public Peers {
+ public:
+  void send(int worker, const Message& m) override {
+    std::string refused = workers[worker]->deliver(m);
+    if (!refused.empty())
+      workers[worker]->stop("internal error: a message between workers was refused: " + refused);
+  }
+  std::vector<LocalScheduler*> workers;
+};
+
 int run_in_process(const Program& program, void* params, const Flags& f) {
-  int threads = f.threads ? f.threads : cores();
+  int workers = f.workers_given ? f.workers : 1;
+  int threads = f.threads ? f.threads : std::max(1, cores() / workers);
   program.bind(params);
   Outputs outputs(program);
-  RunConfig config;
-  config.threads = threads;
-  config.slowdown = f.slowdown;
-  RunStats stats = LocalScheduler(program, params, config, outputs).run();
-  nlohmann::ordered_json json = {
-      {"elapsed_s", stats.elapsed_s},
-      {"tasks", stats.tasks},
-      {"tasks_per_worker", {stats.tasks}},
-      {"tasks_per_thread", stats.tasks_per_thread},
-      {"workers", 1},
-      {"threads_per_worker", threads},
-      {"stage_instances", stats.stage_instances},
-      {"scheduler_cpu_s", stats.scheduler_cpu_s},
-      {"task_cpu_s", stats.task_cpu_s},
-      {"scheduler_ns_per_task", stats.tasks ? stats.scheduler_cpu_s * 1e9 / stats.tasks : 0.0}};
-  return report_results(program, outputs, json, f.results, stats.elapsed_s, stats.tasks,
-                        std::to_string(threads) + " thread(s) in one process");
+
+  // The controller's part: the partition map, as it would deal it.
+  std::vector<int> dataset_partitions, loops, group_partitions;
+  program.evaluate_counts(params, dataset_partitions, loops);
+  for (std::size_t d = 0; d < program.datasets.size(); ++d) {
+    int g = program.group_of[d];
+    if (static_cast<int>(group_partitions.size()) <= g) group_partitions.resize(g + 1, 0);
+    group_partitions[g] = std::max(dataset_partitions[d], 0);
+  }
+  PartitionMap map;
+  map.owner = balance_partitions(group_partitions, std::vector<int>(workers, threads));
+  for (const auto& g : map.owner) map.version.emplace_back(g.size(), 1);
+
+  InProcessPeers peers;
+  std::vector<std::unique_ptr<LocalScheduler>> schedulers;
+  for (int w = 0; w < workers; ++w) {
+    RunConfig config;
+    config.threads = threads;
+    config.worker = w;
+    config.map = &map;
+    config.peers = &peers;
+    config.slowdown = f.slowdown;
+    schedulers.push_back(std::make_unique<LocalScheduler>(program, params, config, outputs));
+    peers.workers.push_back(schedulers.back().get());
+  }
+  std::vector<RunStats> stats(workers);
+  std::string failure;
+  std::mutex failure_mutex;
+  std::vector<std::thread> running;
+  for (int w = 0; w < workers; ++w)
+    running.emplace_back([&, w] {
+      try {
+        stats[w] = schedulers[w]->run();
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (failure.empty()) failure = e.what();
+        for (auto& s : schedulers) s->stop(e.what());  // the others would wait for it forever
+      }
+    });
+  for (std::thread& t : running) t.join();
+  if (!failure.empty()) throw std::runtime_error(failure);
+
+  std::uint64_t tasks = 0;
+  double elapsed = 0, scheduler_cpu = 0, task_cpu = 0;
+  nlohmann::ordered_json per_worker = nlohmann::ordered_json::array(), per_thread = per_worker;
+  for (const RunStats& s : stats) {
+    tasks += s.tasks;
+    elapsed = std::max(elapsed, s.elapsed_s);
+    scheduler_cpu += s.scheduler_cpu_s;
+    task_cpu += s.task_cpu_s;
+    per_worker.push_back(s.tasks);
+    for (std::uint64_t t : s.tasks_per_thread) per_thread.push_back(t);
+  }
+  nlohmann::ordered_json json = {{"elapsed_s", elapsed},
+                                 {"tasks", tasks},
+                                 {"tasks_per_worker", per_worker},
+                                 {"tasks_per_thread", per_thread},
+                                 {"workers", workers},
+                                 {"threads_per_worker", threads},
+                                 {"stage_instances", stats.front().stage_instances},
+                                 {"scheduler_cpu_s", scheduler_cpu},
+                                 {"task_cpu_s", task_cpu},
+                                 {"scheduler_ns_per_task", tasks ? scheduler_cpu * 1e9 / tasks : 0.0}};
+  return report_results(
+      program, outputs, json, f.results, elapsed, tasks,
+      std::to_string(workers) + " worker(s) x " + std::to_string(threads) + " thread(s) in one process");
 }
 
 ControllerOptions controller_options(const Flags& f, const std::string& listen, int expect) {

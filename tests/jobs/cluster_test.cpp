@@ -42,6 +42,26 @@ TEST_CASE("every example on 1, 2 and 4 worker processes equals the serial loop")
   }
 }
 
+TEST_CASE("--in-process --workers N runs N workers as threads, routing as the network would") {
+  for (int workers : {2, 3}) {
+    CAPTURE(workers);
+    std::string w = "--workers=" + std::to_string(workers);
+    JobRun pr = run_ok(CANARY_JOB_pagerank, {"--in-process", w, "--threads=1", "--partitions=7",
+                                             "--vertices=2000", "--iterations=4"});
+    std::vector<std::vector<double>> ranks = serial_pagerank(7, 4, 2000, 8, 0.85);
+    for (std::size_t p = 0; p < ranks.size(); ++p) check_close(pr.results["outputs"]["ranks"][p], ranks[p]);
+    CHECK(pr.results["stats"]["tasks_per_worker"].size() == static_cast<std::size_t>(workers));
+
+    JobRun km =
+        run_ok(CANARY_JOB_kmeans, {"--in-process", w, "--threads=1", "--partitions=5", "--points=3000"});
+    KmeansResult want = serial_kmeans(5, 5, 3000, 50, 1e-6);
+    check_close(km.results["outputs"]["centroids"], want.centroids);
+  }
+  JobRun failed = run_job(CANARY_JOB_failing_task, {"--in-process", "--workers=3", "--threads=1"});
+  CHECK(failed.exit_code == 1);
+  CHECK(failed.err == "failing_task: error: stage 'work', partition 2: partition 2 is bad\n");
+}
+
 TEST_CASE("every worker runs tasks, and together they run them all once") {
   JobRun r = run_ok(CANARY_JOB_logistic_regression,
                     {"--workers=3", "--threads=1", "--partitions=9", "--iterations=2", "--samples=900"});
