@@ -129,8 +129,9 @@ class Worker {
     // Step 3: report, then wait to be told to leave, still forwarding what
     // a worker with an older map sends here for others.
     if (!failure.empty()) {
-      send_failure(failure);
+      // Said before it is reported, so the controller's summary comes last.
       std::cerr << "worker " << id_ << ": error: " << failure << "\n";
+      send_failure(failure);
       await_shutdown();
       return 1;
     }
