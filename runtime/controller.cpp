@@ -13,6 +13,10 @@
 
 namespace canary::rt {
 
+namespace {
+
+// Deals each group's partitions, one at a time, to the worker whose threads
+// would be least loaded with one more.
 std::vector<std::vector<int>> balance_partitions(const std::vector<int>& group_partitions,
                                                  const std::vector<int>& threads_per_worker) {
   std::vector<std::vector<int>> owner;
@@ -20,7 +24,6 @@ std::vector<std::vector<int>> balance_partitions(const std::vector<int>& group_p
   for (int n : group_partitions) {
     std::vector<int>& g = owner.emplace_back();
     for (int i = 0; i < n; ++i) {
-      // The worker whose threads would be least loaded with one more partition.
       std::size_t best = 0;
       for (std::size_t w = 1; w < load.size(); ++w)
         if ((load[w] + 1) / threads_per_worker[w] < (load[best] + 1) / threads_per_worker[best]) best = w;
@@ -29,6 +32,23 @@ std::vector<std::vector<int>> balance_partitions(const std::vector<int>& group_p
     }
   }
   return owner;
+}
+
+}  // namespace
+
+PartitionMap initial_map(const Program& program, const void* params,
+                         const std::vector<int>& threads_per_worker) {
+  std::vector<int> dataset_partitions, loops, group_partitions;
+  program.evaluate_counts(params, dataset_partitions, loops);
+  for (std::size_t d = 0; d < program.datasets.size(); ++d) {
+    int g = program.group_of[d];
+    if (static_cast<int>(group_partitions.size()) <= g) group_partitions.resize(g + 1, 0);
+    group_partitions[g] = std::max(dataset_partitions[d], 0);  // a bad count is refused by the scheduler
+  }
+  PartitionMap map;
+  map.owner = balance_partitions(group_partitions, threads_per_worker);
+  for (const auto& g : map.owner) map.version.emplace_back(g.size(), 1);
+  return map;
 }
 
 namespace {
@@ -157,17 +177,9 @@ class Controller {
   }
 
   void start_workers() {
-    std::vector<int> dataset_partitions, loops, group_partitions, threads;
-    program_.evaluate_counts(params_, dataset_partitions, loops);
-    for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
-      int g = program_.group_of[d];
-      if (static_cast<int>(group_partitions.size()) <= g) group_partitions.resize(g + 1, 0);
-      group_partitions[g] = dataset_partitions[d];
-    }
+    std::vector<int> threads;
     for (const WorkerInfo& w : workers_) threads.push_back(w.threads);
-    map_.owner = balance_partitions(group_partitions, threads);
-    map_.version.clear();
-    for (const auto& g : map_.owner) map_.version.emplace_back(g.size(), 1);
+    map_ = initial_map(program_, params_, threads);
     for (std::size_t w = 0; w < workers_.size(); ++w) {
       const PartitionMap& map = static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_;
       capnp::MallocMessageBuilder message;

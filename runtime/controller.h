@@ -35,9 +35,13 @@ struct ControllerOptions {
 // Runs the job on the registered workers. Returns the process exit code.
 int run_controller(const Program& program, const void* params, const ControllerOptions& options);
 
-// Spreads the partitions of every co-location group over workers in
-// proportion to their compute threads (partition i of a group stays whole).
-std::vector<std::vector<int>> balance_partitions(const std::vector<int>& group_partitions,
-                                                 const std::vector<int>& threads_per_worker);
+struct PartitionMap;
+
+// The map a job starts with: the partitions of every co-location group, as
+// the parameters make them, spread over the workers in proportion to their
+// compute threads (partition i of a group stays whole), every entry at
+// version 1.
+PartitionMap initial_map(const Program& program, const void* params,
+                         const std::vector<int>& threads_per_worker);
 
 }  // namespace canary::rt

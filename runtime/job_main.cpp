@@ -256,17 +256,8 @@ int run_in_process(const Program& program, void* params, const Flags& f) {
   program.bind(params);
   Outputs outputs(program);
 
-  // The controller's part: the partition map, as it would deal it.
-  std::vector<int> dataset_partitions, loops, group_partitions;
-  program.evaluate_counts(params, dataset_partitions, loops);
-  for (std::size_t d = 0; d < program.datasets.size(); ++d) {
-    int g = program.group_of[d];
-    if (static_cast<int>(group_partitions.size()) <= g) group_partitions.resize(g + 1, 0);
-    group_partitions[g] = std::max(dataset_partitions[d], 0);
-  }
-  PartitionMap map;
-  map.owner = balance_partitions(group_partitions, std::vector<int>(workers, threads));
-  for (const auto& g : map.owner) map.version.emplace_back(g.size(), 1);
+  PartitionMap map =
+      initial_map(program, params, std::vector<int>(workers, threads));  // as a controller would
 
   InProcessPeers peers;
   std::vector<std::unique_ptr<LocalScheduler>> schedulers;
