@@ -111,13 +111,8 @@ class Controller {
     }
     std::string who = identity.to_string();
     std::string bad = with_envelope(frame, [&](wire::Envelope::Reader e) { handle(who, e); });
-    if (!bad.empty()) complain(bad);
+    if (!bad.empty()) dropped_.about(bad);
     return "";
-  }
-
-  void complain(const std::string& what) {
-    if (++complaints_ <= 5 || complaints_ % 1000 == 0)
-      std::cerr << "controller: dropped a message (" << complaints_ << " so far): " << what << "\n";
   }
 
   void send(const std::string& identity, capnp::MessageBuilder& message) {
@@ -335,7 +330,7 @@ class Controller {
   std::vector<WorkerInfo> workers_;
   PartitionMap map_, stale_;
   Clock::time_point started_, running_since_;
-  long complaints_ = 0;
+  DropLog dropped_{"controller"};
 };
 
 }  // namespace

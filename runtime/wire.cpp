@@ -2,7 +2,14 @@
 
 #include <kj/exception.h>
 
+#include <iostream>
+
 namespace canary::rt {
+
+void DropLog::about(const std::string& what) {
+  if (++count_ <= 5 || count_ % 1000 == 0)
+    std::cerr << who_ << ": dropped a message (" << count_ << " so far): " << what << "\n";
+}
 
 zmq::message_t to_frame(capnp::MessageBuilder& message) {
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);

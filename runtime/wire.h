@@ -15,6 +15,18 @@
 
 namespace canary::rt {
 
+// Says that a message was dropped and why, rate-limited: the first few,
+// then one in a thousand, so garbage cannot flood the log.
+class DropLog {
+ public:
+  explicit DropLog(std::string who) : who_(std::move(who)) {}
+  void about(const std::string& what);
+
+ private:
+  std::string who_;
+  long count_ = 0;
+};
+
 // Frames larger than this are refused before decoding.
 constexpr std::size_t kMaxFrameBytes = std::size_t{1} << 30;
 

@@ -58,18 +58,6 @@ class Outbox : public Peers {
   std::deque<std::pair<int, zmq::message_t>> queue_;
 };
 
-// Rate-limits complaints about bad input, so garbage cannot flood the log.
-class Complaints {
- public:
-  void about(const std::string& what) {
-    if (++count_ <= 5 || count_ % 1000 == 0)
-      std::cerr << "worker: dropped a message (" << count_ << " so far): " << what << "\n";
-  }
-
- private:
-  long count_ = 0;
-};
-
 class Worker {
  public:
   Worker(const Program& program, const WorkerOptions& options) : program_(program), options_(options) {}
@@ -183,7 +171,7 @@ class Worker {
         }
         if (e.isStart()) started = apply_start(e.getStart());
       });
-      if (!error.empty()) complaints_.about(error);
+      if (!error.empty()) dropped_.about(error);
       if (refused) return false;
       if (started) return true;
     }
@@ -200,7 +188,7 @@ class Worker {
     if (id_ >= peers_.size()) return false;
     std::string error = decode_map(s.getMap(), peers_.size(), map_);
     if (!error.empty()) {
-      complaints_.about("a start message with " + error);
+      dropped_.about("a start message with " + error);
       return false;
     }
     for (std::size_t w = 0; w < peers_.size(); ++w) {
@@ -289,7 +277,7 @@ class Worker {
       });
       if (error.empty()) error = problem;
       if (error.empty()) error = scheduler_->deliver(std::move(m));
-      if (!error.empty()) complaints_.about(error);
+      if (!error.empty()) dropped_.about(error);
     }
   }
 
@@ -306,10 +294,10 @@ class Worker {
           PartitionMap update;
           std::string problem = decode_map(e.getMapUpdate().getMap(), peers_.size(), update);
           if (problem.empty()) problem = scheduler_->update_map(update);
-          if (!problem.empty()) complaints_.about("a map update: " + problem);
+          if (!problem.empty()) dropped_.about("a map update: " + problem);
         }
       });
-      if (!error.empty()) complaints_.about(error);
+      if (!error.empty()) dropped_.about(error);
     }
   }
 
@@ -371,7 +359,7 @@ class Worker {
   std::unique_ptr<Outbox> outbox_;
   LocalScheduler* scheduler_ = nullptr;
   std::atomic<bool> finished_{false};
-  Complaints complaints_;
+  DropLog dropped_{"worker"};
 };
 
 }  // namespace
