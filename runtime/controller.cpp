@@ -63,12 +63,7 @@ struct WorkerInfo {
   int threads = 1;
   Clock::time_point last_seen;
   bool done = false;
-  std::uint64_t tasks = 0;
-  double scheduler_cpu_s = 0;
-  double task_cpu_s = 0;
-  std::uint64_t forwarded = 0;
-  std::uint64_t held = 0;
-  double busy_s = 0;  // from its load reports
+  WorkerSummary summary;  // tasks from its load reports, the rest from Done
 };
 
 class Controller {
@@ -239,8 +234,8 @@ class Controller {
         std::uint64_t tasks = 0;
         std::string per_worker;
         for (const WorkerInfo& w : workers_) {
-          tasks += w.tasks;
-          per_worker += (per_worker.empty() ? "" : ", ") + std::to_string(w.tasks);
+          tasks += w.summary.tasks;
+          per_worker += (per_worker.empty() ? "" : ", ") + std::to_string(w.summary.tasks);
         }
         std::cerr << "controller: " << static_cast<int>(seconds_since(running_since_)) << " s, " << tasks
                   << " tasks done (per worker: " << per_worker << ")\n";
@@ -256,20 +251,13 @@ class Controller {
         if (w < 0) return;  // not one of ours
         WorkerInfo& info = workers_[w];
         info.last_seen = Clock::now();
-        if (e.isLoadReport()) {
-          info.tasks = e.getLoadReport().getTasks();
-          info.busy_s = e.getLoadReport().getBusySeconds();
-        }
+        if (e.isLoadReport()) info.summary.tasks = e.getLoadReport().getTasks();
         if (e.isFailure())
           failure = "worker " + std::to_string(w) + ": " + e.getFailure().getMessage().cStr();
         if (e.isDone() && !info.done) {
           auto d = e.getDone();
           info.done = true;
-          info.tasks = d.getTasks();
-          info.scheduler_cpu_s = d.getSchedulerCpuS();
-          info.task_cpu_s = d.getTaskCpuS();
-          info.forwarded = d.getForwarded();
-          info.held = d.getHeld();
+          info.summary = {d.getTasks(), d.getSchedulerCpuS(), d.getTaskCpuS(), d.getForwarded(), d.getHeld()};
           for (auto o : d.getOutputs()) {
             if (o.getStage() >= program_.stages.size()) continue;
             outputs_.add(o.getStage(), o.getIndex(), o.getKey(), o.getJson());
@@ -297,27 +285,10 @@ class Controller {
   int finish() {
     shutdown_all("");
     double elapsed = seconds_since(running_since_);
-    std::uint64_t tasks = 0, forwarded = 0, held = 0;
-    double scheduler_cpu = 0, task_cpu = 0;
-    nlohmann::ordered_json per_worker = nlohmann::ordered_json::array();
-    for (const WorkerInfo& w : workers_) {
-      tasks += w.tasks;
-      scheduler_cpu += w.scheduler_cpu_s;
-      task_cpu += w.task_cpu_s;
-      per_worker.push_back(w.tasks);
-      forwarded += w.forwarded;
-      held += w.held;
-    }
-    nlohmann::ordered_json stats = {{"elapsed_s", elapsed},
-                                    {"tasks", tasks},
-                                    {"tasks_per_worker", per_worker},
-                                    {"workers", workers_.size()},
-                                    {"scheduler_cpu_s", scheduler_cpu},
-                                    {"task_cpu_s", task_cpu},
-                                    {"forwarded", forwarded},
-                                    {"held", held},
-                                    {"scheduler_ns_per_task", tasks ? scheduler_cpu * 1e9 / tasks : 0.0}};
-    return report_results(program_, outputs_, stats, options_.results, elapsed, tasks,
+    std::vector<WorkerSummary> summaries;
+    for (const WorkerInfo& w : workers_) summaries.push_back(w.summary);
+    nlohmann::ordered_json stats = stats_json(elapsed, summaries);
+    return report_results(program_, outputs_, stats, options_.results, elapsed, stats["tasks"],
                           std::to_string(workers_.size()) + " worker(s)");
   }
 

@@ -75,6 +75,28 @@ bool parse_value(const std::string& text, std::string& out, std::string&) {
   return true;
 }
 
+nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers) {
+  WorkerSummary total;
+  nlohmann::ordered_json per_worker = nlohmann::ordered_json::array();
+  for (const WorkerSummary& w : workers) {
+    total.tasks += w.tasks;
+    total.scheduler_cpu_s += w.scheduler_cpu_s;
+    total.task_cpu_s += w.task_cpu_s;
+    total.forwarded += w.forwarded;
+    total.held += w.held;
+    per_worker.push_back(w.tasks);
+  }
+  return {{"elapsed_s", elapsed_s},
+          {"tasks", total.tasks},
+          {"tasks_per_worker", per_worker},
+          {"workers", workers.size()},
+          {"scheduler_cpu_s", total.scheduler_cpu_s},
+          {"task_cpu_s", total.task_cpu_s},
+          {"scheduler_ns_per_task", total.tasks ? total.scheduler_cpu_s * 1e9 / total.tasks : 0.0},
+          {"forwarded", total.forwarded},
+          {"held", total.held}};
+}
+
 int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,
                    const std::string& results_path, double elapsed_s, std::uint64_t tasks,
                    const std::string& where) {
@@ -288,27 +310,21 @@ int run_in_process(const Program& program, void* params, const Flags& f) {
   for (std::thread& t : running) t.join();
   if (!failure.empty()) throw std::runtime_error(failure);
 
-  std::uint64_t tasks = 0;
-  double elapsed = 0, scheduler_cpu = 0, task_cpu = 0;
-  nlohmann::ordered_json per_worker = nlohmann::ordered_json::array(), per_thread = per_worker;
-  for (const RunStats& s : stats) {
-    tasks += s.tasks;
+  double elapsed = 0;
+  std::vector<WorkerSummary> summaries;
+  nlohmann::ordered_json per_thread = nlohmann::ordered_json::array();
+  for (int w = 0; w < workers; ++w) {
+    const RunStats& s = stats[w];
     elapsed = std::max(elapsed, s.elapsed_s);
-    scheduler_cpu += s.scheduler_cpu_s;
-    task_cpu += s.task_cpu_s;
-    per_worker.push_back(s.tasks);
+    summaries.push_back(
+        {s.tasks, s.scheduler_cpu_s, s.task_cpu_s, schedulers[w]->forwarded(), schedulers[w]->held()});
     for (std::uint64_t t : s.tasks_per_thread) per_thread.push_back(t);
   }
-  nlohmann::ordered_json json = {{"elapsed_s", elapsed},
-                                 {"tasks", tasks},
-                                 {"tasks_per_worker", per_worker},
-                                 {"tasks_per_thread", per_thread},
-                                 {"workers", workers},
-                                 {"threads_per_worker", threads},
-                                 {"stage_instances", stats.front().stage_instances},
-                                 {"scheduler_cpu_s", scheduler_cpu},
-                                 {"task_cpu_s", task_cpu},
-                                 {"scheduler_ns_per_task", tasks ? scheduler_cpu * 1e9 / tasks : 0.0}};
+  nlohmann::ordered_json json = stats_json(elapsed, summaries);
+  json["tasks_per_thread"] = per_thread;
+  json["threads_per_worker"] = threads;
+  json["stage_instances"] = stats.front().stage_instances;
+  std::uint64_t tasks = json["tasks"];
   return report_results(
       program, outputs, json, f.results, elapsed, tasks,
       std::to_string(workers) + " worker(s) x " + std::to_string(threads) + " thread(s) in one process");

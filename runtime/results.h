@@ -9,6 +9,19 @@
 
 namespace canary::rt {
 
+// One worker's part of a run's statistics.
+struct WorkerSummary {
+  std::uint64_t tasks = 0;
+  double scheduler_cpu_s = 0;   // compute threads' CPU time outside task bodies
+  double task_cpu_s = 0;        // time inside task bodies
+  std::uint64_t forwarded = 0;  // message parts passed on to their owner
+  std::uint64_t held = 0;       // message parts kept until the map caught up
+};
+
+// The "stats" of the results, the same in every mode: totals, and the tasks
+// each worker ran.
+nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers);
+
 // Returns the exit code: 0, or 1 when the results file cannot be written.
 int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,
                    const std::string& results_path, double elapsed_s, std::uint64_t tasks,
