@@ -302,15 +302,11 @@ struct LocalScheduler::Impl {
   }
   void wake_all();
 
-  // TSC ticks per second, measured once against the steady clock.
+  // TSC ticks per second: the ticks since the scheduler was made, over the
+  // steady clock's seconds (task bodies are timed in ticks).
   double tsc_hz() const {
-    static const double hz = [] {
-      auto t0 = std::chrono::steady_clock::now();
-      std::uint64_t c0 = __rdtsc();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      return (__rdtsc() - c0) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }();
-    return hz;
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - made_at).count();
+    return seconds > 0 ? (__rdtsc() - made_at_tsc) / seconds : 1e9;
   }
 
   // Called by a shard about to wait, or finishing: if every shard is waiting
@@ -347,6 +343,8 @@ struct LocalScheduler::Impl {
   std::vector<std::vector<void*>> data;  // [dataset][partition], touched only by the owning shard
   std::vector<std::unique_ptr<Shard>> shards;
 
+  const std::chrono::steady_clock::time_point made_at = std::chrono::steady_clock::now();
+  const std::uint64_t made_at_tsc = __rdtsc();
   std::atomic<bool> stop{false};
   std::atomic<int> in_flight{0};  // messages sent and not yet handled
   std::mutex failure_mutex;
@@ -946,19 +944,18 @@ PartitionMap PartitionMap::single(const Program& program, const std::vector<int>
 
 RunStats LocalScheduler::Impl::run() {
   auto start = std::chrono::steady_clock::now();
-  std::uint64_t tsc_start = __rdtsc();
   std::vector<std::thread> threads;
   for (auto& s : shards) threads.emplace_back([&s] { s->main_loop(); });
   for (std::thread& t : threads) t.join();
   if (!failure.empty()) throw std::runtime_error(failure);
   RunStats stats;
   stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double tsc_hz = (__rdtsc() - tsc_start) / stats.elapsed_s;
+  double hz = tsc_hz();
   double thread_cpu = 0;
   for (auto& s : shards) {
     stats.tasks += s->tasks();
     stats.tasks_per_thread.push_back(s->tasks());
-    stats.task_cpu_s += s->body_ticks() / tsc_hz;
+    stats.task_cpu_s += s->body_ticks() / hz;
     thread_cpu += s->thread_cpu_s();
     stats.stage_instances = s->stage_instances();
   }
