@@ -807,10 +807,9 @@ class LocalScheduler::Impl::Shard {
   void retire() {
     while (!window_.empty() && window_.front()->complete()) {
       Instance* front = window_.front().get();
-      for (const auto& [d, position] : front->positions) {
-        accesses_[d].pop_front();
-        ++access_base_[d];
-        (void)position;
+      for (const auto& access : front->positions) {
+        accesses_[access.first].pop_front();
+        ++access_base_[access.first];
       }
       StageKind kind = program_.stages[front->stage].kind;
       if (kind == StageKind::Gather) {
