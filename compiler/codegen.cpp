@@ -1,5 +1,6 @@
 #include "codegen.h"
 
+#include <cctype>
 #include <sstream>
 #include <vector>
 
@@ -14,34 +15,13 @@ std::string int_list(const std::vector<int>& ids) {
   return out + "}";
 }
 
-const char* runtime_kind(StageKind k) {
-  switch (k) {
-    case StageKind::Transform:
-      return "canary::rt::StageKind::Transform";
-    case StageKind::Scatter:
-      return "canary::rt::StageKind::Scatter";
-    case StageKind::Gather:
-      return "canary::rt::StageKind::Gather";
-    case StageKind::Broadcast:
-      return "canary::rt::StageKind::Broadcast";
-    case StageKind::Reduce:
-      return "canary::rt::StageKind::Reduce";
-    case StageKind::Signal:
-      return "canary::rt::StageKind::Signal";
-  }
-  return "";
-}
-
-const char* runtime_kind(BlockKind k) {
-  switch (k) {
-    case BlockKind::Loop:
-      return "canary::rt::BlockKind::Loop";
-    case BlockKind::While:
-      return "canary::rt::BlockKind::While";
-    case BlockKind::If:
-      return "canary::rt::BlockKind::If";
-  }
-  return "";
+// The runtime's enumerator for a kind: canary::rt::StageKind::Transform for
+// "transform" (the runtime's enums name the same kinds, capitalised).
+template <class Kind>
+std::string runtime_kind(const char* enum_name, Kind kind) {
+  std::string name = to_string(kind);
+  name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
+  return std::string("canary::rt::") + enum_name + "::" + name;
 }
 
 // Writes the file line by line, so it always knows its own line number for
@@ -214,12 +194,12 @@ class Generator {
     for (const Stage& s : job_.stages) {
       std::string run = s.kind == StageKind::Broadcast ? "nullptr" : "&run_stage_" + std::to_string(s.id);
       bool one = s.partitions.constant && *s.partitions.constant == 1;
-      w_.line("  p.stages.push_back({" + quoted(s.name) + ", " + runtime_kind(s.kind) + ", " +
+      w_.line("  p.stages.push_back({" + quoted(s.name) + ", " + runtime_kind("StageKind", s.kind) + ", " +
               int_list(s.reads) + ", " + int_list(s.writes) + ", " + std::to_string(s.scatter_to) + ", " +
               run + ", " + (one ? "true" : "false") + "});");
     }
     for (const Block& b : job_.blocks)
-      w_.line("  p.blocks.push_back({" + std::string(runtime_kind(b.kind)) + ", " + std::to_string(b.parent) +
+      w_.line("  p.blocks.push_back({" + runtime_kind("BlockKind", b.kind) + ", " + std::to_string(b.parent) +
               ", " + std::to_string(b.signal) + ", " + nodes(b.body) + ", " + nodes(b.else_body) + "});");
     w_.line("  p.body = " + nodes(job_.body) + ";")
         .line("  p.group_of = " + int_list(g_.group_of) + ";")
