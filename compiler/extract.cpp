@@ -96,8 +96,7 @@ class Extractor {
     llvm::StringRef annotation;
     for (const auto* attr : job_fn_->specific_attrs<AnnotateAttr>()) annotation = attr->getAnnotation();
     job_.name = annotation.drop_front(strlen("canary.job:")).str();
-    job_.loc = loc(job_fn_->getLocation());
-    job_.source = job_.loc.file;
+    job_.source = loc(job_fn_->getLocation()).file;
     if (job_fn_->getNumParams() != 1) {
       error(job_fn_->getLocation(),
             "CANARY_JOB takes one parameter struct, as in CANARY_JOB(name, Params params)");

@@ -103,7 +103,6 @@ struct Job {
   std::vector<Stage> stages;
   std::vector<Block> blocks;
   std::vector<Node> body;  // top level, in program order
-  SourceLoc loc;
 };
 
 const char* to_string(StageKind kind);
