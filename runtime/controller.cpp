@@ -5,8 +5,11 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
 #include <set>
 
+#include "balancer.h"
 #include "results.h"
 #include "scheduler.h"
 #include "wire.h"
@@ -62,14 +65,14 @@ struct WorkerInfo {
   std::string data_endpoint;
   int threads = 1;
   Clock::time_point last_seen;
-  bool done = false;
+  bool done = false;       // it reported Done and nothing migrated to it since
   WorkerSummary summary;  // tasks from its load reports, the rest from Done
 };
 
 class Controller {
  public:
   Controller(const Program& program, const void* params, const ControllerOptions& options)
-      : program_(program), params_(params), options_(options), outputs_(program) {}
+      : program_(program), params_(params), options_(options), outputs_(program), chaos_(options.chaos_seed) {}
 
   int run() {
     socket_.set(zmq::sockopt::router_mandatory, 1);
@@ -170,6 +173,7 @@ class Controller {
     std::vector<int> threads;
     for (const WorkerInfo& w : workers_) threads.push_back(w.threads);
     map_ = initial_map(program_, params_, threads);
+    balancer_.emplace(threads);
     for (std::size_t w = 0; w < workers_.size(); ++w) {
       const PartitionMap& map = static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_;
       capnp::MallocMessageBuilder message;
@@ -213,10 +217,20 @@ class Controller {
     Clock::time_point last_heartbeat = Clock::now(), last_progress = Clock::now();
     bool stale_fixed = options_.stale_map_worker < 0;
     std::string failure;
+    Clock::time_point last_chaos = Clock::now(), last_balance = Clock::now();
     while (failure.empty()) {
-      bool all_done = true;
+      bool all_done = !moving_;
       for (const WorkerInfo& w : workers_) all_done &= w.done;
       if (all_done) return "";
+      if (options_.chaos_migrate_ms > 0 && !moving_ &&
+          seconds_since(last_chaos) * 1000 >= options_.chaos_migrate_ms) {
+        chaos_migration();
+        last_chaos = Clock::now();
+      }
+      if (options_.balance && !moving_ && seconds_since(last_balance) >= kBalanceSeconds) {
+        if (auto move = balancer_->decide()) migrate(move->group, move->partition, move->to);
+        last_balance = Clock::now();
+      }
       if (seconds_since(last_heartbeat) > 0.5) {
         for (const WorkerInfo& w : workers_) {
           capnp::MallocMessageBuilder message;
@@ -251,21 +265,72 @@ class Controller {
         if (w < 0) return;  // not one of ours
         WorkerInfo& info = workers_[w];
         info.last_seen = Clock::now();
-        if (e.isLoadReport()) info.summary.tasks = e.getLoadReport().getTasks();
+        if (e.isLoadReport()) load_report(w, e.getLoadReport());
         if (e.isFailure())
           failure = "worker " + std::to_string(w) + ": " + e.getFailure().getMessage().cStr();
-        if (e.isDone() && !info.done) {
+        if (e.isMigrated()) migrated(w, e.getMigrated());
+        if (e.isDone()) {  // again after a migration brought it more
           auto d = e.getDone();
           info.done = true;
           info.summary = {d.getTasks(), d.getSchedulerCpuS(), d.getTaskCpuS(), d.getForwarded(), d.getHeld()};
           for (auto o : d.getOutputs()) {
             if (o.getStage() >= program_.stages.size()) continue;
-            outputs_.add(o.getStage(), o.getIndex(), o.getKey(), o.getJson());
+            outputs_.add(o.getSeq(), o.getStage(), o.getIndex(), o.getKey(), o.getJson());
           }
         }
       });
     }
     return failure;
+  }
+
+  void load_report(int worker, wire::LoadReport::Reader r) {
+    workers_[worker].summary.tasks = r.getTasks();
+    std::map<std::pair<int, int>, double> groups;
+    for (auto g : r.getGroups())
+      if (g.getGroup() < map_.owner.size() && g.getPartition() < map_.owner[g.getGroup()].size())
+        groups[{static_cast<int>(g.getGroup()), static_cast<int>(g.getPartition())}] = g.getCpuSeconds();
+    balancer_->report(worker, seconds_since(started_), r.getBusySeconds(), std::move(groups));
+  }
+
+  // Migration, step 1: the map entry names the destination at a new
+  // version; the source is told to hand the group over, everyone else gets
+  // the new map. One migration at a time: the next waits for step 5.
+  void migrate(int group, int partition, int to) {
+    int from = map_.owner[group][partition];
+    std::uint64_t version = ++map_.version[group][partition];
+    map_.owner[group][partition] = to;
+    moving_ = Moving{group, partition, to, version};
+    capnp::MallocMessageBuilder order;
+    auto m = order.initRoot<wire::Envelope>().initMigrate();
+    m.setGroup(group);
+    m.setPartition(partition);
+    m.setTo(to);
+    m.setVersion(version);
+    send(workers_[from].identity, order);
+    for (std::size_t w = 0; w < workers_.size(); ++w)
+      if (static_cast<int>(w) != from) send_map_update(w);
+  }
+
+  // Migration, step 5: the destination has installed the group, and will
+  // say Done again once it has run it to the end.
+  void migrated(int worker, wire::Migrated::Reader m) {
+    if (!moving_ || worker != moving_->to || m.getGroup() != static_cast<unsigned>(moving_->group) ||
+        m.getPartition() != static_cast<unsigned>(moving_->partition) || m.getVersion() != moving_->version)
+      return;
+    workers_[worker].done = false;
+    moving_.reset();
+    ++migrations_;
+    balancer_->moved();
+  }
+
+  void chaos_migration() {
+    if (workers_.size() < 2) return;
+    auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(chaos_); };
+    int group = static_cast<int>(pick(map_.owner.size()));
+    int partition = static_cast<int>(pick(map_.owner[group].size()));
+    int to = static_cast<int>(pick(workers_.size() - 1));
+    if (to >= map_.owner[group][partition]) ++to;  // any worker but the one holding it
+    migrate(group, partition, to);
   }
 
   void shutdown_all(const std::string& reason) {
@@ -287,7 +352,7 @@ class Controller {
     double elapsed = seconds_since(running_since_);
     std::vector<WorkerSummary> summaries;
     for (const WorkerInfo& w : workers_) summaries.push_back(w.summary);
-    nlohmann::ordered_json stats = stats_json(elapsed, summaries);
+    nlohmann::ordered_json stats = stats_json(elapsed, summaries, migrations_);
     return report_results(program_, outputs_, stats, options_.results, elapsed, stats["tasks"],
                           std::to_string(workers_.size()) + " worker(s)");
   }
@@ -300,6 +365,15 @@ class Controller {
   zmq::socket_t socket_{context_, zmq::socket_type::router};
   std::vector<WorkerInfo> workers_;
   PartitionMap map_, stale_;
+  struct Moving {
+    int group, partition, to;
+    std::uint64_t version;
+  };
+  std::optional<Moving> moving_;  // the migration under way
+  int migrations_ = 0;
+  std::optional<Balancer> balancer_;
+  static constexpr double kBalanceSeconds = 0.5;
+  std::mt19937 chaos_;
   Clock::time_point started_, running_since_;
   DropLog dropped_{"controller"};
 };

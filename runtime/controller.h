@@ -1,7 +1,8 @@
 // The controller (DESIGN.md section 6, paper section 3.3): it waits for the
 // workers to register, decides which worker holds which partition, starts
-// them, and then only listens: heartbeats, failures, and at the end each
-// worker's outputs and statistics. It does nothing per task.
+// them, and then only listens: heartbeats, failures, load reports, on which
+// it moves partition groups off stragglers, and at the end each worker's
+// outputs and statistics. It does nothing per task.
 #pragma once
 
 #include <canary/program.h>
@@ -18,6 +19,11 @@ struct ControllerOptions {
   double timeout_s = 30;            // for registrations, and for a silent worker
   std::vector<std::string> params;  // the job's parameters as "name=value", sent to the workers
   std::string results;              // where to write the results JSON, if anywhere
+  bool balance = true;              // migrate partition groups off workers that hold the others up
+  // Tests: every this many milliseconds, move a random partition group to a
+  // random other worker (0: never), drawing from `chaos_seed`.
+  int chaos_migrate_ms = 0;
+  unsigned chaos_seed = 1;
   // Tests only: this worker starts with an outdated map, in which the other
   // workers' partitions are placed wrongly at version 0, and is sent the
   // real one `stale_map_ms` later: it must forward nothing wrongly, and the

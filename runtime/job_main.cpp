@@ -75,7 +75,7 @@ bool parse_value(const std::string& text, std::string& out, std::string&) {
   return true;
 }
 
-nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers) {
+nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers, int migrations) {
   WorkerSummary total;
   nlohmann::ordered_json per_worker = nlohmann::ordered_json::array();
   for (const WorkerSummary& w : workers) {
@@ -94,7 +94,8 @@ nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSumm
           {"task_cpu_s", total.task_cpu_s},
           {"scheduler_ns_per_task", total.tasks ? total.scheduler_cpu_s * 1e9 / total.tasks : 0.0},
           {"forwarded", total.forwarded},
-          {"held", total.held}};
+          {"held", total.held},
+          {"migrations", migrations}};
 }
 
 int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,
@@ -128,6 +129,10 @@ struct Flags {
   std::string results, listen, controller, host;
   int stale_map_worker = -1, stale_map_ms = 0;  // --test-stale-map=W:MS
   double slowdown = 1;
+  int slow_worker = -1;  // --slow-worker=W:F, the embedded default's worker W gets --slowdown F
+  bool no_balance = false;
+  int chaos_migrate_ms = 0;
+  unsigned chaos_seed = 1;
   int expect = 0;
   bool graph = false, help = false;
   std::vector<std::string> params;  // "name=value", as given
@@ -156,6 +161,10 @@ void print_help(const Program& program) {
       << "  --host NAME        worker: the name or address other workers reach it by\n"
       << "  --listen ENDPOINT  worker: where to take data from other workers (default: any free port)\n"
       << "  --slowdown F       worker or --in-process: make every task F times slower (to test stragglers)\n"
+      << "  --slow-worker W:F  the embedded default: worker W runs with --slowdown F\n"
+      << "  --no-balance       controller: never move partitions off a straggler\n"
+      << "  --chaos-migrate-ms N  controller, tests: move a random partition group every N ms\n"
+      << "  --chaos-seed S     the seed of those random moves (default 1)\n"
       << "  --graph            print the job's stage graph (canary-graph/1 JSON) and exit\n\n"
       << "Job parameters (given to the controller, which passes them on):\n";
   nlohmann::json graph = nlohmann::json::parse(program.graph_json);
@@ -188,8 +197,8 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       name = name.substr(0, eq);
       has_value = true;
     }
-    if (name == "help" || name == "graph") {
-      (name == "help" ? f.help : f.graph) = true;
+    if (name == "help" || name == "graph" || name == "no-balance") {
+      (name == "help" ? f.help : name == "graph" ? f.graph : f.no_balance) = true;
       continue;
     }
     if (name == "in-process") {
@@ -229,6 +238,16 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
     } else if (name == "slowdown") {
       if (!parse_value(value, f.slowdown, error) || f.slowdown < 1 || f.slowdown > 1000)
         problem = "--slowdown takes a factor from 1 to 1000";
+    } else if (name == "slow-worker") {
+      if (std::sscanf(value.c_str(), "%d:%lf", &f.slow_worker, &f.slowdown) != 2 || f.slow_worker < 0 ||
+          f.slowdown < 1 || f.slowdown > 1000)
+        problem = "--slow-worker takes WORKER:FACTOR, the factor from 1 to 1000";
+    } else if (name == "chaos-migrate-ms") {
+      problem = positive(f.chaos_migrate_ms, 3600 * 1000);
+    } else if (name == "chaos-seed") {
+      int seed = 0;
+      problem = positive(seed, INT32_MAX);
+      f.chaos_seed = static_cast<unsigned>(seed);
     } else if (name == "test-stale-map") {
       if (std::sscanf(value.c_str(), "%d:%d", &f.stale_map_worker, &f.stale_map_ms) != 2 ||
           f.stale_map_worker < 0)
@@ -244,18 +263,24 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
   switch (f.mode) {
     case Mode::Controller:
       if (f.listen.empty() || f.expect == 0) return "controller needs --listen ENDPOINT and --expect N";
+      if (f.slowdown != 1 || f.slow_worker >= 0) return "--slowdown belongs to a worker";
       break;
     case Mode::Worker:
       if (f.controller.empty()) return "worker needs --controller ENDPOINT";
       if (f.expect) return "--expect belongs to the controller";
       if (!f.params.empty() || !f.results.empty())
         return "job parameters and --results go to the controller; workers receive them from it";
+      if (f.no_balance || f.chaos_migrate_ms) return "--no-balance and --chaos-migrate-ms belong to the controller";
+      if (f.slow_worker >= 0) return "--slow-worker is for the embedded default; a worker takes --slowdown F";
       break;
     default:
       if (!f.listen.empty() || !f.controller.empty() || f.expect)
         return "--listen, --expect and --controller belong to the controller and worker commands";
-      if (f.slowdown != 1 && f.mode != Mode::InProcess)
-        return "--slowdown is for one worker (worker --slowdown F) or --in-process";
+      if (f.mode == Mode::InProcess && (f.no_balance || f.chaos_migrate_ms || f.slow_worker >= 0))
+        return "--in-process does not migrate: --no-balance, --chaos-migrate-ms and --slow-worker need workers";
+      if (f.slowdown != 1 && f.mode != Mode::InProcess && f.slow_worker < 0)
+        return "--slowdown is for one worker (worker --slowdown F, or --slow-worker W:F) or --in-process";
+      if (f.slow_worker >= f.workers) return "--slow-worker names a worker beyond --workers";
   }
   return "";
 }
@@ -268,6 +293,10 @@ class InProcessPeers : public Peers {
     std::string refused = workers[worker]->deliver(m);
     if (!refused.empty())
       workers[worker]->stop("internal error: a message between workers was refused: " + refused);
+  }
+  void hand_over(int worker, const Handover& h) override {
+    std::string refused = workers[worker]->adopt(h);
+    if (!refused.empty()) workers[worker]->stop("internal error: a handover was refused: " + refused);
   }
   std::vector<LocalScheduler*> workers;
 };
@@ -287,6 +316,7 @@ int run_in_process(const Program& program, void* params, const Flags& f) {
     RunConfig config;
     config.threads = threads;
     config.worker = w;
+    config.workers = workers;
     config.map = &map;
     config.peers = &peers;
     config.slowdown = f.slowdown;
@@ -320,7 +350,7 @@ int run_in_process(const Program& program, void* params, const Flags& f) {
         {s.tasks, s.scheduler_cpu_s, s.task_cpu_s, schedulers[w]->forwarded(), schedulers[w]->held()});
     for (std::uint64_t t : s.tasks_per_thread) per_thread.push_back(t);
   }
-  nlohmann::ordered_json json = stats_json(elapsed, summaries);
+  nlohmann::ordered_json json = stats_json(elapsed, summaries, 0);
   json["tasks_per_thread"] = per_thread;
   json["threads_per_worker"] = threads;
   json["stage_instances"] = stats.front().stage_instances;
@@ -337,6 +367,9 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.timeout_s = f.timeout_s;
   options.params = f.params;
   options.results = f.results;
+  options.balance = !f.no_balance;
+  options.chaos_migrate_ms = f.chaos_migrate_ms;
+  options.chaos_seed = f.chaos_seed;
   options.stale_map_worker = f.stale_map_worker;
   options.stale_map_ms = f.stale_map_ms;
   return options;
@@ -354,6 +387,7 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
     for (int w = 0; w < f.workers; ++w) {
       std::vector<std::string> args = {program.job, "worker",    "--controller", endpoint,
                                        "--threads", threads_arg, "--timeout",    timeout};
+      if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

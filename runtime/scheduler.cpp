@@ -12,15 +12,17 @@
 #include <thread>
 #include <tuple>
 #include <unordered_map>
+#include <variant>
 
 namespace canary::rt {
 
-void Outputs::add(int stage, int index, const std::string& key, std::string json) {
+void Outputs::add(std::uint64_t seq, int stage, int index, const std::string& key, std::string json) {
   std::lock_guard<std::mutex> lock(mutex_);
   Values& v = values_[key];
   v.list = !program_.stages[stage].partitions_is_one;
   stage_of_[key] = stage;
-  v.by_index[index] = std::move(json);
+  auto [it, fresh] = v.by_index.try_emplace(index, seq, json);
+  if (!fresh && it->second.first <= seq) it->second = {seq, std::move(json)};
 }
 
 std::string Outputs::to_json() const {
@@ -31,15 +33,15 @@ std::string Outputs::to_json() const {
     detail::append_json_string(out, key);
     out += ": ";
     if (!v.list) {
-      out += v.by_index.begin()->second;
+      out += v.by_index.begin()->second.second;
       continue;
     }
     out += "[";
     int next = 0;
-    for (const auto& [index, json] : v.by_index) {
+    for (const auto& [index, value] : v.by_index) {
       for (; next < index; ++next) out += next ? ", null" : "null";  // partitions that said nothing
       out += next++ ? ", " : "";
-      out += json;
+      out += value.second;
     }
     out += "]";
   }
@@ -50,7 +52,8 @@ std::vector<Outputs::Entry> Outputs::entries() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<Entry> out;
   for (const auto& [key, v] : values_)
-    for (const auto& [index, json] : v.by_index) out.push_back({key, stage_of_.at(key), index, json});
+    for (const auto& [index, value] : v.by_index)
+      out.push_back({key, stage_of_.at(key), index, value.first, value.second});
   return out;
 }
 
@@ -64,7 +67,8 @@ double thread_cpu_seconds() {
 
 // Which datasets a task touches, by the role it plays in its stage. "Main"
 // tasks are one per partition; a reduce's combine, a broadcast's send and a
-// signal's evaluation are the single task on partition 0 of their dataset.
+// signal's evaluation are the single task on partition 0 of their dataset
+// (canaryc makes sure that dataset has one partition).
 struct StageShape {
   std::vector<int> main_touches;
   std::vector<int> single_touches;
@@ -109,11 +113,182 @@ StageShape shape_of(const StageInfo& s) {
   return shape;
 }
 
+constexpr std::uint64_t kNoSeq = ~0ULL;
+
+// The job as every shard unrolls it: the program, the counts its parameters
+// give, and what each stage's tasks touch.
+struct Plan {
+  const Program& program;
+  std::vector<int> partitions_of;  // per dataset
+  std::vector<int> loop_counts;    // per block
+  std::vector<StageShape> shapes;  // per stage
+  std::vector<std::uint64_t> stage_hash;
+  int groups = 0;
+};
+
+// One stage instance as the unrolling makes it: the same on every shard.
+struct Step {
+  int stage = -1;
+  std::uint64_t seq = 0;
+  std::vector<int> iterations;  // of the enclosing loops, outermost first
+  // (dataset, its access number): how many instances touched that dataset
+  // before this one. Every instance touches every partition of the datasets
+  // it touches, so this is also each partition's turn.
+  std::vector<std::pair<int, std::uint64_t>> positions;
+  std::uint64_t source = kNoSeq;  // a gather's scatter
+  int source_senders = 0;         // how many tasks that scatter has
+
+  std::uint64_t position_of(int dataset) const {
+    for (const auto& [d, p] : positions)
+      if (d == dataset) return p;
+    return kNoSeq;
+  }
+};
+
+// Unrolls the program's static blocks into the numbered sequence of stage
+// instances; a signal's value, once known, decides the way. A copy taken
+// earlier replays the same sequence: that is how a shard finds the instances
+// a partition that migrates to it still needs.
+class Unroller {
+ public:
+  explicit Unroller(const Plan& plan) : plan_(&plan), accesses_(plan.program.datasets.size(), 0) {
+    frames_.push_back({&plan.program.body});
+  }
+
+  enum class Next { Step, Signal, End };  // a step; waiting for a signal's value; the program is over
+
+  Next next(Step& step, const std::unordered_map<std::uint64_t, bool>& signals) {
+    for (;;) {
+      if (waiting_signal_ != kNoSeq) {
+        auto it = signals.find(waiting_signal_);
+        if (it == signals.end()) return Next::Signal;
+        resolve(it->second);
+      }
+      if (frames_.empty()) return Next::End;
+      Frame& f = frames_.back();
+      if (f.next < f.nodes->size()) {
+        const Node node = (*f.nodes)[f.next++];
+        if (!node.is_block) {
+          make(node.id, step);
+          return Next::Step;
+        }
+        if (enter(node.id, step)) return Next::Step;
+        continue;
+      }
+      if (f.block < 0) {
+        frames_.pop_back();  // the end of the job body
+        continue;
+      }
+      const BlockInfo& b = plan_->program.blocks[f.block];
+      if (b.kind == BlockKind::Loop && ++f.iteration < f.count) {
+        f.next = 0;
+      } else if (b.kind == BlockKind::While) {
+        ++f.iteration;
+        await(f.block, step);  // decides whether the body runs again
+        return Next::Step;
+      } else {
+        frames_.pop_back();
+      }
+    }
+  }
+
+  std::uint64_t issued() const { return next_seq_; }
+  std::uint64_t accesses(int dataset) const { return accesses_[dataset]; }
+
+ private:
+  // A block being unrolled: where in which node list, and which iteration.
+  struct Frame {
+    const std::vector<Node>* nodes;
+    std::size_t next = 0;
+    int block = -1;  // -1: the job body
+    int iteration = 0;
+    int count = 0;  // loops
+  };
+
+  // Returns whether it made a step (the signal of a while or an if).
+  bool enter(int block, Step& step) {
+    const BlockInfo& b = plan_->program.blocks[block];
+    if (b.kind == BlockKind::Loop) {
+      int count = plan_->loop_counts[block];
+      if (count > 0) frames_.push_back({&b.body, 0, block, 0, count});
+      return false;
+    }
+    if (b.kind == BlockKind::While) frames_.push_back({&b.body, b.body.size(), block, 0, 0});
+    await(block, step);
+    return true;
+  }
+
+  void await(int block, Step& step) {
+    waiting_block_ = block;
+    make(plan_->program.blocks[block].signal, step);
+    waiting_signal_ = step.seq;
+  }
+
+  void resolve(bool value) {
+    waiting_signal_ = kNoSeq;
+    const BlockInfo& b = plan_->program.blocks[waiting_block_];
+    if (b.kind == BlockKind::While) {  // its frame is on top: nothing is unrolled while a signal is awaited
+      if (value) {
+        frames_.back().next = 0;
+      } else {
+        frames_.pop_back();
+      }
+    } else {
+      frames_.push_back({value ? &b.body : &b.else_body, 0, waiting_block_, 0, 0});
+    }
+  }
+
+  void make(int stage, Step& step) {
+    const StageInfo& s = plan_->program.stages[stage];
+    const StageShape& shape = plan_->shapes[stage];
+    step.stage = stage;
+    step.seq = next_seq_++;
+    step.iterations.clear();
+    for (const Frame& f : frames_)
+      if (f.block >= 0 && plan_->program.blocks[f.block].kind != BlockKind::If)
+        step.iterations.push_back(f.iteration);
+    step.positions.clear();
+    for (int d : shape.main_touches) step.positions.emplace_back(d, accesses_[d]++);
+    for (int d : shape.single_touches) step.positions.emplace_back(d, accesses_[d]++);
+    step.source = kNoSeq;
+    step.source_senders = 0;
+    if (s.kind == StageKind::Scatter) pending_scatter_[s.to] = {step.seq, plan_->partitions_of[s.reads[0]]};
+    if (s.kind == StageKind::Gather) {
+      auto it = pending_scatter_.find(s.writes[0]);
+      if (it == pending_scatter_.end())
+        throw std::logic_error("gather '" + s.name + "' has no scatter; canaryc should have refused this job");
+      std::tie(step.source, step.source_senders) = it->second;
+      pending_scatter_.erase(it);
+    }
+  }
+
+  const Plan* plan_;
+  std::vector<Frame> frames_;
+  std::uint64_t next_seq_ = 0;
+  std::vector<std::uint64_t> accesses_;  // per dataset
+  std::uint64_t waiting_signal_ = kNoSeq;
+  int waiting_block_ = -1;
+  std::map<int, std::pair<std::uint64_t, int>> pending_scatter_;  // destination -> (scatter seq, senders)
+};
+
+// Migration, step 2 on the source: the shard holding the partitions lets
+// them go.
+struct Release {
+  int group, partition, to;
+  std::uint64_t version;
+};
+// Migration, step 4 on the destination: the chosen shard takes them.
+struct Install {
+  int group, partition;
+  std::vector<std::tuple<int, std::uint64_t, void*>> datasets;  // (dataset, accesses completed, partition)
+};
+using Item = std::variant<Message, Release, Install>;
+
 // Where a shard's messages arrive: the only thing shards share, locked once
 // per batch of messages, never per task.
 class Inbox {
  public:
-  void push(Message m) {
+  void push(Item m) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       queue_.push_back(std::move(m));
@@ -122,14 +297,14 @@ class Inbox {
     ready_.notify_one();
   }
   bool has_messages() const { return pending_.load(std::memory_order_acquire); }
-  std::deque<Message> take() {
+  std::deque<Item> take() {
     std::lock_guard<std::mutex> lock(mutex_);
     pending_.store(false, std::memory_order_relaxed);
     return std::exchange(queue_, {});
   }
-  void wait(const std::atomic<bool>& stop) {
+  void wait(const std::atomic<bool>& stop, const std::atomic<bool>& ended) {
     std::unique_lock<std::mutex> lock(mutex_);
-    ready_.wait(lock, [&] { return !queue_.empty() || stop.load(); });
+    ready_.wait(lock, [&] { return !queue_.empty() || stop.load() || ended.load(); });
   }
   void wake() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -139,58 +314,56 @@ class Inbox {
  private:
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<Message> queue_;
+  std::deque<Item> queue_;
   std::atomic<bool> pending_{false};
 };
 
-constexpr std::uint64_t kNoSeq = ~0ULL;
+constexpr int kElsewhere = -1;  // Routing::shard: another worker holds it
+constexpr int kArriving = -2;   // the map names this worker, the handover has not come yet
 
 }  // namespace
 
 struct LocalScheduler::Impl {
   class Shard;
 
-  Impl(const Program& p, const void* params, RunConfig c, Outputs& o) : program(p), config(c), outputs(o) {
-    std::vector<int> loop_counts;
-    program.evaluate_counts(params, partitions_of, loop_counts);
-    counts = loop_counts;
-    int groups = 0;
+  Impl(const Program& p, const void* params, RunConfig c, Outputs& o)
+      : program(p), config(c), outputs(o), plan{p, {}, {}, {}, {}, 0} {
+    program.evaluate_counts(params, plan.partitions_of, plan.loop_counts);
     for (std::size_t d = 0; d < program.datasets.size(); ++d) {
-      if (partitions_of[d] < 1)
+      if (plan.partitions_of[d] < 1)
         throw std::runtime_error("dataset '" + program.datasets[d].name + "' would have " +
-                                 std::to_string(partitions_of[d]) + " partitions; it needs at least 1");
-      groups = std::max(groups, program.group_of[d] + 1);
+                                 std::to_string(plan.partitions_of[d]) + " partitions; it needs at least 1");
+      plan.groups = std::max(plan.groups, program.group_of[d] + 1);
+    }
+    for (const StageInfo& s : program.stages) {
+      plan.shapes.push_back(shape_of(s));
+      plan.stage_hash.push_back(stage_name_hash(s.name));
     }
     if (!config.map) {
-      single_map = PartitionMap::single(program, partitions_of);
+      single_map = PartitionMap::single(program, plan.partitions_of);
       config.map = &single_map;
     }
-    groups_ = groups;
     std::string error = check_map(*config.map);
     if (!error.empty()) throw std::runtime_error(error);
+    config.workers = std::max(config.workers, config.worker + 1);
+    for (const auto& g : config.map->owner)
+      for (int w : g) config.workers = std::max(config.workers, w + 1);
     // Partition i of every dataset of a group lives on one worker (the map)
     // and there on one shard: a worker deals its partitions round-robin.
-    shard_of.assign(groups, {});
+    Routing r;
+    r.owner = config.map->owner;
+    r.version = config.map->version;
     int next = 0;
-    for (int g = 0; g < groups; ++g)
-      for (int w : config.map->owner[g])
-        shard_of[g].push_back(w == config.worker ? next++ % config.threads : -1);
-    local_shards_of.assign(program.datasets.size(), {});
+    for (const auto& g : r.owner) {
+      std::vector<int>& shards_of_group = r.shard.emplace_back();
+      for (int w : g) shards_of_group.push_back(w == config.worker ? next++ % config.threads : kElsewhere);
+    }
     data.assign(program.datasets.size(), {});
     for (std::size_t d = 0; d < program.datasets.size(); ++d)
-      for (int i = 0; i < partitions_of[d]; ++i) {
-        int s = shard_of[program.group_of[d]][i];
-        if (s >= 0 &&
-            std::find(local_shards_of[d].begin(), local_shards_of[d].end(), s) == local_shards_of[d].end())
-          local_shards_of[d].push_back(s);
-        data[d].push_back(s >= 0 ? program.datasets[d].ops->create() : nullptr);
-      }
-    std::atomic_store(&routing_, std::make_shared<const Routing>(make_routing(*config.map)));
-    workers = std::max(routing()->workers, config.worker + 1);
-    for (const StageInfo& s : program.stages) {
-      shapes.push_back(shape_of(s));
-      stage_hash.push_back(stage_name_hash(s.name));
-    }
+      for (int i = 0; i < plan.partitions_of[d]; ++i)
+        data[d].push_back(r.shard[program.group_of[d]][i] >= 0 ? program.datasets[d].ops->create() : nullptr);
+    for (const auto& g : r.owner) group_ticks.emplace_back(g.size());
+    publish(std::move(r));
     // Messages may be delivered before run() starts the threads.
     for (int i = 0; i < config.threads; ++i) shards.push_back(std::make_unique<Shard>(*this, i));
   }
@@ -201,38 +374,47 @@ struct LocalScheduler::Impl {
         if (p) program.datasets[d].ops->destroy(p);
   }
 
-  // The local shard holding a partition, or -1 when another worker has it.
-  int shard_of_partition(int dataset, int index) const { return shard_of[program.group_of[dataset]][index]; }
-
-  // The map as this worker knows it now: shards read a snapshot without
-  // locking; an update swaps in a new one.
+  // The map as this worker knows it now: readers take a snapshot without
+  // locking; a change swaps in a new one (reroute()).
   struct Routing {
     std::vector<std::vector<int>> owner;              // [group][partition] -> worker
     std::vector<std::vector<std::uint64_t>> version;  // [group][partition]
+    std::vector<std::vector<int>> shard;              // [group][partition] -> local shard, kElsewhere, kArriving
     std::vector<std::vector<int>> workers_of;         // [dataset] -> the workers holding some of it
-    int workers = 1;
-    int worker_of(int group, int i) const { return owner[group][i]; }
   };
-  Routing make_routing(const PartitionMap& map) const {
-    Routing r;
-    r.owner = map.owner;
-    r.version = map.version;
+  void publish(Routing r) {
     r.workers_of.assign(program.datasets.size(), {});
     for (std::size_t d = 0; d < program.datasets.size(); ++d)
-      for (int w : map.owner[program.group_of[d]]) {
+      for (int w : r.owner[program.group_of[d]]) {
         std::vector<int>& list = r.workers_of[d];
         if (std::find(list.begin(), list.end(), w) == list.end()) list.push_back(w);
-        r.workers = std::max(r.workers, w + 1);
       }
-    return r;
+    std::atomic_store(&routing_, std::make_shared<const Routing>(std::move(r)));
   }
   std::shared_ptr<const Routing> routing() const { return std::atomic_load(&routing_); }
+
+  // Changes the map while nothing is being held, then gives every held part
+  // another try under the new one. `change` may also queue work for shards,
+  // which then precedes any message routed by the new map.
+  template <class Change>
+  void reroute(Change&& change) {
+    std::vector<Message> retry;
+    {
+      std::lock_guard<std::mutex> lock(held_mutex);
+      Routing next = *routing();
+      change(next);
+      publish(std::move(next));
+      retry.swap(held_messages);
+    }
+    for (Message& m : retry) accept(std::move(m));
+  }
+
   std::string check_map(const PartitionMap& map) const {
-    if (static_cast<int>(map.owner.size()) != groups_ || map.version.size() != map.owner.size())
+    if (static_cast<int>(map.owner.size()) != plan.groups || map.version.size() != map.owner.size())
       return "the partition map has the wrong number of groups";
     for (std::size_t d = 0; d < program.datasets.size(); ++d) {
       int g = program.group_of[d];
-      if (static_cast<int>(map.owner[g].size()) != partitions_of[d] ||
+      if (static_cast<int>(map.owner[g].size()) != plan.partitions_of[d] ||
           map.version[g].size() != map.owner[g].size())
         return "the partition map does not match dataset '" + program.datasets[d].name + "'";
     }
@@ -252,22 +434,22 @@ struct LocalScheduler::Impl {
   }
 
   // The paper's receive rule, part by part: a part for a partition held here
-  // goes to its shard; one for a partition held elsewhere is held when the
-  // sender's map entry is newer than ours (ours will catch up), and else
-  // forwarded to the owner our map names.
+  // goes to its shard; one for a partition on its way here, or held
+  // elsewhere by a newer map entry than ours, waits for the map to change;
+  // any other is forwarded to the owner our map names.
   void accept(Message m);
-  // Fans a message whose parts are all local out to the shards they concern.
-  void dispatch(Message m);
-  void to_shard(int shard, Message m);
+  // Fans a message whose parts are all held here out to their shards.
+  void dispatch(Message m, const Routing& r);
+  void to_shard(int shard, Item item);
 
   // Whether a message from another worker makes sense: its partitions and
   // sender exist. Where they are held is accept()'s business.
   std::string check_remote(const Message& m) const {
     const StageInfo& s = program.stages[m.stage];
-    auto sender_ok = [&](int d) { return m.sender >= 0 && m.sender < partitions_of[d]; };
+    auto sender_ok = [&](int d) { return m.sender >= 0 && m.sender < plan.partitions_of[d]; };
     auto parts_in = [&](int d, bool only_first) {
       for (const Message::Part& p : m.parts)
-        if (p.partition < 0 || p.partition >= (only_first ? 1 : partitions_of[d])) return false;
+        if (p.partition < 0 || p.partition >= (only_first ? 1 : plan.partitions_of[d])) return false;
       return true;
     };
     switch (m.kind) {
@@ -316,37 +498,36 @@ struct LocalScheduler::Impl {
     waiting += waiting_delta;
     finished += finished_delta;
     // With other workers, a message may always still come from them.
-    if (workers == 1 && finished < config.threads && waiting + finished == config.threads &&
-        in_flight.load() == 0)
+    if (config.workers == 1 && finished < config.threads && waiting + finished == config.threads &&
+        in_flight.load() == 0 && !config.until_ended)
       fail("internal error: every shard is waiting and no message is on its way");
     if (finished == config.threads) wake_all();
   }
 
-  RunStats run();
+  RunStats stats() const;
+  std::string migrate(int group, int partition, int to, std::uint64_t version);
+  std::string adopt(Handover h);
 
   const Program& program;
   RunConfig config;
   Outputs& outputs;
-  std::vector<int> partitions_of;  // per dataset
-  std::vector<int> counts;         // per block: loop counts
-  std::vector<StageShape> shapes;  // per stage
-  std::vector<std::uint64_t> stage_hash;
+  Plan plan;
   PartitionMap single_map;
-  int groups_ = 0;
-  std::shared_ptr<const Routing> routing_;        // atomic_load / atomic_store only
-  std::vector<std::vector<int>> shard_of;         // [group][partition] -> local shard, or -1
-  std::vector<std::vector<int>> local_shards_of;  // [dataset] -> the local shards holding some of it
-  int workers = 1;
+  std::shared_ptr<const Routing> routing_;  // atomic_load / atomic_store only
   std::mutex held_mutex;
-  std::vector<Message> held_messages;  // parts waiting for this worker's map to catch up
+  std::vector<Message> held_messages;  // parts waiting for this worker's map to change
   std::atomic<std::uint64_t> forwarded_parts{0}, held_parts{0};
-  std::vector<std::vector<void*>> data;  // [dataset][partition], touched only by the owning shard
+  std::vector<std::vector<void*>> data;  // [dataset][partition], touched only by the holding shard
+  // [group][partition]: TSC ticks spent in its tasks here, for load reports.
+  std::vector<std::vector<std::atomic<std::uint64_t>>> group_ticks;
   std::vector<std::unique_ptr<Shard>> shards;
 
   const std::chrono::steady_clock::time_point made_at = std::chrono::steady_clock::now();
   const std::uint64_t made_at_tsc = __rdtsc();
-  std::atomic<bool> stop{false};
-  std::atomic<int> in_flight{0};  // messages sent and not yet handled
+  std::atomic<bool> stop{false}, ended{false};
+  std::atomic<int> in_flight{0};         // messages sent and not yet handled
+  std::atomic<int> shards_at_end{0};     // with nothing left to run
+  std::atomic<int> installs_pending{0};  // handovers adopted, not yet installed by their shard
   std::mutex failure_mutex;
   std::string failure;
   std::mutex idle_mutex;
@@ -356,81 +537,84 @@ struct LocalScheduler::Impl {
 
 class LocalScheduler::Impl::Shard {
  public:
-  Shard(Impl& job, int id) : job_(job), program_(job.program), id_(id) {
+  Shard(Impl& job, int id) : job_(job), plan_(job.plan), program_(job.program), id_(id), unroller_(job.plan) {
+    checkpoints_.push_back(unroller_);
+    outputs_at_.outputs = &job.outputs;
+    auto r = job.routing();
+    for (int g = 0; g < plan_.groups; ++g) {
+      held_.emplace_back(r->shard[g].size(), 0);
+      mine_.emplace_back();
+      for (int i = 0; i < static_cast<int>(r->shard[g].size()); ++i)
+        if (r->shard[g][i] == id) {
+          held_[g][i] = 1;
+          mine_[g].push_back(i);
+        }
+    }
     for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
-      done_.emplace_back(job.partitions_of[d], 0);
+      done_.emplace_back(plan_.partitions_of[d], 0);
       accesses_.emplace_back();
       access_base_.push_back(0);
     }
-    frames_.push_back({&program_.body});
   }
 
   Inbox& inbox() { return inbox_; }
   std::uint64_t tasks() const { return tasks_.load(std::memory_order_relaxed); }
-  double thread_cpu_s() const { return thread_cpu_s_; }
+  double thread_cpu_s() const { return thread_cpu_s_.load(std::memory_order_relaxed); }
   std::uint64_t body_ticks() const { return body_ticks_.load(std::memory_order_relaxed); }
-  std::uint64_t stage_instances() const { return next_seq_; }
+  std::uint64_t stage_instances() const { return unroller_.issued(); }
 
   void main_loop() {
-    double cpu_start = thread_cpu_seconds();
+    cpu_start_ = thread_cpu_seconds();
     try {
       loop();
     } catch (const std::exception& e) {
       job_.fail(e.what());
     }
-    thread_cpu_s_ = thread_cpu_seconds() - cpu_start;
+    thread_cpu_s_ = thread_cpu_seconds() - cpu_start_;
   }
 
  private:
-  // One dynamic execution of a stage, as far as this shard is concerned.
-  struct Instance {
-    int stage = -1;
-    std::uint64_t seq = 0;
-    std::vector<int> iterations;  // of the enclosing loops, outermost first
-    int main_tasks = 0;           // over all shards
-    std::vector<int> local_main;  // the main tasks' partitions owned here
-    bool local_single = false;
-    int tasks_total = 0;  // here
+  enum Slot : std::uint8_t { kAbsent, kWaiting, kSpawned, kDone };
+
+  // One stage instance, as far as this shard is concerned.
+  struct Instance : Step {
+    int main_tasks = 0;              // over all shards
+    std::vector<std::uint8_t> slots;  // Slot, by partition, then the single task (main_tasks)
+    std::vector<int> local;          // the slots of the tasks here
+    int tasks_total = 0;             // here
     int tasks_done = 0;
-    std::vector<std::pair<int, std::uint64_t>> positions;  // (dataset, its access number)
-    std::vector<std::uint8_t> spawned;                     // by partition; main_tasks is the single task
-    std::uint64_t source = kNoSeq;                         // a gather's scatter
-    int source_senders = 0;                                // how many tasks that scatter has
+    bool replay = false;  // made again for a partition that arrived late (see install())
 
     bool complete() const { return tasks_done == tasks_total; }
-    std::uint64_t position_of(int dataset) const {
-      for (const auto& [d, p] : positions)
-        if (d == dataset) return p;
-      return kNoSeq;
-    }
   };
   struct TaskRef {
     Instance* instance;
-    int slot;  // a partition index, or main_tasks for the single task
+    int slot;
   };
-  // What arrived for one stage instance (keyed by its sequence number).
+  // What arrived for one stage instance (keyed by its sequence number, a
+  // gather's by its scatter's).
   struct Inbound {
+    int stage = -1;                                                  // of the messages
     std::map<int, std::vector<std::pair<int, std::string>>> chunks;  // partition -> (sender, values)
     std::vector<std::pair<int, std::string>> inputs;                 // reduce: (sender, value)
     std::string value;                                               // broadcast
     bool has_value = false;
-    bool has_signal = false;
-    bool signal = false;
   };
-  // A block being unrolled: where in which node list, and which iteration.
-  struct Frame {
-    const std::vector<Node>* nodes;
-    std::size_t next = 0;
-    int block = -1;  // -1: the job body
-    int iteration = 0;
-    int count = 0;  // loops
+  // Where a task's t.output() values go: the job's Outputs, with the
+  // instance's number so that the latest value wins.
+  struct OutputsAt : detail::OutputSink {
+    void add(int stage, int index, const std::string& key, std::string json) override {
+      outputs->add(seq, stage, index, key, std::move(json));
+    }
+    Outputs* outputs = nullptr;
+    std::uint64_t seq = 0;
   };
 
   void loop() {
     while (!job_.stop) {
       if (inbox_.has_messages()) {
-        for (Message& m : inbox_.take()) {
-          handle(std::move(m));
+        for (Item& item : inbox_.take()) {
+          handle(std::move(item));
           --job_.in_flight;
         }
       }
@@ -441,141 +625,95 @@ class LocalScheduler::Impl::Shard {
         run(t);
         continue;
       }
-      if (frames_.empty() && window_.empty()) {
-        job_.check_progress(0, 1);
-        return;
+      if (finished()) {
+        if (!job_.config.until_ended) {
+          job_.check_progress(0, 1);
+          return;
+        }
+        set_at_end(true);
+        if (job_.ended) return;
       }
       job_.check_progress(1, 0);
-      inbox_.wait(job_.stop);
+      inbox_.wait(job_.stop, job_.ended);
       job_.check_progress(-1, 0);
     }
   }
 
-  // --- the unroller ---------------------------------------------------------
+  bool finished() const { return unrolled_ && window_.empty() && replays_.empty(); }
 
-  std::vector<int> iteration_vector() const {
-    std::vector<int> out;
-    for (const Frame& f : frames_)
-      if (f.block >= 0 && program_.blocks[f.block].kind != BlockKind::If) out.push_back(f.iteration);
-    return out;
+  void set_at_end(bool at_end) {
+    if (at_end == at_end_) return;
+    at_end_ = at_end;
+    if (at_end) thread_cpu_s_ = thread_cpu_seconds() - cpu_start_;
+    if ((job_.shards_at_end += at_end ? 1 : -1) == job_.config.threads && job_.config.on_idle)
+      job_.config.on_idle();
   }
+
+  // --- issuing ----------------------------------------------------------------
 
   // Issues stage instances until the window is full, a signal must be
   // waited for, or the program ends.
   void unroll() {
-    if (waiting_signal_ != kNoSeq && !signal_known()) return;
-    while (waiting_signal_ == kNoSeq && !frames_.empty() && unfinished_ < job_.config.window) {
-      Frame& f = frames_.back();
-      if (f.next < f.nodes->size()) {
-        const Node node = (*f.nodes)[f.next++];
-        if (!node.is_block) {
-          issue(node.id);
-        } else {
-          enter(node.id);
-        }
-        continue;
+    while (!unrolled_ && unfinished_ < job_.config.window) {
+      Unroller::Next next = unroller_.next(step_, signals_);
+      if (next == Unroller::Next::Signal) return;
+      if (next == Unroller::Next::End) {
+        unrolled_ = true;
+        return;
       }
-      if (f.block < 0) {
-        frames_.pop_back();  // the end of the job body
-        continue;
-      }
-      const BlockInfo& b = program_.blocks[f.block];
-      if (b.kind == BlockKind::Loop && ++f.iteration < f.count) {
-        f.next = 0;
-      } else if (b.kind == BlockKind::While) {
-        ++f.iteration;
-        await_signal(f.block);  // decides whether the body runs again
-      } else {
-        frames_.pop_back();
-      }
+      issue(step_);
+      if (unroller_.issued() % kCheckpointEvery == 0) checkpoints_.push_back(unroller_);
     }
   }
+  static constexpr std::uint64_t kCheckpointEvery = 1024;
 
-  void enter(int block) {
-    const BlockInfo& b = program_.blocks[block];
-    if (b.kind == BlockKind::Loop) {
-      if (job_.counts[block] > 0) frames_.push_back({&b.body, 0, block, 0, job_.counts[block]});
-      return;
-    }
-    if (b.kind == BlockKind::While) frames_.push_back({&b.body, b.body.size(), block, 0, 0});
-    await_signal(block);
+  std::unique_ptr<Instance> make_instance(const Step& step) {
+    auto in = std::make_unique<Instance>();
+    static_cast<Step&>(*in) = step;
+    const StageShape& shape = plan_.shapes[in->stage];
+    in->main_tasks = shape.main_partitions_of >= 0 ? plan_.partitions_of[shape.main_partitions_of] : 0;
+    in->slots.assign(in->main_tasks + 1, kAbsent);
+    return in;
   }
 
-  void await_signal(int block) {
-    waiting_block_ = block;
-    waiting_signal_ = issue(program_.blocks[block].signal);
-    signal_known();
-  }
-
-  // Continues the unrolling once the awaited signal's value has arrived.
-  bool signal_known() {
-    auto it = inbound_.find(waiting_signal_);
-    if (it == inbound_.end() || !it->second.has_signal) return false;
-    bool value = it->second.signal;
-    inbound_.erase(it);
-    waiting_signal_ = kNoSeq;
-    const BlockInfo& b = program_.blocks[waiting_block_];
-    if (b.kind == BlockKind::While) {  // its frame is on top: nothing is unrolled while a signal is awaited
-      if (value) {
-        frames_.back().next = 0;
-      } else {
-        frames_.pop_back();
-      }
-    } else {
-      frames_.push_back({value ? &b.body : &b.else_body, 0, waiting_block_, 0, 0});
-    }
-    return true;
-  }
-
-  // Returns the instance's sequence number: the instance itself may already
-  // be retired, when this shard has no task in it.
-  std::uint64_t issue(int stage) {
-    const StageInfo& s = program_.stages[stage];
-    const StageShape& shape = job_.shapes[stage];
-    auto owned = std::make_unique<Instance>();
+  void issue(const Step& step) {
+    std::unique_ptr<Instance> owned = make_instance(step);
     Instance* in = owned.get();
-    in->stage = stage;
-    in->seq = next_seq_++;
-    in->iterations = iteration_vector();
-    in->main_tasks = shape.main_partitions_of >= 0 ? job_.partitions_of[shape.main_partitions_of] : 0;
-    for (int i = 0; i < in->main_tasks; ++i)
-      if (job_.shard_of_partition(shape.main_partitions_of, i) == id_) in->local_main.push_back(i);
-    in->local_single = shape.has_single && job_.shard_of_partition(shape.single_touches.front(), 0) == id_;
-    in->tasks_total = static_cast<int>(in->local_main.size()) + (in->local_single ? 1 : 0);
-    in->spawned.assign(in->main_tasks + 1, 0);
-    if (!in->local_main.empty())
-      for (int d : shape.main_touches) add_access(in, d);
-    if (in->local_single)
-      for (int d : shape.single_touches) add_access(in, d);
-    if (s.kind == StageKind::Scatter) pending_scatter_[s.to] = {in->seq, in->main_tasks};
-    if (s.kind == StageKind::Gather) {
-      auto it = pending_scatter_.find(s.writes[0]);
-      if (it == pending_scatter_.end())
-        throw std::logic_error("gather '" + s.name +
-                               "' has no scatter; canaryc should have refused this job");
-      std::tie(in->source, in->source_senders) = it->second;
-      pending_scatter_.erase(it);
+    const StageShape& shape = plan_.shapes[in->stage];
+    if (in->main_tasks > 0) {
+      int d = shape.main_touches.front();
+      std::uint64_t turn = in->position_of(d);
+      for (int i : mine_[program_.group_of[d]])
+        if (done_[d][i] <= turn) add_slot(in, i);  // else it ran on the worker this partition came from
     }
-    if (s.kind == StageKind::Gather || s.kind == StageKind::Reduce || s.kind == StageKind::Broadcast)
-      awaiting_[s.kind == StageKind::Gather ? in->source : in->seq] = in;
+    if (shape.has_single) {
+      int d = shape.single_touches.front();
+      if (held_[program_.group_of[d]][0] && done_[d][0] <= in->position_of(d)) add_slot(in, in->main_tasks);
+    }
+    for (const auto& [d, position] : in->positions) accesses_[d].push_back(in);
+    StageKind kind = program_.stages[in->stage].kind;
+    if (kind == StageKind::Gather || kind == StageKind::Reduce || kind == StageKind::Broadcast)
+      awaiting_[inbound_key(in)] = in;
     window_.push_back(std::move(owned));
     if (!in->complete()) ++unfinished_;
-    for (int i : in->local_main) try_spawn(in, i);
-    if (in->local_single) try_spawn(in, in->main_tasks);
-    std::uint64_t seq = in->seq;
+    for (int slot : in->local) try_spawn(in, slot);
     retire();
-    return seq;
   }
 
-  void add_access(Instance* in, int d) {
-    in->positions.emplace_back(d, access_base_[d] + accesses_[d].size());
-    accesses_[d].push_back(in);
+  void add_slot(Instance* in, int slot) {
+    in->slots[slot] = kWaiting;
+    in->local.push_back(slot);
+    ++in->tasks_total;
+  }
+
+  std::uint64_t inbound_key(const Instance* in) const {
+    return program_.stages[in->stage].kind == StageKind::Gather ? in->source : in->seq;
   }
 
   // --- readiness --------------------------------------------------------------
 
   bool ready(const Instance* in, int slot) {
-    const StageShape& shape = job_.shapes[in->stage];
+    const StageShape& shape = plan_.shapes[in->stage];
     bool single = slot == in->main_tasks;
     int index = single ? 0 : slot;
     for (int d : single ? shape.single_touches : shape.main_touches)
@@ -603,20 +741,56 @@ class LocalScheduler::Impl::Shard {
   }
 
   void try_spawn(Instance* in, int slot) {
-    if (in->spawned[slot] || !ready(in, slot)) return;
-    in->spawned[slot] = 1;
+    if (in->slots[slot] != kWaiting || !ready(in, slot)) return;
+    in->slots[slot] = kSpawned;
     ready_.push_back({in, slot});
   }
 
-  void try_spawn_all(Instance* in) {
-    for (int i : in->local_main) try_spawn(in, i);
-    if (in->local_single) try_spawn(in, in->main_tasks);
+  // The instance at access `position` of dataset `d`, if issued and not retired.
+  Instance* instance_at(int d, std::uint64_t position) {
+    if (position >= access_base_[d]) {
+      std::uint64_t offset = position - access_base_[d];
+      return offset < accesses_[d].size() ? accesses_[d][offset] : nullptr;
+    }
+    auto it = replay_at_.find({d, position});
+    return it == replay_at_.end() ? nullptr : it->second;
   }
 
-  // --- messages ---------------------------------------------------------------
+  // --- messages and migrations --------------------------------------------------
+
+  void handle(Item item) {
+    if (auto* m = std::get_if<Message>(&item)) {
+      handle(std::move(*m));
+    } else if (auto* r = std::get_if<Release>(&item)) {
+      release(*r);
+    } else {
+      install(std::get<Install>(std::move(item)));
+      if (at_end_ && !finished()) set_at_end(false);
+      --job_.installs_pending;
+    }
+  }
 
   void handle(Message m) {
+    if (m.kind == Message::Kind::Signal) {
+      signals_[m.seq] = m.signal;
+      return;
+    }
+    // Parts for partitions that left this shard since the message was
+    // routed go where the map now says (migration, step 3).
+    int g = program_.group_of[job_.target_dataset(m)];
+    auto gone = std::stable_partition(m.parts.begin(), m.parts.end(),
+                                      [&](const Message::Part& p) { return held_[g][p.partition] != 0; });
+    if (gone != m.parts.end()) {
+      Message onward(m.kind, m.seq, m.stage, m.sender);
+      onward.iterations = m.iterations;
+      onward.value = m.value;
+      onward.parts.assign(std::make_move_iterator(gone), std::make_move_iterator(m.parts.end()));
+      m.parts.erase(gone, m.parts.end());
+      job_.accept(std::move(onward));
+      if (m.parts.empty()) return;
+    }
     Inbound& in = inbound_[m.seq];
+    in.stage = m.stage;
     switch (m.kind) {
       case Message::Kind::Chunks:
         for (Message::Part& p : m.parts) in.chunks[p.partition].push_back({m.sender, std::move(p.bytes)});
@@ -629,13 +803,168 @@ class LocalScheduler::Impl::Shard {
         in.has_value = true;
         break;
       case Message::Kind::Signal:
-        in.has_signal = true;
-        in.signal = m.signal;
-        return;
+        break;
     }
-    if (auto it = awaiting_.find(m.seq); it != awaiting_.end()) try_spawn_all(it->second);
+    if (auto it = awaiting_.find(m.seq); it != awaiting_.end())
+      for (int slot : it->second->local) try_spawn(it->second, slot);
   }
 
+  // The slot of an instance's task on partition i of group g, or -1.
+  int slot_on(const Instance* in, int g, int i) const {
+    const StageShape& shape = plan_.shapes[in->stage];
+    if (in->main_tasks > 0 && program_.group_of[shape.main_partitions_of] == g) return i;
+    if (shape.has_single && i == 0 && program_.group_of[shape.single_touches.front()] == g) return in->main_tasks;
+    return -1;
+  }
+
+  // Migration, steps 2 and 3: the tasks this shard issued for the group's
+  // partitions are dropped (none is running: this thread runs them), the
+  // access counters say how far they got, and they leave with what arrived
+  // for them and was not used yet.
+  void release(const Release& r) {
+    int g = r.group, i = r.partition;
+    if (!held_[g][i]) return;
+    Handover h;
+    h.group = g;
+    h.partition = i;
+    h.version = r.version;
+    for (auto& [key, inbound] : inbound_) take_pending(key, inbound, g, i, r.version, h.pending);
+    held_[g][i] = 0;
+    mine_[g].erase(std::find(mine_[g].begin(), mine_[g].end(), i));
+    ready_.erase(std::remove_if(ready_.begin(), ready_.end(),
+                                [&](const TaskRef& t) { return slot_on(t.instance, g, i) == t.slot; }),
+                 ready_.end());
+    for (auto& in : window_) drop_slot(in.get(), slot_on(in.get(), g, i));
+    std::vector<Instance*> replays;
+    for (auto& [seq, in] : replays_) replays.push_back(in.get());
+    for (Instance* in : replays) {
+      drop_slot(in, slot_on(in, g, i));
+      if (in->complete()) retire_replay(in);
+    }
+    for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
+      if (program_.group_of[d] != g) continue;
+      std::string bytes;
+      program_.datasets[d].ops->write(job_.data[d][i], bytes);
+      program_.datasets[d].ops->destroy(job_.data[d][i]);
+      job_.data[d][i] = nullptr;
+      h.datasets.push_back({static_cast<int>(d), done_[d][i], std::move(bytes)});
+    }
+    retire();
+    job_.config.peers->hand_over(r.to, h);
+  }
+
+  void drop_slot(Instance* in, int slot) {
+    if (slot < 0 || (in->slots[slot] != kWaiting && in->slots[slot] != kSpawned)) return;
+    bool was_complete = in->complete();
+    in->slots[slot] = kAbsent;
+    in->local.erase(std::find(in->local.begin(), in->local.end(), slot));
+    --in->tasks_total;
+    if (!in->replay && !was_complete && in->complete()) --unfinished_;
+  }
+
+  // Moves what arrived for partition i of group g, and is not used yet, into
+  // `out` as the messages that brought it.
+  void take_pending(std::uint64_t key, Inbound& inbound, int g, int i, std::uint64_t version,
+                    std::vector<Message>& out) {
+    const StageInfo& s = program_.stages[inbound.stage];
+    auto waiting = awaiting_.find(key);
+    const Instance* in = waiting == awaiting_.end() ? nullptr : waiting->second;
+    auto used = [&](int slot) { return in && in->slots[slot] == kDone; };
+    if (s.kind == StageKind::Scatter && program_.group_of[s.to] == g) {
+      auto chunks = inbound.chunks.find(i);
+      if (chunks == inbound.chunks.end()) return;
+      if (!used(i))
+        for (auto& [sender, bytes] : chunks->second) {
+          Message& m = out.emplace_back(Message::Kind::Chunks, key, inbound.stage, sender);
+          m.parts.push_back({i, version, std::move(bytes)});
+        }
+      inbound.chunks.erase(chunks);
+    } else if (s.kind == StageKind::Reduce && program_.group_of[s.writes[0]] == g && i == 0) {
+      if (!in || !used(in->main_tasks))
+        for (auto& [sender, value] : inbound.inputs) {
+          Message& m = out.emplace_back(Message::Kind::ReduceInput, key, inbound.stage, sender);
+          m.value = std::move(value);
+          m.parts.push_back({0, version, ""});
+        }
+      inbound.inputs.clear();
+    } else if (s.kind == StageKind::Broadcast && program_.group_of[s.writes[0]] == g && inbound.has_value &&
+               !used(i)) {
+      Message& m = out.emplace_back(Message::Kind::BroadcastValue, key, inbound.stage);
+      m.value = inbound.value;
+      m.parts.push_back({i, version, ""});
+    }
+  }
+
+  // Migration, step 4: the partitions join this shard where they left off.
+  // Instances not issued here yet will include them; those issued already
+  // get their tasks added, and those retired already are made again from
+  // the unrolling's checkpoints (with the signals this shard has seen).
+  void install(Install x) {
+    int g = x.group, i = x.partition;
+    held_[g][i] = 1;
+    mine_[g].insert(std::lower_bound(mine_[g].begin(), mine_[g].end(), i), i);
+    for (auto& [d, accesses, partition] : x.datasets) {
+      job_.data[d][i] = partition;
+      done_[d][i] = accesses;
+    }
+    auto before = [&](const Unroller& u) {
+      for (auto& [d, accesses, partition] : x.datasets)
+        if (u.accesses(d) > accesses) return false;
+      return true;
+    };
+    auto from = std::find_if(checkpoints_.rbegin(), checkpoints_.rend(), before);
+    Unroller replay = *from;  // checkpoints_.front() is the start, before everything
+    std::uint64_t first_in_window = window_.empty() ? unroller_.issued() : window_.front()->seq;
+    Step step;
+    while (replay.issued() < unroller_.issued() && replay.next(step, signals_) == Unroller::Next::Step) {
+      Instance* in = nullptr;
+      int slot = -1;
+      auto needs = [&](int probe) {
+        const StageShape& shape = plan_.shapes[step.stage];
+        int d = probe == -2 ? shape.single_touches.front() : shape.main_touches.front();
+        return step.position_of(d) >= done_[d][i];
+      };
+      const StageShape& shape = plan_.shapes[step.stage];
+      bool main = shape.main_partitions_of >= 0 && program_.group_of[shape.main_partitions_of] == g && needs(-1);
+      bool single = !main && shape.has_single && i == 0 &&
+                    program_.group_of[shape.single_touches.front()] == g && needs(-2);
+      if (!main && !single) continue;
+      in = step.seq >= first_in_window ? window_[step.seq - first_in_window].get() : replay_of(step);
+      slot = main ? i : in->main_tasks;
+      if (in->slots[slot] != kAbsent) continue;
+      bool was_complete = in->complete();
+      add_slot(in, slot);
+      if (!in->replay && was_complete) ++unfinished_;
+      try_spawn(in, slot);
+    }
+  }
+
+  Instance* replay_of(const Step& step) {
+    auto it = replays_.find(step.seq);
+    if (it != replays_.end()) return it->second.get();
+    std::unique_ptr<Instance> owned = make_instance(step);
+    Instance* in = owned.get();
+    in->replay = true;
+    for (const auto& [d, position] : in->positions) replay_at_[{d, position}] = in;
+    StageKind kind = program_.stages[in->stage].kind;
+    if (kind == StageKind::Gather || kind == StageKind::Reduce || kind == StageKind::Broadcast)
+      awaiting_[inbound_key(in)] = in;
+    replays_.emplace(step.seq, std::move(owned));
+    return in;
+  }
+
+  void retire_replay(Instance* in) {
+    for (const auto& [d, position] : in->positions) replay_at_.erase({d, position});
+    forget_inbound(in);
+    replays_.erase(in->seq);
+  }
+
+  void forget_inbound(const Instance* in) {
+    StageKind kind = program_.stages[in->stage].kind;
+    if (kind != StageKind::Gather && kind != StageKind::Reduce && kind != StageKind::Broadcast) return;
+    awaiting_.erase(inbound_key(in));
+    inbound_.erase(inbound_key(in));
+  }
   // --- running a task -----------------------------------------------------------
 
   void run(TaskRef t) {
@@ -649,6 +978,8 @@ class LocalScheduler::Impl::Shard {
         ticks = static_cast<std::uint64_t>(ticks * job_.config.slowdown);
       }
       body_ticks_.store(body_ticks_.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
+      std::atomic<std::uint64_t>& group = group_ticks(in, t.slot);
+      group.store(group.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       bool single = t.slot == in->main_tasks;
       job_.fail("stage '" + program_.stages[in->stage].name + "', partition " +
@@ -673,9 +1004,10 @@ class LocalScheduler::Impl::Shard {
     std::vector<std::vector<void*>>& data = job_.data;
     bool single = slot == in->main_tasks;
     int index = single ? 0 : slot;
-    std::uint64_t seed = task_seed(job_.stage_hash[in->stage], index, in->iterations);
+    std::uint64_t seed = task_seed(plan_.stage_hash[in->stage], index, in->iterations);
     int iteration = in->iterations.empty() ? 0 : in->iterations.back();
-    Task task(in->stage, index, single ? 1 : in->main_tasks, iteration, seed, &job_.outputs);
+    outputs_at_.seq = in->seq;
+    Task task(in->stage, index, single ? 1 : in->main_tasks, iteration, seed, &outputs_at_);
     parts_.clear();
     std::uint64_t start = __rdtsc();
     switch (s.kind) {
@@ -689,7 +1021,7 @@ class LocalScheduler::Impl::Shard {
       }
       case StageKind::Scatter: {
         for (int d : s.reads) parts_.push_back(data[d][index]);
-        RowSink sink(job_.partitions_of[s.to]);
+        RowSink sink(plan_.partitions_of[s.to]);
         TaskArgs args{task, parts_.data(), &sink};
         start = __rdtsc();
         s.run(args);
@@ -702,7 +1034,7 @@ class LocalScheduler::Impl::Shard {
           Message m{Message::Kind::Chunks, in->seq, in->stage, index};
           m.iterations = in->iterations;
           for (int j = 0; j < static_cast<int>(sink.row.size()); ++j)
-            if (r->worker_of(g, j) == w) m.parts.push_back({j, r->version[g][j], std::move(sink.row[j])});
+            if (r->owner[g][j] == w) m.parts.push_back({j, r->version[g][j], std::move(sink.row[j])});
           job_.to_worker(w, std::move(m));
         }
         return ticks;
@@ -724,7 +1056,7 @@ class LocalScheduler::Impl::Shard {
           auto r = job_.routing();
           int g = program_.group_of[s.writes[0]];
           m.parts.push_back({0, r->version[g][0], ""});
-          job_.to_worker(r->worker_of(g, 0), std::move(m));
+          job_.to_worker(r->owner[g][0], std::move(m));
           return ticks;
         } else {
           void* part = data[s.writes[0]][0];
@@ -745,7 +1077,7 @@ class LocalScheduler::Impl::Shard {
           for (int w : r->workers_of[s.writes[0]]) {
             Message part = m;
             for (int j = 0; j < static_cast<int>(r->owner[g].size()); ++j)
-              if (r->worker_of(g, j) == w) part.parts.push_back({j, r->version[g][j], ""});
+              if (r->owner[g][j] == w) part.parts.push_back({j, r->version[g][j], ""});
             job_.to_worker(w, std::move(part));
           }
           return ticks;
@@ -761,7 +1093,7 @@ class LocalScheduler::Impl::Shard {
         Message m{Message::Kind::Signal, in->seq, in->stage};
         m.iterations = in->iterations;
         m.signal = args.signal;
-        for (int w = 0; w < job_.routing()->workers; ++w) job_.to_worker(w, m);
+        for (int w = 0; w < job_.config.workers; ++w) job_.to_worker(w, m);
         return ticks;
       }
     }
@@ -778,25 +1110,33 @@ class LocalScheduler::Impl::Shard {
     std::vector<std::string> row;
   };
 
+  // The load-report counter of the partition group a task works on.
+  std::atomic<std::uint64_t>& group_ticks(const Instance* in, int slot) {
+    const StageShape& shape = plan_.shapes[in->stage];
+    bool single = slot == in->main_tasks;
+    int d = single ? shape.single_touches.front() : shape.main_partitions_of;
+    return job_.group_ticks[program_.group_of[d]][single ? 0 : slot];
+  }
+
   // --- completion -----------------------------------------------------------------
 
   void complete(Instance* in, int slot) {
-    const StageShape& shape = job_.shapes[in->stage];
+    const StageShape& shape = plan_.shapes[in->stage];
     bool single = slot == in->main_tasks;
-    for (int d : single ? shape.single_touches : shape.main_touches) advance(d, single ? 0 : slot);
+    in->slots[slot] = kDone;
     tasks_.store(tasks_.load(std::memory_order_relaxed) + 1,
                  std::memory_order_relaxed);  // only this thread writes
-    if (++in->tasks_done == in->tasks_total) --unfinished_;
+    if (++in->tasks_done == in->tasks_total && !in->replay) --unfinished_;
+    for (int d : single ? shape.single_touches : shape.main_touches) advance(d, single ? 0 : slot);
+    if (in->replay && in->complete()) retire_replay(in);
     retire();
   }
 
   // The next access of partition `index` of dataset `d`, if issued yet.
   void advance(int d, int index) {
-    std::uint64_t position = ++done_[d][index];
-    std::uint64_t offset = position - access_base_[d];
-    if (offset >= accesses_[d].size()) return;
-    Instance* next = accesses_[d][offset];
-    const StageShape& shape = job_.shapes[next->stage];
+    Instance* next = instance_at(d, ++done_[d][index]);
+    if (!next) return;
+    const StageShape& shape = plan_.shapes[next->stage];
     bool main =
         std::find(shape.main_touches.begin(), shape.main_touches.end(), d) != shape.main_touches.end();
     try_spawn(next, main ? index : next->main_tasks);
@@ -811,71 +1151,73 @@ class LocalScheduler::Impl::Shard {
         accesses_[access.first].pop_front();
         ++access_base_[access.first];
       }
-      StageKind kind = program_.stages[front->stage].kind;
-      if (kind == StageKind::Gather) {
-        awaiting_.erase(front->source);
-        inbound_.erase(front->source);
-      } else if (kind == StageKind::Reduce || kind == StageKind::Broadcast) {
-        awaiting_.erase(front->seq);
-        inbound_.erase(front->seq);
-      }
+      forget_inbound(front);
       window_.pop_front();
     }
   }
 
   Impl& job_;
+  const Plan& plan_;
   const Program& program_;
   int id_;
   Inbox inbox_;
 
-  std::vector<Frame> frames_;
-  std::uint64_t next_seq_ = 0;
-  int unfinished_ = 0;  // issued instances with local tasks left
-  std::uint64_t waiting_signal_ = kNoSeq;
-  int waiting_block_ = -1;
-  std::map<int, std::pair<std::uint64_t, int>> pending_scatter_;  // destination -> (scatter seq, senders)
+  Unroller unroller_;
+  Step step_;                         // reused by unroll()
+  bool unrolled_ = false;             // to the program's end
+  std::vector<Unroller> checkpoints_;  // the unroller every kCheckpointEvery instances, from the start
+  std::unordered_map<std::uint64_t, bool> signals_;  // every signal's value, by seq
+  int unfinished_ = 0;                              // issued instances with local tasks left
+  bool at_end_ = false;
 
-  std::vector<std::vector<std::uint64_t>> done_;  // [dataset][partition]: accesses completed (owned ones)
+  std::vector<std::vector<std::uint8_t>> held_;  // [group][partition]: held by this shard
+  std::vector<std::vector<int>> mine_;           // [group]: the partitions held, ascending
+  std::vector<std::vector<std::uint64_t>> done_;  // [dataset][partition]: accesses completed (held ones)
   std::vector<std::deque<Instance*>> accesses_;   // per dataset: issued accesses not yet retired
   std::vector<std::uint64_t> access_base_;        // per dataset: the access number of accesses_.front()
   std::deque<std::unique_ptr<Instance>> window_;  // issued, not yet retired, in issue order
+  std::map<std::uint64_t, std::unique_ptr<Instance>> replays_;  // made again by install(), by seq
+  std::map<std::pair<int, std::uint64_t>, Instance*> replay_at_;  // (dataset, access number) -> replay
   std::deque<TaskRef> ready_;
   std::unordered_map<std::uint64_t, Inbound> inbound_;
-  std::unordered_map<std::uint64_t, Instance*> awaiting_;  // instances that wait for messages, by seq
+  std::unordered_map<std::uint64_t, Instance*> awaiting_;  // instances that wait for messages, by inbound key
   std::vector<void*> parts_;
+  OutputsAt outputs_at_;
 
   // Written by this shard's thread only; atomic so load reports can read them.
   std::atomic<std::uint64_t> tasks_{0};
   std::atomic<std::uint64_t> body_ticks_{0};
-  double thread_cpu_s_ = 0;
+  std::atomic<double> thread_cpu_s_{0};
+  double cpu_start_ = 0;
 };
 
 void LocalScheduler::Impl::wake_all() {
   for (auto& s : shards) s->inbox().wake();
 }
 
-void LocalScheduler::Impl::to_shard(int shard, Message m) {
+void LocalScheduler::Impl::to_shard(int shard, Item item) {
   ++in_flight;
-  shards[shard]->inbox().push(std::move(m));
+  shards[shard]->inbox().push(std::move(item));
 }
 
 void LocalScheduler::Impl::accept(Message m) {
+  auto r = routing();
   int d = target_dataset(m);
   if (m.kind == Message::Kind::Signal || d < 0) {
-    dispatch(std::move(m));
+    dispatch(std::move(m), *r);
     return;
   }
-  auto r = routing();
   int g = program.group_of[d];
   Message local(m.kind, m.seq, m.stage, m.sender), later = local;
   std::map<int, Message> onward;  // by worker
   for (Message::Part& p : m.parts) {
-    if (shard_of_partition(d, p.partition) >= 0) {
+    int shard = r->shard[g][p.partition];
+    if (shard >= 0) {
       local.parts.push_back(std::move(p));
-    } else if (p.version > r->version[g][p.partition]) {
+    } else if (shard == kArriving || p.version > r->version[g][p.partition]) {
       later.parts.push_back(std::move(p));
     } else {
-      int w = r->worker_of(g, p.partition);
+      int w = r->owner[g][p.partition];
       auto it = onward.try_emplace(w, m.kind, m.seq, m.stage, m.sender).first;
       it->second.parts.push_back({p.partition, r->version[g][p.partition], std::move(p.bytes)});
     }
@@ -891,20 +1233,25 @@ void LocalScheduler::Impl::accept(Message m) {
     config.peers->send(w, x);
   }
   if (!later.parts.empty()) {
-    held_parts += later.parts.size();
-    std::lock_guard<std::mutex> lock(held_mutex);
-    held_messages.push_back(std::move(later));
+    std::unique_lock<std::mutex> lock(held_mutex);
+    if (routing() == r) {
+      held_parts += later.parts.size();
+      held_messages.push_back(std::move(later));
+    } else {  // the map changed meanwhile: decide again
+      lock.unlock();
+      accept(std::move(later));
+    }
   }
-  if (!local.parts.empty()) dispatch(std::move(local));
+  if (!local.parts.empty()) dispatch(std::move(local), *r);
 }
 
-void LocalScheduler::Impl::dispatch(Message m) {
+void LocalScheduler::Impl::dispatch(Message m, const Routing& r) {
   const StageInfo& stage = program.stages[m.stage];
+  auto shard_of = [&](int d, int i) { return r.shard[program.group_of[d]][i]; };
   auto for_shards = [&](int d) {
     std::map<int, Message> by_shard;
     for (Message::Part& p : m.parts) {
-      auto it =
-          by_shard.try_emplace(shard_of_partition(d, p.partition), m.kind, m.seq, m.stage, m.sender).first;
+      auto it = by_shard.try_emplace(shard_of(d, p.partition), m.kind, m.seq, m.stage, m.sender).first;
       it->second.parts.push_back(std::move(p));
     }
     for (auto& [shard, part] : by_shard) {
@@ -918,7 +1265,7 @@ void LocalScheduler::Impl::dispatch(Message m) {
       for_shards(stage.to);
       break;
     case Message::Kind::ReduceInput:
-      to_shard(shard_of_partition(stage.writes[0], 0), std::move(m));
+      to_shard(shard_of(stage.writes[0], 0), std::move(m));
       break;
     case Message::Kind::BroadcastValue:
       for_shards(stage.writes[0]);
@@ -927,6 +1274,92 @@ void LocalScheduler::Impl::dispatch(Message m) {
       for (int shard = 0; shard < config.threads; ++shard) to_shard(shard, m);
       break;
   }
+}
+
+// Migration, step 2 on the source: from now on the map sends the group's
+// partitions elsewhere, and the shard holding them lets them go.
+std::string LocalScheduler::Impl::migrate(int group, int partition, int to, std::uint64_t version) {
+  auto r = routing();
+  if (group < 0 || group >= plan.groups || partition < 0 ||
+      partition >= static_cast<int>(r->owner[group].size()))
+    return "a migration of a partition that does not exist";
+  if (to < 0 || to >= config.workers || to == config.worker) return "a migration to a bad worker";
+  int shard = r->shard[group][partition];
+  if (shard < 0) return "a migration of a partition this worker does not hold";
+  if (version <= r->version[group][partition]) return "a migration with an old map version";
+  reroute([&](Routing& next) {
+    next.owner[group][partition] = to;
+    next.version[group][partition] = version;
+    next.shard[group][partition] = kElsewhere;
+    to_shard(shard, Release{group, partition, to, version});
+  });
+  return "";
+}
+
+// Migration, step 4 on the destination: the partitions are decoded here, on
+// the receiving thread, so a malformed handover is refused whole; the
+// shard holding the fewest of the group's partitions takes them.
+std::string LocalScheduler::Impl::adopt(Handover h) {
+  auto r = routing();
+  int g = h.group, i = h.partition;
+  if (g < 0 || g >= plan.groups || i < 0 || i >= static_cast<int>(r->owner[g].size()))
+    return "a handover of a partition that does not exist";
+  if (r->shard[g][i] >= 0) return "a handover of a partition this worker holds already";
+  if (h.version < r->version[g][i]) return "a handover older than this worker's map";
+  std::vector<int> expected;
+  for (std::size_t d = 0; d < program.datasets.size(); ++d)
+    if (program.group_of[d] == g) expected.push_back(static_cast<int>(d));
+  std::vector<int> given;
+  for (const Handover::Dataset& d : h.datasets) given.push_back(d.dataset);
+  if (given != expected) return "a handover without every dataset of its group, in order";
+  for (const Message& m : h.pending) {
+    std::string problem = m.kind == Message::Kind::Signal ? "a signal" : check_remote(m);
+    if (problem.empty() && (program.group_of[target_dataset(m)] != g || m.parts.size() != 1 ||
+                            m.parts[0].partition != i))
+      problem = "a message for other partitions";
+    if (!problem.empty()) return "a handover with " + problem;
+  }
+  Install install{g, i, {}};
+  try {
+    for (const Handover::Dataset& d : h.datasets) {
+      const TypeOps* ops = program.datasets[d.dataset].ops;
+      std::unique_ptr<void, void (*)(void*)> value(ops->create(), ops->destroy);
+      ops->read(d.bytes, value.get());
+      install.datasets.emplace_back(d.dataset, d.accesses, value.release());
+    }
+  } catch (const std::exception& e) {
+    for (auto& [d, accesses, value] : install.datasets) program.datasets[d].ops->destroy(value);
+    return std::string("a handover with a malformed partition: ") + e.what();
+  }
+  std::vector<int> held(config.threads, 0);
+  for (int s : r->shard[g])
+    if (s >= 0) ++held[s];
+  int shard = static_cast<int>(std::min_element(held.begin(), held.end()) - held.begin());
+  ++installs_pending;
+  reroute([&](Routing& next) {
+    next.owner[g][i] = config.worker;
+    next.version[g][i] = h.version;
+    next.shard[g][i] = shard;
+    to_shard(shard, std::move(install));
+  });
+  for (Message& m : h.pending) to_shard(shard, std::move(m));
+  return "";
+}
+
+RunStats LocalScheduler::Impl::stats() const {
+  RunStats stats;
+  stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - made_at).count();
+  double hz = tsc_hz();
+  double thread_cpu = 0;
+  for (const auto& s : shards) {
+    stats.tasks += s->tasks();
+    stats.tasks_per_thread.push_back(s->tasks());
+    stats.task_cpu_s += s->body_ticks() / hz;
+    thread_cpu += s->thread_cpu_s();
+    stats.stage_instances = s->stage_instances();
+  }
+  stats.scheduler_cpu_s = std::max(0.0, thread_cpu - stats.task_cpu_s);
+  return stats;
 }
 
 PartitionMap PartitionMap::single(const Program& program, const std::vector<int>& dataset_partitions) {
@@ -941,31 +1374,24 @@ PartitionMap PartitionMap::single(const Program& program, const std::vector<int>
   return map;
 }
 
-RunStats LocalScheduler::Impl::run() {
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (auto& s : shards) threads.emplace_back([&s] { s->main_loop(); });
-  for (std::thread& t : threads) t.join();
-  if (!failure.empty()) throw std::runtime_error(failure);
-  RunStats stats;
-  stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double hz = tsc_hz();
-  double thread_cpu = 0;
-  for (auto& s : shards) {
-    stats.tasks += s->tasks();
-    stats.tasks_per_thread.push_back(s->tasks());
-    stats.task_cpu_s += s->body_ticks() / hz;
-    thread_cpu += s->thread_cpu_s();
-    stats.stage_instances = s->stage_instances();
-  }
-  stats.scheduler_cpu_s = std::max(0.0, thread_cpu - stats.task_cpu_s);
-  return stats;
-}
-
 LocalScheduler::LocalScheduler(const Program& program, const void* params, RunConfig config, Outputs& outputs)
     : impl_(std::make_unique<Impl>(program, params, config, outputs)) {}
 LocalScheduler::~LocalScheduler() = default;
-RunStats LocalScheduler::run() { return impl_->run(); }
+
+RunStats LocalScheduler::run() {
+  Impl& j = *impl_;
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (auto& s : j.shards) threads.emplace_back([&s] { s->main_loop(); });
+  for (std::thread& t : threads) t.join();
+  if (!j.failure.empty()) throw std::runtime_error(j.failure);
+  RunStats stats = j.stats();
+  stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+RunStats LocalScheduler::stats() const { return impl_->stats(); }
+
 std::string LocalScheduler::deliver(Message m) {
   std::string error = impl_->check_remote(m);
   if (error.empty()) impl_->accept(std::move(m));
@@ -977,26 +1403,50 @@ std::string LocalScheduler::update_map(const PartitionMap& map) {
   std::string error = j.check_map(map);
   if (!error.empty()) return error;
   auto old = j.routing();
-  PartitionMap merged{old->owner, old->version};
   for (std::size_t g = 0; g < map.owner.size(); ++g)
-    for (std::size_t i = 0; i < map.owner[g].size(); ++i) {
-      if (map.version[g][i] <= merged.version[g][i]) continue;  // not newer than what we know
-      bool mine_before = merged.owner[g][i] == j.config.worker,
-           mine_after = map.owner[g][i] == j.config.worker;
-      if (mine_before != mine_after)
+    for (std::size_t i = 0; i < map.owner[g].size(); ++i)
+      if (map.version[g][i] > old->version[g][i] && old->shard[g][i] >= 0 &&
+          map.owner[g][i] != j.config.worker)
         return "the map moves partition " + std::to_string(i) + " of group " + std::to_string(g) +
-               " to or from this worker, which needs a migration";
-      merged.owner[g][i] = map.owner[g][i];
-      merged.version[g][i] = map.version[g][i];
-    }
-  std::atomic_store(&j.routing_, std::make_shared<const Impl::Routing>(j.make_routing(merged)));
-  std::vector<Message> held;
-  {
-    std::lock_guard<std::mutex> lock(j.held_mutex);
-    held.swap(j.held_messages);
-  }
-  for (Message& m : held) j.accept(std::move(m));
+               " away from this worker, which needs a migration";
+  j.reroute([&](Impl::Routing& next) {
+    for (std::size_t g = 0; g < map.owner.size(); ++g)
+      for (std::size_t i = 0; i < map.owner[g].size(); ++i) {
+        if (map.version[g][i] <= next.version[g][i]) continue;  // not newer than what we know
+        bool here = map.owner[g][i] == j.config.worker;
+        next.owner[g][i] = map.owner[g][i];
+        next.version[g][i] = map.version[g][i];
+        next.shard[g][i] = here ? kArriving : kElsewhere;  // not held here: checked above
+      }
+  });
   return "";
+}
+
+std::string LocalScheduler::migrate(int group, int partition, int to, std::uint64_t version) {
+  return impl_->migrate(group, partition, to, version);
+}
+
+std::string LocalScheduler::adopt(Handover h) { return impl_->adopt(std::move(h)); }
+
+bool LocalScheduler::idle() const {
+  return impl_->shards_at_end == impl_->config.threads && impl_->installs_pending == 0;
+}
+
+void LocalScheduler::end() {
+  impl_->ended = true;
+  impl_->wake_all();
+}
+
+std::vector<GroupLoad> LocalScheduler::group_loads() const {
+  auto r = impl_->routing();
+  double hz = impl_->tsc_hz();
+  std::vector<GroupLoad> loads;
+  for (std::size_t g = 0; g < r->shard.size(); ++g)
+    for (std::size_t i = 0; i < r->shard[g].size(); ++i)
+      if (r->shard[g][i] >= 0)
+        loads.push_back({static_cast<int>(g), static_cast<int>(i),
+                         impl_->group_ticks[g][i].load(std::memory_order_relaxed) / hz});
+  return loads;
 }
 
 std::uint64_t LocalScheduler::tasks_done() const {

@@ -14,6 +14,7 @@
 #include <canary/program.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,10 +24,12 @@
 namespace canary::rt {
 
 // Collects t.output() values: per key, the value of each partition index.
-class Outputs : public detail::OutputSink {
+// Of two values for one key and index, the one from the later stage
+// instance (`seq`) wins, whichever worker ran it: partitions migrate.
+class Outputs {
  public:
   explicit Outputs(const Program& program) : program_(program) {}
-  void add(int stage, int index, const std::string& key, std::string json) override;
+  void add(std::uint64_t seq, int stage, int index, const std::string& key, std::string json);
   // {key: value} as JSON text; a key made by a stage with more than one
   // partition becomes a list ordered by partition index.
   std::string to_json() const;
@@ -35,6 +38,7 @@ class Outputs : public detail::OutputSink {
     std::string key;
     int stage;
     int index;
+    std::uint64_t seq;
     std::string json;
   };
   // Every value, to hand to another Outputs (a worker's, to the controller's).
@@ -43,7 +47,7 @@ class Outputs : public detail::OutputSink {
  private:
   struct Values {
     bool list = false;
-    std::map<int, std::string> by_index;
+    std::map<int, std::pair<std::uint64_t, std::string>> by_index;  // index -> (seq, json)
   };
   const Program& program_;
   mutable std::mutex mutex_;
@@ -98,12 +102,37 @@ struct PartitionMap {
   static PartitionMap single(const Program& program, const std::vector<int>& dataset_partitions);
 };
 
+// Partition i of every dataset of a co-location group, on its way from one
+// worker to another (migration, step 3).
+struct Handover {
+  int group = 0;
+  int partition = 0;
+  std::uint64_t version = 0;  // of the map entry that names the receiver
+  struct Dataset {
+    int dataset;
+    std::uint64_t accesses;  // completed: how far the partition got (the paper's "last stage")
+    std::string bytes;       // the serialized partition
+  };
+  std::vector<Dataset> datasets;  // every dataset of the group
+  // What had arrived for the partitions and was not used yet: chunks,
+  // reduction inputs, broadcast values.
+  std::vector<Message> pending;
+};
+
 // How a worker's scheduler reaches the other workers. Called from compute
 // threads concurrently.
 class Peers {
  public:
   virtual ~Peers() = default;
   virtual void send(int worker, const Message& m) = 0;
+  virtual void hand_over(int worker, const Handover& h) = 0;
+};
+
+// CPU time spent in the tasks of one partition group so far.
+struct GroupLoad {
+  int group;
+  int partition;
+  double cpu_s;
 };
 
 struct RunConfig {
@@ -111,11 +140,18 @@ struct RunConfig {
   // How many unfinished stage instances a shard may have issued.
   int window = 64;
   int worker = 0;                     // this worker's number in `map`
+  int workers = 1;                    // how many there are: every one hears every signal
   const PartitionMap* map = nullptr;  // null: this worker holds everything
   Peers* peers = nullptr;             // needed when the map spreads partitions over workers
   // Tests and experiments: every task body takes this many times as long
   // (the rest spent busy-waiting), to make a straggler on one machine.
   double slowdown = 1;
+  // A worker of a cluster keeps its shards when its part is done, since a
+  // partition may still migrate here, until end(); otherwise run() returns
+  // as soon as every shard is done.
+  bool until_ended = false;
+  // Called from a compute thread when the scheduler may have become idle().
+  std::function<void()> on_idle;
 };
 
 class LocalScheduler {
@@ -125,17 +161,33 @@ class LocalScheduler {
   LocalScheduler(const LocalScheduler&) = delete;
   LocalScheduler& operator=(const LocalScheduler&) = delete;
 
-  // Runs this worker's part of the job to its end. Throws
-  // std::runtime_error when a task fails or `stop` was called.
+  // Runs this worker's part of the job to its end (see `until_ended`).
+  // Throws std::runtime_error when a task fails or `stop` was called.
   RunStats run();
+  // Statistics so far; thread-safe.
+  RunStats stats() const;
   // Hands over a message from another worker; thread-safe. Parts for
   // partitions held elsewhere are forwarded, or held until this worker's map
   // catches up with the sender's. Returns why the message was refused
   // (partitions that do not exist, say), or "".
   std::string deliver(Message m);
-  // A newer view of the map; thread-safe. Only entries of partitions held
-  // elsewhere may change owner (moving this worker's own needs migration).
+  // A newer view of the map; thread-safe. Entries may move partitions to
+  // this worker (they arrive by hand_over), not away from it (migrate()).
   std::string update_map(const PartitionMap& map);
+  // Migration, steps 2 and 3 on the source: partition `partition` of
+  // `group` stops here and is handed over to worker `to`, whose map entry
+  // for it is now at `version`. Returns why not, or "".
+  std::string migrate(int group, int partition, int to, std::uint64_t version);
+  // Migration, step 4 on the destination: installs handed-over partitions.
+  // Returns why they were refused, or "".
+  std::string adopt(Handover h);
+  // Whether every shard has run all it holds to the program's end, with no
+  // handover being installed: a worker then reports Done.
+  bool idle() const;
+  // With `until_ended`: makes run() return once it is idle.
+  void end();
+  // CPU time per partition group held here, for load reports.
+  std::vector<GroupLoad> group_loads() const;
   // Progress so far, readable while run() runs: tasks done, and seconds
   // spent in task bodies over all threads.
   std::uint64_t tasks_done() const;

@@ -10,11 +10,14 @@ struct Envelope {
     start @1 :Start;              # controller -> worker
     heartbeat @2 :Heartbeat;      # worker -> controller, periodically
     data @3 :Transfer;            # worker -> worker
-    done @4 :Done;                # worker -> controller: its part of the job ended
+    done @4 :Done;                # worker -> controller: it ran all it holds to the end (again if more came)
     failure @5 :Failure;          # worker -> controller: it cannot go on
     shutdown @6 :Shutdown;        # controller -> worker
-        mapUpdate @7 :MapUpdate;      # controller -> worker: newer map entries
-    loadReport @8 :LoadReport;    # worker -> controller, once a second
+    mapUpdate @7 :MapUpdate;      # controller -> worker: newer map entries
+    loadReport @8 :LoadReport;    # worker -> controller, a few times a second
+    migrate @9 :Migrate;          # controller -> the worker a partition group leaves
+    handover @10 :Handover;       # worker -> worker: the partition group itself
+    migrated @11 :Migrated;       # the receiving worker -> controller: it is installed
   }
 }
 
@@ -72,8 +75,50 @@ struct Part {
 
 struct LoadReport {
   worker @0 :UInt32;
-  tasks @1 :UInt64;        # tasks run so far
-  busySeconds @2 :Float64; # time spent in task bodies so far, over all its threads
+  tasks @1 :UInt64;         # tasks run so far
+  busySeconds @2 :Float64;  # time spent in task bodies so far, over all its threads
+  idleSeconds @3 :Float64;  # the rest of its threads' time so far
+  groups @4 :List(GroupLoad);  # every partition group it holds
+}
+
+struct GroupLoad {
+  group @0 :UInt32;
+  partition @1 :UInt32;
+  cpuSeconds @2 :Float64;  # spent in its tasks on this worker so far
+}
+
+# Migration, step 1: partition `partition` of every dataset of co-location
+# group `group` moves to worker `to`, whose map entry is now at `version`.
+struct Migrate {
+  group @0 :UInt32;
+  partition @1 :UInt32;
+  to @2 :UInt32;
+  version @3 :UInt64;
+}
+
+# Migration, step 3: the partitions, how far each got, and what had
+# arrived for them and was not used yet.
+struct Handover {
+  job @0 :Text;
+  group @1 :UInt32;
+  partition @2 :UInt32;
+  version @3 :UInt64;
+  datasets @4 :List(HandedDataset);
+  pending @5 :List(Transfer);
+}
+
+struct HandedDataset {
+  dataset @0 :UInt32;
+  accesses @1 :UInt64;  # completed accesses: the stage instances it has been through
+  bytes @2 :Data;
+}
+
+# Migration, step 5: the receiver holds the partitions and runs them on.
+struct Migrated {
+  worker @0 :UInt32;
+  group @1 :UInt32;
+  partition @2 :UInt32;
+  version @3 :UInt64;
 }
 
 struct MapUpdate {
@@ -85,7 +130,7 @@ struct Done {
   tasks @1 :UInt64;
   schedulerCpuS @2 :Float64;
   taskCpuS @3 :Float64;
-    outputs @4 :List(Output);
+  outputs @4 :List(Output);
   forwarded @5 :UInt64;   # message parts it passed on to their owner
   held @6 :UInt64;        # message parts it kept until its map caught up
 }
@@ -95,6 +140,7 @@ struct Output {
   stage @1 :UInt32;
   index @2 :UInt32;
   json @3 :Text;
+  seq @4 :UInt64;  # the stage instance that made it: of two values, the later one counts
 }
 
 struct Failure {

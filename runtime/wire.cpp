@@ -70,9 +70,9 @@ kj::ArrayPtr<const kj::byte> bytes_of(const std::string& s) {
 
 }  // namespace
 
-zmq::message_t encode_data(const Message& m, const std::string& job, const Program& program) {
-  capnp::MallocMessageBuilder message;
-  wire::Transfer::Builder d = message.initRoot<wire::Envelope>().initData();
+namespace {
+
+void fill_transfer(wire::Transfer::Builder d, const Message& m, const std::string& job, const Program& program) {
   d.setKind(to_wire(m.kind));
   d.setJob(job);
   d.setSeq(m.seq);
@@ -91,7 +91,54 @@ zmq::message_t encode_data(const Message& m, const std::string& job, const Progr
   }
   d.setValue(bytes_of(m.value));
   d.setSignal(m.signal);
+}
+
+}  // namespace
+
+zmq::message_t encode_data(const Message& m, const std::string& job, const Program& program) {
+  capnp::MallocMessageBuilder message;
+  fill_transfer(message.initRoot<wire::Envelope>().initData(), m, job, program);
   return to_frame(message);
+}
+
+zmq::message_t encode_handover(const Handover& h, const std::string& job, const Program& program) {
+  capnp::MallocMessageBuilder message;
+  wire::Handover::Builder b = message.initRoot<wire::Envelope>().initHandover();
+  b.setJob(job);
+  b.setGroup(h.group);
+  b.setPartition(h.partition);
+  b.setVersion(h.version);
+  auto datasets = b.initDatasets(h.datasets.size());
+  for (std::size_t i = 0; i < h.datasets.size(); ++i) {
+    datasets[i].setDataset(h.datasets[i].dataset);
+    datasets[i].setAccesses(h.datasets[i].accesses);
+    datasets[i].setBytes(bytes_of(h.datasets[i].bytes));
+  }
+  auto pending = b.initPending(h.pending.size());
+  for (std::size_t i = 0; i < h.pending.size(); ++i) fill_transfer(pending[i], h.pending[i], job, program);
+  return to_frame(message);
+}
+
+std::string decode_handover(wire::Handover::Reader b, const Program& program, Handover& out) {
+  if (b.getJob() != program.job) return "a handover for job '" + std::string(b.getJob().cStr()) + "'";
+  if (b.getGroup() > INT32_MAX || b.getPartition() > INT32_MAX) return "a handover out of range";
+  Handover h;
+  h.group = static_cast<int>(b.getGroup());
+  h.partition = static_cast<int>(b.getPartition());
+  h.version = b.getVersion();
+  for (wire::HandedDataset::Reader d : b.getDatasets()) {
+    if (d.getDataset() >= program.datasets.size()) return "a handover of a dataset that does not exist";
+    auto bytes = d.getBytes();
+    h.datasets.push_back({static_cast<int>(d.getDataset()), d.getAccesses(), std::string(bytes.begin(), bytes.end())});
+  }
+  for (wire::Transfer::Reader t : b.getPending()) {
+    Message m(Message::Kind::Signal, 0, 0);
+    std::string problem = decode_data(t, program, m);
+    if (!problem.empty()) return "a handover with " + problem;
+    h.pending.push_back(std::move(m));
+  }
+  out = std::move(h);
+  return "";
 }
 
 std::string decode_data(wire::Transfer::Reader d, const Program& program, Message& out) {

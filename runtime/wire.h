@@ -42,6 +42,10 @@ zmq::message_t encode_data(const Message& m, const std::string& job, const Progr
 // Checks the fields against the program, so nothing out of range gets in.
 std::string decode_data(wire::Transfer::Reader data, const Program& program, Message& out);
 
+// Migration, step 3: a partition group between workers.
+zmq::message_t encode_handover(const Handover& h, const std::string& job, const Program& program);
+std::string decode_handover(wire::Handover::Reader b, const Program& program, Handover& out);
+
 // Map entries, both ways. Decoding checks the bounds and that no entry
 // leaves a partition without a worker of the `workers` there are.
 void encode_map(const PartitionMap& map, capnp::List<wire::MapEntry>::Builder entries);

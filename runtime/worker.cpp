@@ -34,12 +34,12 @@ class Outbox : public Peers {
   explicit Outbox(const Program& program)
       : program_(program), wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
   ~Outbox() override { close(wake_); }
-  void send(int worker, const Message& m) override {
-    zmq::message_t frame = encode_data(m, program_.job, program_);  // on the compute thread
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      queue_.emplace_back(worker, std::move(frame));
-    }
+  // Both encode on the calling compute thread.
+  void send(int worker, const Message& m) override { post(worker, encode_data(m, program_.job, program_)); }
+  void hand_over(int worker, const Handover& h) override {
+    post(worker, encode_handover(h, program_.job, program_));
+  }
+  void wake() {
     std::uint64_t one = 1;
     (void)!::write(wake_, &one, sizeof one);
   }
@@ -52,6 +52,14 @@ class Outbox : public Peers {
   }
 
  private:
+  void post(int worker, zmq::message_t frame) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.emplace_back(worker, std::move(frame));
+    }
+    wake();
+  }
+
   const Program& program_;
   int wake_;
   std::mutex mutex_;
@@ -93,38 +101,35 @@ class Worker {
     RunConfig config;
     config.threads = options_.threads;
     config.worker = id_;
+    config.workers = static_cast<int>(peers_.size());
     config.map = &map_;
     config.peers = outbox_.get();
     config.slowdown = options_.slowdown;
+    config.until_ended = true;  // a partition may migrate here after this worker ran all it had
+    config.on_idle = [this] { outbox_->wake(); };
     LocalScheduler scheduler(program_, params.get(), config, outputs);
     scheduler_ = &scheduler;
-    RunStats stats;
+    outputs_ = &outputs;
     std::string failure;
     std::thread compute([&] {
       try {
-        stats = scheduler.run();
+        scheduler.run();
       } catch (const std::exception& e) {
         failure = e.what();
       }
       finished_ = true;
-      std::uint64_t one = 1;
-      (void)!::write(outbox_->fd(), &one, sizeof one);
+      outbox_->wake();
     });
-    bool ok = serve();
+    bool ended = serve();
+    if (ended) scheduler.end();
     compute.join();
-    if (!ok) return 1;
-
-    // Step 3: report, then wait to be told to leave, still forwarding what
-    // a worker with an older map sends here for others.
-    if (!failure.empty()) {
+    if (!failure.empty() && !told_to_stop_) {
       // Said before it is reported, so the controller's summary comes last.
       std::cerr << "worker " << id_ << ": error: " << failure << "\n";
       send_failure(failure);
       await_shutdown();
-      return 1;
     }
-    send_done(stats, outputs, scheduler);
-    return await_shutdown() ? 0 : 1;
+    return ended ? 0 : 1;
   }
 
  private:
@@ -219,26 +224,30 @@ class Worker {
     return true;
   }
 
-  // The I/O loop while the shards run, with heartbeats both ways.
+  // The I/O loop while the shards run, with heartbeats both ways, load
+  // reports, and Done whenever the shards have run all they hold. Returns
+  // true when the controller ends the job, false on a failure.
   bool serve() {
     Clock::time_point last_heartbeat = Clock::now(), last_contact = Clock::now(), last_report = Clock::now();
     while (!finished_) {
       bool shutdown = false;
       if (move_data(shutdown)) last_contact = Clock::now();
-      if (shutdown) return false;
+      if (shutdown) {
+        told_to_stop_ = true;
+        return ended_;
+      }
+      if (!reported_idle_ && scheduler_->idle()) {
+        send_done();
+        reported_idle_ = true;
+      }
       if (seconds_since(last_heartbeat) > 0.5) {
         capnp::MallocMessageBuilder message;
         message.initRoot<wire::Envelope>().initHeartbeat().setWorker(id_);
         send_envelope(message);
         last_heartbeat = Clock::now();
       }
-      if (seconds_since(last_report) > 1) {
-        capnp::MallocMessageBuilder message;
-        auto r = message.initRoot<wire::Envelope>().initLoadReport();
-        r.setWorker(id_);
-        r.setTasks(scheduler_->tasks_done());
-        r.setBusySeconds(scheduler_->busy_seconds());
-        send_envelope(message);
+      if (seconds_since(last_report) > kLoadReportSeconds) {
+        send_load_report();
         last_report = Clock::now();
       }
       if (seconds_since(last_contact) > options_.timeout_s) {
@@ -248,7 +257,28 @@ class Worker {
         return false;
       }
     }
-    return true;
+    return false;
+  }
+
+  // Never per task: the controller balances on these.
+  static constexpr double kLoadReportSeconds = 0.25;
+
+  void send_load_report() {
+    capnp::MallocMessageBuilder message;
+    auto r = message.initRoot<wire::Envelope>().initLoadReport();
+    r.setWorker(id_);
+    r.setTasks(scheduler_->tasks_done());
+    double busy = scheduler_->busy_seconds();
+    r.setBusySeconds(busy);
+    r.setIdleSeconds(std::max(0.0, seconds_since(started_) * options_.threads - busy));
+    std::vector<GroupLoad> loads = scheduler_->group_loads();
+    auto groups = r.initGroups(loads.size());
+    for (std::size_t i = 0; i < loads.size(); ++i) {
+      groups[i].setGroup(loads[i].group);
+      groups[i].setPartition(loads[i].partition);
+      groups[i].setCpuSeconds(loads[i].cpu_s);
+    }
+    send_envelope(message);
   }
 
   // Sends what waits for each peer without blocking: a full peer (at its
@@ -266,17 +296,19 @@ class Worker {
   void receive_data() {
     zmq::message_t frame;
     while (data_in_.recv(frame, zmq::recv_flags::dontwait)) {
-      Message m(Message::Kind::Signal, 0, 0);
       std::string problem;
       std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
-        if (!e.isData()) {
+        if (e.isData()) {
+          Message m(Message::Kind::Signal, 0, 0);
+          problem = decode_data(e.getData(), program_, m);
+          if (problem.empty()) problem = scheduler_->deliver(std::move(m));
+        } else if (e.isHandover()) {
+          problem = adopt(e.getHandover());
+        } else {
           problem = "not a data message";
-          return;
         }
-        problem = decode_data(e.getData(), program_, m);
       });
       if (error.empty()) error = problem;
-      if (error.empty()) error = scheduler_->deliver(std::move(m));
       if (!error.empty()) dropped_.about(error);
     }
   }
@@ -288,7 +320,18 @@ class Worker {
         if (e.isShutdown()) {
           shutdown = true;
           std::string reason = e.getShutdown().getReason().cStr();
-          if (scheduler_) scheduler_->stop(reason.empty() ? "the controller ended the job" : reason);
+          // An empty reason: the job is complete (it follows every worker's Done).
+          ended_ = reason.empty() && reported_idle_;
+          if (scheduler_ && !ended_) scheduler_->stop(reason.empty() ? "the controller ended the job" : reason);
+        }
+        if (e.isMigrate() && scheduler_) {
+          auto m = e.getMigrate();
+          std::string problem = m.getGroup() > INT32_MAX || m.getPartition() > INT32_MAX || m.getTo() > INT32_MAX
+                                    ? "out of range"
+                                    : scheduler_->migrate(static_cast<int>(m.getGroup()),
+                                                          static_cast<int>(m.getPartition()),
+                                                          static_cast<int>(m.getTo()), m.getVersion());
+          if (!problem.empty()) dropped_.about("a migration: " + problem);
         }
         if (e.isMapUpdate() && scheduler_) {
           PartitionMap update;
@@ -309,24 +352,47 @@ class Worker {
     send_envelope(message);
   }
 
-  void send_done(const RunStats& stats, const Outputs& outputs, const LocalScheduler& scheduler) {
+  void send_done() {
+    RunStats stats = scheduler_->stats();
     capnp::MallocMessageBuilder message;
     auto d = message.initRoot<wire::Envelope>().initDone();
     d.setWorker(id_);
     d.setTasks(stats.tasks);
     d.setSchedulerCpuS(stats.scheduler_cpu_s);
     d.setTaskCpuS(stats.task_cpu_s);
-    d.setForwarded(scheduler.forwarded());
-    d.setHeld(scheduler.held());
-    std::vector<Outputs::Entry> entries = outputs.entries();
+    d.setForwarded(scheduler_->forwarded());
+    d.setHeld(scheduler_->held());
+    std::vector<Outputs::Entry> entries = outputs_->entries();
     auto list = d.initOutputs(entries.size());
     for (std::size_t i = 0; i < entries.size(); ++i) {
       list[i].setKey(entries[i].key);
       list[i].setStage(entries[i].stage);
       list[i].setIndex(entries[i].index);
       list[i].setJson(entries[i].json);
+      list[i].setSeq(entries[i].seq);
     }
     send_envelope(message);
+  }
+
+  // Migration, steps 4 and 5: install, then tell the controller, after
+  // which this worker reports Done again once it has run them to the end.
+  std::string adopt(wire::Handover::Reader b) {
+    Handover h;
+    std::string problem = decode_handover(b, program_, h);
+    if (!problem.empty()) return problem;
+    int group = h.group, partition = h.partition;
+    std::uint64_t version = h.version;
+    problem = scheduler_->adopt(std::move(h));
+    if (!problem.empty()) return problem;
+    reported_idle_ = false;
+    capnp::MallocMessageBuilder message;
+    auto m = message.initRoot<wire::Envelope>().initMigrated();
+    m.setWorker(id_);
+    m.setGroup(group);
+    m.setPartition(partition);
+    m.setVersion(version);
+    send_envelope(message);
+    return "";
   }
 
   // After this worker's part ended: keeps moving data (forwarding what
@@ -358,7 +424,12 @@ class Worker {
   PartitionMap map_;
   std::unique_ptr<Outbox> outbox_;
   LocalScheduler* scheduler_ = nullptr;
-  std::atomic<bool> finished_{false};
+  const Outputs* outputs_ = nullptr;
+  std::atomic<bool> finished_{false};  // the compute threads stopped (a failure)
+  bool reported_idle_ = false;         // Done sent, and nothing adopted since
+  bool ended_ = false;                 // the controller ended the job
+  bool told_to_stop_ = false;          // the controller ended it, well or not
+  Clock::time_point started_ = Clock::now();
   DropLog dropped_{"worker"};
 };
 

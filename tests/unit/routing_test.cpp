@@ -20,8 +20,13 @@ class FakePeers : public Peers {
     std::lock_guard<std::mutex> lock(mutex);
     sent.emplace_back(worker, m);
   }
+  void hand_over(int worker, const Handover& h) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    handed.emplace_back(worker, h);
+  }
   std::mutex mutex;
   std::vector<std::pair<int, Message>> sent;
+  std::vector<std::pair<int, Handover>> handed;
 };
 
 // scatter "spread" reads `a` (4 partitions) and sends to `b` (4 partitions),
@@ -124,8 +129,8 @@ TEST_CASE("a worker forwards, holds, and after a map update forwards what it hel
     from_nowhere.sender = 99;
     CHECK(scheduler.deliver(from_nowhere) == "chunks from a partition that does not exist");
     PartitionMap takes_ours = map;
-    takes_ours.owner[1][1] = 0;
-    takes_ours.version[1][1] = 5;
+    takes_ours.owner[1][0] = 1;
+    takes_ours.version[1][0] = 5;
     CHECK(scheduler.update_map(takes_ours).find("needs a migration") != std::string::npos);
     PartitionMap wrong_shape;
     wrong_shape.owner = {{0}};
