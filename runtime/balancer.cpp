@@ -10,9 +10,9 @@ Balancer::Balancer(std::vector<int> threads_per_worker)
       latest_(threads_.size()),
       slowness_(threads_.size(), 1.0) {}
 
-void Balancer::report(int worker, double at_s, double busy_s, std::map<std::pair<int, int>, double> group_cpu_s) {
+void Balancer::report(int worker, double at_s, std::map<GroupKey, GroupWork> groups) {
   if (worker < 0 || worker >= static_cast<int>(latest_.size())) return;
-  latest_[worker] = {at_s, busy_s, std::move(group_cpu_s)};
+  latest_[worker] = {at_s, std::move(groups)};
   if (base_[worker].at_s < 0) base_[worker] = latest_[worker];
 }
 
@@ -22,29 +22,29 @@ void Balancer::moved() {
 
 Balancer::Window Balancer::window(int worker) const {
   const Sample &from = base_[worker], &to = latest_[worker];
-  double seconds = to.at_s - from.at_s;
   Window w;
-  w.load = (to.busy_s - from.busy_s) / (seconds * threads_[worker]);
-  for (const auto& [group, cpu] : to.cpu_s) {
-    auto before = from.cpu_s.find(group);
-    if (before != from.cpu_s.end()) w.cost[group] = (cpu - before->second) / seconds;
+  w.seconds = to.at_s - from.at_s;
+  std::map<int, GroupWork> per_group;
+  for (const auto& [key, now] : to.groups) {
+    auto before = from.groups.find(key);
+    if (before == from.groups.end() || now.tasks < before->second.tasks) continue;  // not held throughout
+    GroupWork done{now.tasks - before->second.tasks, now.cpu_s - before->second.cpu_s};
+    w.work[key] = done;
+    per_group[key.first].tasks += done.tasks;
+    per_group[key.first].cpu_s += done.cpu_s;
   }
+  for (const auto& [g, done] : per_group)
+    if (done.tasks > 0) w.unit_cost[g] = done.cpu_s / done.tasks;
   return w;
 }
 
-// Compares the CPU time per partition of the same co-location group on
-// different workers: a worker twice as slow spends twice as much on each.
+// Compares the CPU time per task of the same co-location group on different
+// workers: a worker twice as slow spends twice as long on each.
 void Balancer::learn_speeds(const std::vector<Window>& windows) {
-  std::map<int, std::vector<std::pair<int, double>>> per_group;  // group -> (worker, mean cost per partition)
-  for (std::size_t w = 0; w < windows.size(); ++w) {
-    std::map<int, std::pair<double, int>> sums;
-    for (const auto& [group, cost] : windows[w].cost) {
-      sums[group.first].first += cost;
-      ++sums[group.first].second;
-    }
-    for (const auto& [g, sum] : sums) per_group[g].emplace_back(static_cast<int>(w), sum.first / sum.second);
-  }
-  const std::vector<std::pair<int, double>>* widest = nullptr;  // the group held by the most workers
+  std::map<int, std::vector<std::pair<int, double>>> per_group;  // group -> (worker, unit cost)
+  for (std::size_t w = 0; w < windows.size(); ++w)
+    for (const auto& [g, cost] : windows[w].unit_cost) per_group[g].emplace_back(static_cast<int>(w), cost);
+  const std::vector<std::pair<int, double>>* widest = nullptr;  // the group that ran on the most workers
   for (const auto& [g, costs] : per_group)
     if (!widest || costs.size() > widest->size()) widest = &costs;
   if (!widest || widest->size() < 2) return;
@@ -60,23 +60,35 @@ std::optional<Move> Balancer::decide() {
     if (base_[w].at_s < 0 || latest_[w].at_s <= base_[w].at_s) return std::nullopt;  // a window not yet full
   std::vector<Window> windows;
   for (int w = 0; w < n; ++w) windows.push_back(window(w));
+  // A window must hold several tasks per partition group (a task still
+  // running counts nowhere): until then it grows.
+  std::uint64_t most = 0;
+  for (const Window& w : windows)
+    for (const auto& [key, done] : w.work) most = std::max(most, done.tasks);
+  if (most < kMinTasks) return std::nullopt;
   base_ = latest_;
   learn_speeds(windows);
-  int busiest = 0, idlest = 0;
-  for (int w = 1; w < n; ++w) {
-    if (windows[w].load > windows[busiest].load) busiest = w;
-    if (windows[w].load < windows[idlest].load) idlest = w;
-  }
-  const Window &hot = windows[busiest], &cold = windows[idlest];
-  if (busiest == idlest || hot.load < kBusy) return std::nullopt;
+
+  // The busy fraction of each worker's threads. In a job whose partitions
+  // wait for each other, the straggler is busy while the others wait.
+  auto fraction = [&](int w, double cpu_s) { return cpu_s / (threads_[w] * windows[w].seconds); };
+  std::vector<double> busy(n, 0);
+  for (int w = 0; w < n; ++w)
+    for (const auto& [key, done] : windows[w].work) busy[w] += fraction(w, done.cpu_s);
+  int busiest = static_cast<int>(std::max_element(busy.begin(), busy.end()) - busy.begin());
+  int idlest = static_cast<int>(std::min_element(busy.begin(), busy.end()) - busy.begin());
+  if (busy[busiest] < kBusy || busy[busiest] - busy[idlest] < kSpread) return std::nullopt;
+  // Moving a group takes its time off the busiest and adds it, scaled by the
+  // two workers' speeds, to the idlest.
   std::optional<Move> best;
-  double best_time = hot.load * (1 - kGain);
-  for (const auto& [group, cost] : hot.cost) {
-    double there = cost * slowness_[idlest] / slowness_[busiest];
-    double time = std::max(hot.load - cost / threads_[busiest], cold.load + there / threads_[idlest]);
-    if (cost > 0 && time < best_time) {
-      best_time = time;
-      best = Move{group.first, group.second, busiest, idlest};
+  double best_busy = busy[busiest] * (1 - kGain);
+  for (const auto& [key, done] : windows[busiest].work) {
+    double here = fraction(busiest, done.cpu_s);
+    double there = fraction(idlest, done.cpu_s * slowness_[idlest] / slowness_[busiest]);
+    double after = std::max(busy[busiest] - here, busy[idlest] + there);
+    if (here > 0 && after < best_busy) {
+      best_busy = after;
+      best = Move{key.first, key.second, busiest, idlest};
     }
   }
   return best;

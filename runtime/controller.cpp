@@ -64,6 +64,7 @@ struct WorkerInfo {
   std::string identity;  // its ROUTER routing id
   std::string data_endpoint;
   int threads = 1;
+  double slowdown = 1;  // as the worker said when it registered
   Clock::time_point last_seen;
   bool done = false;       // it reported Done and nothing migrated to it since
   WorkerSummary summary;  // tasks from its load reports, the rest from Done
@@ -162,6 +163,7 @@ class Controller {
         w.identity = who;
         w.data_endpoint = r.getDataEndpoint();
         w.threads = std::max(1u, std::min(r.getThreads(), 1024u));
+        w.slowdown = r.getSlowdown();
         w.last_seen = Clock::now();
         workers_.push_back(w);
       });
@@ -260,7 +262,8 @@ class Controller {
         send_map_update(options_.stale_map_worker);
         stale_fixed = true;
       }
-      poll(std::chrono::milliseconds(100), [&](const std::string& who, wire::Envelope::Reader e) {
+      int wait_ms = options_.chaos_migrate_ms > 0 ? std::min(options_.chaos_migrate_ms, 100) : 100;
+      poll(std::chrono::milliseconds(wait_ms), [&](const std::string& who, wire::Envelope::Reader e) {
         int w = worker_of(who);
         if (w < 0) return;  // not one of ours
         WorkerInfo& info = workers_[w];
@@ -285,11 +288,12 @@ class Controller {
 
   void load_report(int worker, wire::LoadReport::Reader r) {
     workers_[worker].summary.tasks = r.getTasks();
-    std::map<std::pair<int, int>, double> groups;
+    std::map<GroupKey, GroupWork> groups;
     for (auto g : r.getGroups())
       if (g.getGroup() < map_.owner.size() && g.getPartition() < map_.owner[g.getGroup()].size())
-        groups[{static_cast<int>(g.getGroup()), static_cast<int>(g.getPartition())}] = g.getCpuSeconds();
-    balancer_->report(worker, seconds_since(started_), r.getBusySeconds(), std::move(groups));
+        groups[{static_cast<int>(g.getGroup()), static_cast<int>(g.getPartition())}] = {g.getTasks(),
+                                                                                        g.getCpuSeconds()};
+    balancer_->report(worker, seconds_since(started_), std::move(groups));
   }
 
   // Migration, step 1: the map entry names the destination at a new
@@ -299,7 +303,7 @@ class Controller {
     int from = map_.owner[group][partition];
     std::uint64_t version = ++map_.version[group][partition];
     map_.owner[group][partition] = to;
-    moving_ = Moving{group, partition, to, version};
+    moving_ = Moving{group, partition, from, to, version};
     capnp::MallocMessageBuilder order;
     auto m = order.initRoot<wire::Envelope>().initMigrate();
     m.setGroup(group);
@@ -318,8 +322,12 @@ class Controller {
         m.getPartition() != static_cast<unsigned>(moving_->partition) || m.getVersion() != moving_->version)
       return;
     workers_[worker].done = false;
+    moves_.push_back({{"group", moving_->group},
+                      {"partition", moving_->partition},
+                      {"from", moving_->from},
+                      {"to", moving_->to},
+                      {"at_s", seconds_since(running_since_)}});
     moving_.reset();
-    ++migrations_;
     balancer_->moved();
   }
 
@@ -352,7 +360,10 @@ class Controller {
     double elapsed = seconds_since(running_since_);
     std::vector<WorkerSummary> summaries;
     for (const WorkerInfo& w : workers_) summaries.push_back(w.summary);
-    nlohmann::ordered_json stats = stats_json(elapsed, summaries, migrations_);
+    nlohmann::ordered_json stats = stats_json(elapsed, summaries, static_cast<int>(moves_.size()));
+    stats["moves"] = moves_;
+    stats["slowdown_per_worker"] = nlohmann::ordered_json::array();
+    for (const WorkerInfo& w : workers_) stats["slowdown_per_worker"].push_back(w.slowdown);
     return report_results(program_, outputs_, stats, options_.results, elapsed, stats["tasks"],
                           std::to_string(workers_.size()) + " worker(s)");
   }
@@ -366,13 +377,13 @@ class Controller {
   std::vector<WorkerInfo> workers_;
   PartitionMap map_, stale_;
   struct Moving {
-    int group, partition, to;
+    int group, partition, from, to;
     std::uint64_t version;
   };
-  std::optional<Moving> moving_;  // the migration under way
-  int migrations_ = 0;
+  std::optional<Moving> moving_;          // the migration under way
+  nlohmann::ordered_json moves_ = nlohmann::ordered_json::array();  // those done
   std::optional<Balancer> balancer_;
-  static constexpr double kBalanceSeconds = 0.5;
+  static constexpr double kBalanceSeconds = 0.2;
   std::mt19937 chaos_;
   Clock::time_point started_, running_since_;
   DropLog dropped_{"controller"};

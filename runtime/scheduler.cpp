@@ -362,7 +362,7 @@ struct LocalScheduler::Impl {
     for (std::size_t d = 0; d < program.datasets.size(); ++d)
       for (int i = 0; i < plan.partitions_of[d]; ++i)
         data[d].push_back(r.shard[program.group_of[d]][i] >= 0 ? program.datasets[d].ops->create() : nullptr);
-    for (const auto& g : r.owner) group_ticks.emplace_back(g.size());
+    for (const auto& g : r.owner) group_work.emplace_back(g.size());
     publish(std::move(r));
     // Messages may be delivered before run() starts the threads.
     for (int i = 0; i < config.threads; ++i) shards.push_back(std::make_unique<Shard>(*this, i));
@@ -518,8 +518,12 @@ struct LocalScheduler::Impl {
   std::vector<Message> held_messages;  // parts waiting for this worker's map to change
   std::atomic<std::uint64_t> forwarded_parts{0}, held_parts{0};
   std::vector<std::vector<void*>> data;  // [dataset][partition], touched only by the holding shard
-  // [group][partition]: TSC ticks spent in its tasks here, for load reports.
-  std::vector<std::vector<std::atomic<std::uint64_t>>> group_ticks;
+  // [group][partition]: its tasks here and the TSC ticks they took, for load
+  // reports. Written by the holding shard only.
+  struct GroupWork {
+    std::atomic<std::uint64_t> tasks{0}, ticks{0};
+  };
+  std::vector<std::vector<GroupWork>> group_work;
   std::vector<std::unique_ptr<Shard>> shards;
 
   const std::chrono::steady_clock::time_point made_at = std::chrono::steady_clock::now();
@@ -970,6 +974,9 @@ class LocalScheduler::Impl::Shard {
   void run(TaskRef t) {
     Instance* in = t.instance;
     try {
+      GroupWork& group = group_work(in, t.slot);
+      running_group_.store(&group, std::memory_order_relaxed);
+      running_since_.store(__rdtsc(), std::memory_order_relaxed);
       std::uint64_t ticks = execute(in, t.slot);
       if (job_.config.slowdown > 1) {  // busy, as a slower machine would be
         std::uint64_t until = __rdtsc() + static_cast<std::uint64_t>(ticks * (job_.config.slowdown - 1));
@@ -977,9 +984,10 @@ class LocalScheduler::Impl::Shard {
         }
         ticks = static_cast<std::uint64_t>(ticks * job_.config.slowdown);
       }
+      running_since_.store(0, std::memory_order_relaxed);
       body_ticks_.store(body_ticks_.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
-      std::atomic<std::uint64_t>& group = group_ticks(in, t.slot);
-      group.store(group.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
+      group.ticks.store(group.ticks.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
+      group.tasks.store(group.tasks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       bool single = t.slot == in->main_tasks;
       job_.fail("stage '" + program_.stages[in->stage].name + "', partition " +
@@ -1110,12 +1118,12 @@ class LocalScheduler::Impl::Shard {
     std::vector<std::string> row;
   };
 
-  // The load-report counter of the partition group a task works on.
-  std::atomic<std::uint64_t>& group_ticks(const Instance* in, int slot) {
+  // The load-report counters of the partition group a task works on.
+  GroupWork& group_work(const Instance* in, int slot) {
     const StageShape& shape = plan_.shapes[in->stage];
     bool single = slot == in->main_tasks;
     int d = single ? shape.single_touches.front() : shape.main_partitions_of;
-    return job_.group_ticks[program_.group_of[d]][single ? 0 : slot];
+    return job_.group_work[program_.group_of[d]][single ? 0 : slot];
   }
 
   // --- completion -----------------------------------------------------------------
@@ -1189,6 +1197,19 @@ class LocalScheduler::Impl::Shard {
   std::atomic<std::uint64_t> body_ticks_{0};
   std::atomic<double> thread_cpu_s_{0};
   double cpu_start_ = 0;
+
+ public:
+  // The ticks the running task, if any, has taken so far on `group`'s
+  // counters: load reports count a task as it goes, so that a long one is no
+  // idle time. Read from another thread, the pair may be a task apart.
+  std::uint64_t running_ticks(const GroupWork& group, std::uint64_t now) const {
+    std::uint64_t since = running_since_.load(std::memory_order_relaxed);
+    return since && now > since && running_group_.load(std::memory_order_relaxed) == &group ? now - since : 0;
+  }
+
+ private:
+  std::atomic<const GroupWork*> running_group_{nullptr};
+  std::atomic<std::uint64_t> running_since_{0};  // 0: none
 };
 
 void LocalScheduler::Impl::wake_all() {
@@ -1440,12 +1461,17 @@ void LocalScheduler::end() {
 std::vector<GroupLoad> LocalScheduler::group_loads() const {
   auto r = impl_->routing();
   double hz = impl_->tsc_hz();
+  std::uint64_t now = __rdtsc();
   std::vector<GroupLoad> loads;
   for (std::size_t g = 0; g < r->shard.size(); ++g)
-    for (std::size_t i = 0; i < r->shard[g].size(); ++i)
-      if (r->shard[g][i] >= 0)
-        loads.push_back({static_cast<int>(g), static_cast<int>(i),
-                         impl_->group_ticks[g][i].load(std::memory_order_relaxed) / hz});
+    for (std::size_t i = 0; i < r->shard[g].size(); ++i) {
+      if (r->shard[g][i] < 0) continue;
+      const Impl::GroupWork& work = impl_->group_work[g][i];
+      std::uint64_t ticks = work.ticks.load(std::memory_order_relaxed);
+      for (const auto& shard : impl_->shards) ticks += shard->running_ticks(work, now);
+      loads.push_back(
+          {static_cast<int>(g), static_cast<int>(i), work.tasks.load(std::memory_order_relaxed), ticks / hz});
+    }
   return loads;
 }
 

@@ -128,10 +128,11 @@ class Peers {
   virtual void hand_over(int worker, const Handover& h) = 0;
 };
 
-// CPU time spent in the tasks of one partition group so far.
+// The tasks run on one partition group here so far, and their CPU time.
 struct GroupLoad {
   int group;
   int partition;
+  std::uint64_t tasks;
   double cpu_s;
 };
 

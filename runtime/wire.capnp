@@ -25,6 +25,7 @@ struct Register {
   job @0 :Text;           # the job binary's job name: a worker of another job is refused
   dataEndpoint @1 :Text;  # where the other workers reach this one
   threads @2 :UInt32;
+  slowdown @3 :Float64;  # tests: its tasks are made this many times slower (worker --slowdown)
 }
 
 struct MapEntry {
@@ -85,6 +86,7 @@ struct GroupLoad {
   group @0 :UInt32;
   partition @1 :UInt32;
   cpuSeconds @2 :Float64;  # spent in its tasks on this worker so far
+  tasks @3 :UInt64;        # those tasks
 }
 
 # Migration, step 1: partition `partition` of every dataset of co-location

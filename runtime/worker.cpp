@@ -152,6 +152,7 @@ class Worker {
     r.setJob(program_.job);
     r.setDataEndpoint(data_endpoint_);
     r.setThreads(options_.threads);
+    r.setSlowdown(options_.slowdown);
     send_envelope(message);
   }
 
@@ -261,7 +262,7 @@ class Worker {
   }
 
   // Never per task: the controller balances on these.
-  static constexpr double kLoadReportSeconds = 0.25;
+  static constexpr double kLoadReportSeconds = 0.1;
 
   void send_load_report() {
     capnp::MallocMessageBuilder message;
@@ -277,6 +278,7 @@ class Worker {
       groups[i].setGroup(loads[i].group);
       groups[i].setPartition(loads[i].partition);
       groups[i].setCpuSeconds(loads[i].cpu_s);
+      groups[i].setTasks(loads[i].tasks);
     }
     send_envelope(message);
   }

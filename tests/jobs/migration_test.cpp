@@ -1,0 +1,108 @@
+// Partition migration (issue 5): real worker processes hand partition groups
+// to each other while the job runs, ordered either by the controller's
+// chaos option or by its balancer reacting to a slowed worker. The answers
+// must equal the serial loops whatever moved where.
+#include <doctest/doctest.h>
+
+#include "run_job.h"
+#include "serial_reference.h"
+
+using namespace canary::testing;
+
+namespace {
+
+// Chaos every 3 ms on 3 workers: long enough runs see dozens of moves.
+std::vector<std::string> chaos(int seed, const char* threads) {
+  return {"--workers=3", "--threads", threads, "--chaos-migrate-ms=3", "--chaos-seed=" + std::to_string(seed)};
+}
+
+std::vector<std::string> with(std::vector<std::string> args, std::initializer_list<std::string> more) {
+  args.insert(args.end(), more);
+  return args;
+}
+
+void check_moved(const JobRun& r) {
+  const nlohmann::json& stats = r.results["stats"];
+  CHECK(stats["migrations"].get<int>() > 0);
+  CHECK(stats["moves"].size() == stats["migrations"].get<std::size_t>());
+  for (const auto& move : stats["moves"]) CHECK(move["from"] != move["to"]);
+}
+
+}  // namespace
+
+TEST_CASE("every example gives the serial answer while partition groups migrate every few milliseconds") {
+  LrVec lr_want = serial_logistic_regression(7, 25, 20000, 0.1);
+  KmeansResult km_want = serial_kmeans(9, 5, 60000, 50, 1e-6);
+  std::vector<std::vector<double>> pr_want = serial_pagerank(10, 15, 20000, 8, 0.85);
+  for (int seed = 1; seed <= 4; ++seed) {
+    const char* threads = seed % 2 ? "1" : "2";
+    CAPTURE(seed);
+    JobRun lr = run_ok(CANARY_JOB_logistic_regression,
+                       with(chaos(seed, threads), {"--partitions=7", "--iterations=25", "--samples=20000"}));
+    check_close(lr.results["outputs"]["weights"], lr_want);
+    check_moved(lr);
+
+    JobRun km = run_ok(CANARY_JOB_kmeans, with(chaos(seed, threads), {"--partitions=9", "--points=60000"}));
+    check_close(km.results["outputs"]["centroids"], km_want.centroids);
+    CHECK(km.results["outputs"]["iterations"] == km_want.iterations);
+    check_moved(km);
+
+    JobRun pr = run_ok(CANARY_JOB_pagerank, with(chaos(seed, threads),
+                                                 {"--partitions=10", "--iterations=15", "--vertices=20000"}));
+    REQUIRE(pr.results["outputs"]["ranks"].size() == pr_want.size());
+    for (std::size_t p = 0; p < pr_want.size(); ++p) check_close(pr.results["outputs"]["ranks"][p], pr_want[p]);
+    check_moved(pr);
+  }
+}
+
+TEST_CASE("nested loop_while, loop and if_ take the same path while partitions migrate") {
+  JobRun still = run_ok(CANARY_JOB_control_flow, {"--in-process", "--partitions=6", "--inner=40"});
+  for (int seed = 1; seed <= 3; ++seed) {
+    CAPTURE(seed);
+    JobRun moving =
+        run_ok(CANARY_JOB_control_flow, with(chaos(seed, "1"), {"--partitions=6", "--inner=40"}));
+    CHECK(moving.results["outputs"] == still.results["outputs"]);
+  }
+}
+
+TEST_CASE("the controller moves partition groups off a straggler without being asked") {
+  // One worker runs every task 4 times slower. 8 partitions, 4 each: the
+  // balancer should move groups from it to the other, never back. (The
+  // controller numbers workers as they register: the stats say which.)
+  std::vector<std::string> args = {"--workers=2",     "--threads=1",      "--slow-worker=1:4", "--partitions=8",
+                                   "--samples=100000", "--iterations=120", "--rate=0.5"};
+  LrVec want = serial_logistic_regression(8, 120, 100000, 0.5);
+  JobRun balanced = run_ok(CANARY_JOB_logistic_regression, args);
+  check_close(balanced.results["outputs"]["weights"], want);
+  const nlohmann::json& stats = balanced.results["stats"];
+  int slow = stats["slowdown_per_worker"][0] == 4 ? 0 : 1;
+  REQUIRE(stats["slowdown_per_worker"][slow] == 4);
+  INFO("moves: " << stats["moves"].dump());
+  CHECK(stats["moves"].size() >= 1);
+  for (const auto& move : stats["moves"]) {
+    CHECK(move["from"] == slow);
+    CHECK(move["to"] == 1 - slow);
+  }
+  CHECK(stats["tasks_per_worker"][1 - slow].get<long>() > stats["tasks_per_worker"][slow].get<long>());
+
+  args.push_back("--no-balance");
+  JobRun unbalanced = run_ok(CANARY_JOB_logistic_regression, args);
+  check_close(unbalanced.results["outputs"]["weights"], want);
+  CHECK(unbalanced.results["stats"]["migrations"] == 0);
+}
+
+TEST_CASE("migration flags are checked") {
+  JobRun r = run_job(CANARY_JOB_kmeans, {"--chaos-migrate-ms=0"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--chaos-migrate-ms must be between 1 and") != std::string::npos);
+  r = run_job(CANARY_JOB_kmeans, {"--in-process", "--chaos-migrate-ms=5"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--in-process does not migrate") != std::string::npos);
+  r = run_job(CANARY_JOB_kmeans, {"--slow-worker=5:2"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("beyond --workers") != std::string::npos);
+  r = finish_job(start_job(CANARY_JOB_kmeans, {"worker", "--controller", "tcp://127.0.0.1:1", "--no-balance"},
+                           false));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("belong to the controller") != std::string::npos);
+}
