@@ -66,14 +66,18 @@ struct WorkerInfo {
   int threads = 1;
   double slowdown = 1;  // as the worker said when it registered
   Clock::time_point last_seen;
-  bool done = false;       // it reported Done and nothing migrated to it since
+  bool done = false;      // it reported Done and nothing migrated to it since
   WorkerSummary summary;  // tasks from its load reports, the rest from Done
 };
 
 class Controller {
  public:
   Controller(const Program& program, const void* params, const ControllerOptions& options)
-      : program_(program), params_(params), options_(options), outputs_(program), chaos_(options.chaos_seed) {}
+      : program_(program),
+        params_(params),
+        options_(options),
+        outputs_(program),
+        chaos_(options.chaos_seed) {}
 
   int run() {
     socket_.set(zmq::sockopt::router_mandatory, 1);
@@ -380,7 +384,7 @@ class Controller {
     int group, partition, from, to;
     std::uint64_t version;
   };
-  std::optional<Moving> moving_;          // the migration under way
+  std::optional<Moving> moving_;                                    // the migration under way
   nlohmann::ordered_json moves_ = nlohmann::ordered_json::array();  // those done
   std::optional<Balancer> balancer_;
   static constexpr double kBalanceSeconds = 0.2;

@@ -75,7 +75,8 @@ bool parse_value(const std::string& text, std::string& out, std::string&) {
   return true;
 }
 
-nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers, int migrations) {
+nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers,
+                                  int migrations) {
   WorkerSummary total;
   nlohmann::ordered_json per_worker = nlohmann::ordered_json::array();
   for (const WorkerSummary& w : workers) {
@@ -270,14 +271,16 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       if (f.expect) return "--expect belongs to the controller";
       if (!f.params.empty() || !f.results.empty())
         return "job parameters and --results go to the controller; workers receive them from it";
-      if (f.no_balance || f.chaos_migrate_ms) return "--no-balance and --chaos-migrate-ms belong to the controller";
+      if (f.no_balance || f.chaos_migrate_ms)
+        return "--no-balance and --chaos-migrate-ms belong to the controller";
       if (f.slow_worker >= 0) return "--slow-worker is for the embedded default; a worker takes --slowdown F";
       break;
     default:
       if (!f.listen.empty() || !f.controller.empty() || f.expect)
         return "--listen, --expect and --controller belong to the controller and worker commands";
       if (f.mode == Mode::InProcess && (f.no_balance || f.chaos_migrate_ms || f.slow_worker >= 0))
-        return "--in-process does not migrate: --no-balance, --chaos-migrate-ms and --slow-worker need workers";
+        return "--in-process does not migrate: --no-balance, --chaos-migrate-ms and --slow-worker need "
+               "workers";
       if (f.slowdown != 1 && f.mode != Mode::InProcess && f.slow_worker < 0)
         return "--slowdown is for one worker (worker --slowdown F, or --slow-worker W:F) or --in-process";
       if (f.slow_worker >= f.workers) return "--slow-worker names a worker beyond --workers";

@@ -20,7 +20,8 @@ struct WorkerSummary {
 
 // The "stats" of the results, the same in every mode: totals, and the tasks
 // each worker ran.
-nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers, int migrations);
+nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers,
+                                  int migrations);
 
 // Returns the exit code: 0, or 1 when the results file cannot be written.
 int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,

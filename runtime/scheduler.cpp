@@ -256,7 +256,8 @@ class Unroller {
     if (s.kind == StageKind::Gather) {
       auto it = pending_scatter_.find(s.writes[0]);
       if (it == pending_scatter_.end())
-        throw std::logic_error("gather '" + s.name + "' has no scatter; canaryc should have refused this job");
+        throw std::logic_error("gather '" + s.name +
+                               "' has no scatter; canaryc should have refused this job");
       std::tie(step.source, step.source_senders) = it->second;
       pending_scatter_.erase(it);
     }
@@ -327,7 +328,7 @@ struct LocalScheduler::Impl {
   class Shard;
 
   Impl(const Program& p, const void* params, RunConfig c, Outputs& o)
-      : program(p), config(c), outputs(o), plan{p, {}, {}, {}, {}, 0} {
+      : program(p), config(std::move(c)), outputs(o), plan{p, {}, {}, {}, {}, 0} {
     program.evaluate_counts(params, plan.partitions_of, plan.loop_counts);
     for (std::size_t d = 0; d < program.datasets.size(); ++d) {
       if (plan.partitions_of[d] < 1)
@@ -379,8 +380,8 @@ struct LocalScheduler::Impl {
   struct Routing {
     std::vector<std::vector<int>> owner;              // [group][partition] -> worker
     std::vector<std::vector<std::uint64_t>> version;  // [group][partition]
-    std::vector<std::vector<int>> shard;              // [group][partition] -> local shard, kElsewhere, kArriving
-    std::vector<std::vector<int>> workers_of;         // [dataset] -> the workers holding some of it
+    std::vector<std::vector<int>> shard;       // [group][partition] -> local shard, kElsewhere, kArriving
+    std::vector<std::vector<int>> workers_of;  // [dataset] -> the workers holding some of it
   };
   void publish(Routing r) {
     r.workers_of.assign(program.datasets.size(), {});
@@ -541,7 +542,7 @@ struct LocalScheduler::Impl {
 
 class LocalScheduler::Impl::Shard {
  public:
-  Shard(Impl& job, int id) : job_(job), plan_(job.plan), program_(job.program), id_(id), unroller_(job.plan) {
+  Shard(Impl& job, int id) : job_(job), plan_(job.plan), program_(job.program), unroller_(job.plan) {
     checkpoints_.push_back(unroller_);
     outputs_at_.outputs = &job.outputs;
     auto r = job.routing();
@@ -582,10 +583,10 @@ class LocalScheduler::Impl::Shard {
 
   // One stage instance, as far as this shard is concerned.
   struct Instance : Step {
-    int main_tasks = 0;              // over all shards
+    int main_tasks = 0;               // over all shards
     std::vector<std::uint8_t> slots;  // Slot, by partition, then the single task (main_tasks)
-    std::vector<int> local;          // the slots of the tasks here
-    int tasks_total = 0;             // here
+    std::vector<int> local;           // the slots of the tasks here
+    int tasks_total = 0;              // here
     int tasks_done = 0;
     bool replay = false;  // made again for a partition that arrived late (see install())
 
@@ -817,7 +818,8 @@ class LocalScheduler::Impl::Shard {
   int slot_on(const Instance* in, int g, int i) const {
     const StageShape& shape = plan_.shapes[in->stage];
     if (in->main_tasks > 0 && program_.group_of[shape.main_partitions_of] == g) return i;
-    if (shape.has_single && i == 0 && program_.group_of[shape.single_touches.front()] == g) return in->main_tasks;
+    if (shape.has_single && i == 0 && program_.group_of[shape.single_touches.front()] == g)
+      return in->main_tasks;
     return -1;
   }
 
@@ -929,7 +931,8 @@ class LocalScheduler::Impl::Shard {
         return step.position_of(d) >= done_[d][i];
       };
       const StageShape& shape = plan_.shapes[step.stage];
-      bool main = shape.main_partitions_of >= 0 && program_.group_of[shape.main_partitions_of] == g && needs(-1);
+      bool main =
+          shape.main_partitions_of >= 0 && program_.group_of[shape.main_partitions_of] == g && needs(-1);
       bool single = !main && shape.has_single && i == 0 &&
                     program_.group_of[shape.single_touches.front()] == g && needs(-2);
       if (!main && !single) continue;
@@ -1167,24 +1170,23 @@ class LocalScheduler::Impl::Shard {
   Impl& job_;
   const Plan& plan_;
   const Program& program_;
-  int id_;
   Inbox inbox_;
 
   Unroller unroller_;
-  Step step_;                         // reused by unroll()
-  bool unrolled_ = false;             // to the program's end
+  Step step_;                          // reused by unroll()
+  bool unrolled_ = false;              // to the program's end
   std::vector<Unroller> checkpoints_;  // the unroller every kCheckpointEvery instances, from the start
   std::unordered_map<std::uint64_t, bool> signals_;  // every signal's value, by seq
-  int unfinished_ = 0;                              // issued instances with local tasks left
+  int unfinished_ = 0;                               // issued instances with local tasks left
   bool at_end_ = false;
 
-  std::vector<std::vector<std::uint8_t>> held_;  // [group][partition]: held by this shard
-  std::vector<std::vector<int>> mine_;           // [group]: the partitions held, ascending
+  std::vector<std::vector<std::uint8_t>> held_;   // [group][partition]: held by this shard
+  std::vector<std::vector<int>> mine_;            // [group]: the partitions held, ascending
   std::vector<std::vector<std::uint64_t>> done_;  // [dataset][partition]: accesses completed (held ones)
   std::vector<std::deque<Instance*>> accesses_;   // per dataset: issued accesses not yet retired
   std::vector<std::uint64_t> access_base_;        // per dataset: the access number of accesses_.front()
   std::deque<std::unique_ptr<Instance>> window_;  // issued, not yet retired, in issue order
-  std::map<std::uint64_t, std::unique_ptr<Instance>> replays_;  // made again by install(), by seq
+  std::map<std::uint64_t, std::unique_ptr<Instance>> replays_;    // made again by install(), by seq
   std::map<std::pair<int, std::uint64_t>, Instance*> replay_at_;  // (dataset, access number) -> replay
   std::deque<TaskRef> ready_;
   std::unordered_map<std::uint64_t, Inbound> inbound_;
@@ -1335,8 +1337,8 @@ std::string LocalScheduler::Impl::adopt(Handover h) {
   if (given != expected) return "a handover without every dataset of its group, in order";
   for (const Message& m : h.pending) {
     std::string problem = m.kind == Message::Kind::Signal ? "a signal" : check_remote(m);
-    if (problem.empty() && (program.group_of[target_dataset(m)] != g || m.parts.size() != 1 ||
-                            m.parts[0].partition != i))
+    if (problem.empty() &&
+        (program.group_of[target_dataset(m)] != g || m.parts.size() != 1 || m.parts[0].partition != i))
       problem = "a message for other partitions";
     if (!problem.empty()) return "a handover with " + problem;
   }
@@ -1396,7 +1398,7 @@ PartitionMap PartitionMap::single(const Program& program, const std::vector<int>
 }
 
 LocalScheduler::LocalScheduler(const Program& program, const void* params, RunConfig config, Outputs& outputs)
-    : impl_(std::make_unique<Impl>(program, params, config, outputs)) {}
+    : impl_(std::make_unique<Impl>(program, params, std::move(config), outputs)) {}
 LocalScheduler::~LocalScheduler() = default;
 
 RunStats LocalScheduler::run() {

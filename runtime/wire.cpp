@@ -72,7 +72,8 @@ kj::ArrayPtr<const kj::byte> bytes_of(const std::string& s) {
 
 namespace {
 
-void fill_transfer(wire::Transfer::Builder d, const Message& m, const std::string& job, const Program& program) {
+void fill_transfer(wire::Transfer::Builder d, const Message& m, const std::string& job,
+                   const Program& program) {
   d.setKind(to_wire(m.kind));
   d.setJob(job);
   d.setSeq(m.seq);
@@ -129,7 +130,8 @@ std::string decode_handover(wire::Handover::Reader b, const Program& program, Ha
   for (wire::HandedDataset::Reader d : b.getDatasets()) {
     if (d.getDataset() >= program.datasets.size()) return "a handover of a dataset that does not exist";
     auto bytes = d.getBytes();
-    h.datasets.push_back({static_cast<int>(d.getDataset()), d.getAccesses(), std::string(bytes.begin(), bytes.end())});
+    h.datasets.push_back(
+        {static_cast<int>(d.getDataset()), d.getAccesses(), std::string(bytes.begin(), bytes.end())});
   }
   for (wire::Transfer::Reader t : b.getPending()) {
     Message m(Message::Kind::Signal, 0, 0);

@@ -324,15 +324,16 @@ class Worker {
           std::string reason = e.getShutdown().getReason().cStr();
           // An empty reason: the job is complete (it follows every worker's Done).
           ended_ = reason.empty() && reported_idle_;
-          if (scheduler_ && !ended_) scheduler_->stop(reason.empty() ? "the controller ended the job" : reason);
+          if (scheduler_ && !ended_)
+            scheduler_->stop(reason.empty() ? "the controller ended the job" : reason);
         }
         if (e.isMigrate() && scheduler_) {
           auto m = e.getMigrate();
-          std::string problem = m.getGroup() > INT32_MAX || m.getPartition() > INT32_MAX || m.getTo() > INT32_MAX
-                                    ? "out of range"
-                                    : scheduler_->migrate(static_cast<int>(m.getGroup()),
-                                                          static_cast<int>(m.getPartition()),
-                                                          static_cast<int>(m.getTo()), m.getVersion());
+          std::string problem =
+              m.getGroup() > INT32_MAX || m.getPartition() > INT32_MAX || m.getTo() > INT32_MAX
+                  ? "out of range"
+                  : scheduler_->migrate(static_cast<int>(m.getGroup()), static_cast<int>(m.getPartition()),
+                                        static_cast<int>(m.getTo()), m.getVersion());
           if (!problem.empty()) dropped_.about("a migration: " + problem);
         }
         if (e.isMapUpdate() && scheduler_) {

@@ -115,8 +115,8 @@ TEST_CASE("a worker with a stale map misroutes data, the others forward it, and 
   check_close(lr.results["outputs"]["weights"], serial_logistic_regression(9, 3, 3000, 0.1));
   CHECK(lr.results["stats"]["forwarded"].get<long>() > 0);
 
-  JobRun on_time = run_ok(CANARY_JOB_pagerank, {"--workers=3", "--threads=1", "--no-balance", "--partitions=9",
-                                                "--vertices=3000", "--iterations=6"});
+  JobRun on_time = run_ok(CANARY_JOB_pagerank, {"--workers=3", "--threads=1", "--no-balance",
+                                                "--partitions=9", "--vertices=3000", "--iterations=6"});
   CHECK(on_time.results["stats"]["forwarded"] == 0);
 }
 

@@ -13,7 +13,8 @@ namespace {
 
 // Chaos every 3 ms on 3 workers: long enough runs see dozens of moves.
 std::vector<std::string> chaos(int seed, const char* threads) {
-  return {"--workers=3", "--threads", threads, "--chaos-migrate-ms=3", "--chaos-seed=" + std::to_string(seed)};
+  return {"--workers=3", "--threads", threads, "--chaos-migrate-ms=3",
+          "--chaos-seed=" + std::to_string(seed)};
 }
 
 std::vector<std::string> with(std::vector<std::string> args, std::initializer_list<std::string> more) {
@@ -50,7 +51,8 @@ TEST_CASE("every example gives the serial answer while partition groups migrate 
     JobRun pr = run_ok(CANARY_JOB_pagerank, with(chaos(seed, threads),
                                                  {"--partitions=10", "--iterations=15", "--vertices=20000"}));
     REQUIRE(pr.results["outputs"]["ranks"].size() == pr_want.size());
-    for (std::size_t p = 0; p < pr_want.size(); ++p) check_close(pr.results["outputs"]["ranks"][p], pr_want[p]);
+    for (std::size_t p = 0; p < pr_want.size(); ++p)
+      check_close(pr.results["outputs"]["ranks"][p], pr_want[p]);
     check_moved(pr);
   }
 }
@@ -59,8 +61,7 @@ TEST_CASE("nested loop_while, loop and if_ take the same path while partitions m
   JobRun still = run_ok(CANARY_JOB_control_flow, {"--in-process", "--partitions=6", "--inner=40"});
   for (int seed = 1; seed <= 3; ++seed) {
     CAPTURE(seed);
-    JobRun moving =
-        run_ok(CANARY_JOB_control_flow, with(chaos(seed, "1"), {"--partitions=6", "--inner=40"}));
+    JobRun moving = run_ok(CANARY_JOB_control_flow, with(chaos(seed, "1"), {"--partitions=6", "--inner=40"}));
     CHECK(moving.results["outputs"] == still.results["outputs"]);
   }
 }
@@ -69,8 +70,9 @@ TEST_CASE("the controller moves partition groups off a straggler without being a
   // One worker runs every task 4 times slower. 8 partitions, 4 each: the
   // balancer should move groups from it to the other, never back. (The
   // controller numbers workers as they register: the stats say which.)
-  std::vector<std::string> args = {"--workers=2",     "--threads=1",      "--slow-worker=1:4", "--partitions=8",
-                                   "--samples=100000", "--iterations=120", "--rate=0.5"};
+  std::vector<std::string> args = {"--workers=2",    "--threads=1",      "--slow-worker=1:4",
+                                   "--partitions=8", "--samples=100000", "--iterations=120",
+                                   "--rate=0.5"};
   LrVec want = serial_logistic_regression(8, 120, 100000, 0.5);
   JobRun balanced = run_ok(CANARY_JOB_logistic_regression, args);
   check_close(balanced.results["outputs"]["weights"], want);
@@ -85,7 +87,7 @@ TEST_CASE("the controller moves partition groups off a straggler without being a
   }
   CHECK(stats["tasks_per_worker"][1 - slow].get<long>() > stats["tasks_per_worker"][slow].get<long>());
 
-  args.push_back("--no-balance");
+  args.emplace_back("--no-balance");
   JobRun unbalanced = run_ok(CANARY_JOB_logistic_regression, args);
   check_close(unbalanced.results["outputs"]["weights"], want);
   CHECK(unbalanced.results["stats"]["migrations"] == 0);
@@ -101,8 +103,8 @@ TEST_CASE("migration flags are checked") {
   r = run_job(CANARY_JOB_kmeans, {"--slow-worker=5:2"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("beyond --workers") != std::string::npos);
-  r = finish_job(start_job(CANARY_JOB_kmeans, {"worker", "--controller", "tcp://127.0.0.1:1", "--no-balance"},
-                           false));
+  r = finish_job(
+      start_job(CANARY_JOB_kmeans, {"worker", "--controller", "tcp://127.0.0.1:1", "--no-balance"}, false));
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("belong to the controller") != std::string::npos);
 }

@@ -123,6 +123,27 @@ TEST_CASE("a worker forwards, holds, and after a map update forwards what it hel
     CHECK(peers.sent[0].first == 2);
   }
 
+  SUBCASE("a partition the map moves here waits for its handover; one leaving is handed over") {
+    PartitionMap moved = map;
+    moved.owner[1][2] = 0;  // from worker 2 to this one (migration, step 1)
+    moved.version[1][2] = 2;
+    CHECK(scheduler.update_map(moved).empty());
+    CHECK(scheduler.deliver(chunk_for(2, 2)).empty());
+    CHECK(peers.sent.empty());  // held, not sent back to worker 2
+    CHECK(scheduler.held() == 1);
+
+    CHECK(scheduler.migrate(1, 0, 1, 2).empty());  // partition 0 of b leaves for worker 1
+    CHECK(scheduler.migrate(1, 0, 1, 3) == "a migration of a partition this worker does not hold");
+    CHECK(scheduler.migrate(1, 1, 0, 9) == "a migration to a bad worker");
+    Handover bogus;
+    bogus.group = 1;
+    bogus.partition = 2;
+    bogus.version = 2;
+    CHECK(scheduler.adopt(bogus) == "a handover without every dataset of its group, in order");
+    bogus.datasets.push_back({1, 0, "abc"});  // 3 bytes: no double
+    CHECK(scheduler.adopt(bogus).find("a handover with a malformed partition") == 0);
+  }
+
   SUBCASE("bad input is refused with a reason, never trusted") {
     CHECK(scheduler.deliver(chunk_for(7, 1)) == "chunks for a partition that does not exist");
     Message from_nowhere = chunk_for(0, 1);

@@ -1,0 +1,98 @@
+// The controller's balancing policy, fed with load reports as the workers
+// would send them: cumulative tasks and CPU seconds per partition group.
+#include "balancer.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace canary::rt;
+
+namespace {
+
+// Feeds one window of `seconds` in which each worker ran `tasks` tasks on
+// every group it holds, each task taking `per_task[w]` CPU seconds.
+struct Cluster {
+  explicit Cluster(std::vector<std::vector<int>> held_by_worker, std::vector<double> per_task)
+      : held(std::move(held_by_worker)), cost(std::move(per_task)), totals(held.size()), balancer(threads()) {
+    window(0, 0);  // the first reports start the windows
+  }
+  std::vector<int> threads() const { return std::vector<int>(held.size(), 1); }
+
+  std::optional<Move> window(double seconds, int tasks) {
+    now += seconds;
+    for (std::size_t w = 0; w < held.size(); ++w) {
+      std::map<GroupKey, GroupWork> report;
+      for (int i : held[w]) {
+        GroupWork& t = totals[w][i];
+        t.tasks += tasks;
+        t.cpu_s += tasks * cost[w];
+        report[{0, i}] = t;
+      }
+      balancer.report(static_cast<int>(w), now, report);
+    }
+    return balancer.decide();
+  }
+  void apply(const Move& m) {
+    auto& from = held[m.from];
+    from.erase(std::find(from.begin(), from.end(), m.partition));
+    held[m.to].push_back(m.partition);
+    totals[m.to][m.partition] = {};
+    balancer.moved();
+    window(0.001, 0);
+  }
+
+  std::vector<std::vector<int>> held;
+  std::vector<double> cost;
+  std::vector<std::map<int, GroupWork>> totals;
+  Balancer balancer;
+  double now = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a straggler's groups move to the idle worker, until the two keep pace, and never back") {
+  // Worker 1 is 3 times slower. In a window of 1 s each partition runs 10
+  // tasks: worker 1 is busy (4 x 10 x 0.025 s), worker 0 a third as much.
+  Cluster c({{0, 1, 2, 3}, {4, 5, 6, 7}}, {0.025 / 3, 0.025});
+  std::vector<Move> moves;
+  for (int round = 0; round < 10; ++round) {
+    // Every worker keeps the straggler's pace: the busier sets it.
+    double slowest = 0;
+    for (std::size_t w = 0; w < 2; ++w) slowest = std::max(slowest, c.held[w].size() * c.cost[w]);
+    int tasks = static_cast<int>(10 * 0.1 / slowest);
+    auto move = c.window(1, tasks);
+    if (!move) continue;
+    CHECK(move->from == 1);
+    CHECK(move->to == 0);
+    moves.push_back(*move);
+    c.apply(*move);
+  }
+  // Best split: 6 on the fast one, 2 on the slow one (6 x 1 = 2 x 3).
+  CHECK(moves.size() == 2);
+  CHECK(c.held[0].size() == 6);
+}
+
+TEST_CASE("nothing moves when the workers are equally busy, or all idle") {
+  Cluster even({{0, 1}, {2, 3}}, {0.01, 0.01});
+  for (int round = 0; round < 5; ++round) CHECK_FALSE(even.window(1, 40));
+  Cluster idle({{0, 1}, {2, 3}}, {0.001, 0.003});
+  for (int round = 0; round < 5; ++round) CHECK_FALSE(idle.window(1, 40));
+}
+
+TEST_CASE("a window grows until it holds enough tasks to compare workers") {
+  Cluster c({{0, 1, 2, 3}, {4, 5, 6, 7}}, {0.01, 0.05});
+  CHECK_FALSE(c.window(1, 1));                          // one long task each: too few to tell
+  CHECK(c.window(1, Balancer::kMinTasks).has_value());  // the grown window tells
+}
+
+TEST_CASE("a worker's speed is remembered while it holds nothing to compare") {
+  // Two partitions; worker 1 is 4 times slower. Once both are on worker 0,
+  // worker 0 is busy and worker 1 idle, but moving one back would be worse.
+  Cluster c({{0}, {1}}, {0.01, 0.04});
+  auto first = c.window(1, 20);
+  REQUIRE(first);
+  CHECK(first->from == 1);
+  c.apply(*first);
+  for (int round = 0; round < 5; ++round) CHECK_FALSE(c.window(1, 40));
+}
