@@ -672,11 +672,16 @@ class LocalScheduler::Impl::Shard {
   }
   static constexpr std::uint64_t kCheckpointEvery = 1024;
 
+  // How many main tasks a stage has over all shards; also the slot of its single task.
+  int main_tasks_of(int stage) const {
+    int d = plan_.shapes[stage].main_partitions_of;
+    return d >= 0 ? plan_.partitions_of[d] : 0;
+  }
+
   std::unique_ptr<Instance> make_instance(const Step& step) {
     auto in = std::make_unique<Instance>();
     static_cast<Step&>(*in) = step;
-    const StageShape& shape = plan_.shapes[in->stage];
-    in->main_tasks = shape.main_partitions_of >= 0 ? plan_.partitions_of[shape.main_partitions_of] : 0;
+    in->main_tasks = main_tasks_of(in->stage);
     in->slots.assign(in->main_tasks + 1, kAbsent);
     return in;
   }
@@ -814,13 +819,17 @@ class LocalScheduler::Impl::Shard {
       for (int slot : it->second->local) try_spawn(it->second, slot);
   }
 
-  // The slot of an instance's task on partition i of group g, or -1.
-  int slot_on(const Instance* in, int g, int i) const {
-    const StageShape& shape = plan_.shapes[in->stage];
-    if (in->main_tasks > 0 && program_.group_of[shape.main_partitions_of] == g) return i;
+  // Calls use(slot, dataset) for each task an instance has on partition i
+  // of group g: its main task, and for i == 0 its single task too, when they
+  // touch that group (both may). `dataset` is the one whose access counter
+  // says whether the task ran.
+  template <class Use>
+  void for_slots_on(const Step& step, int g, int i, Use&& use) const {
+    const StageShape& shape = plan_.shapes[step.stage];
+    if (shape.main_partitions_of >= 0 && program_.group_of[shape.main_partitions_of] == g)
+      use(i, shape.main_touches.front());
     if (shape.has_single && i == 0 && program_.group_of[shape.single_touches.front()] == g)
-      return in->main_tasks;
-    return -1;
+      use(main_tasks_of(step.stage), shape.single_touches.front());
   }
 
   // Migration, steps 2 and 3: the tasks this shard issued for the group's
@@ -837,14 +846,18 @@ class LocalScheduler::Impl::Shard {
     for (auto& [key, inbound] : inbound_) take_pending(key, inbound, g, i, r.version, h.pending);
     held_[g][i] = 0;
     mine_[g].erase(std::find(mine_[g].begin(), mine_[g].end(), i));
-    ready_.erase(std::remove_if(ready_.begin(), ready_.end(),
-                                [&](const TaskRef& t) { return slot_on(t.instance, g, i) == t.slot; }),
-                 ready_.end());
-    for (auto& in : window_) drop_slot(in.get(), slot_on(in.get(), g, i));
+    auto on_group = [&](const TaskRef& t) {
+      bool on = false;
+      for_slots_on(*t.instance, g, i, [&](int slot, int) { on |= slot == t.slot; });
+      return on;
+    };
+    ready_.erase(std::remove_if(ready_.begin(), ready_.end(), on_group), ready_.end());
+    auto drop = [&](Instance* in) { for_slots_on(*in, g, i, [&](int slot, int) { drop_slot(in, slot); }); };
+    for (auto& in : window_) drop(in.get());
     std::vector<Instance*> replays;
     for (auto& [seq, in] : replays_) replays.push_back(in.get());
     for (Instance* in : replays) {
-      drop_slot(in, slot_on(in, g, i));
+      drop(in);
       if (in->complete()) retire_replay(in);
     }
     for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
@@ -860,7 +873,7 @@ class LocalScheduler::Impl::Shard {
   }
 
   void drop_slot(Instance* in, int slot) {
-    if (slot < 0 || (in->slots[slot] != kWaiting && in->slots[slot] != kSpawned)) return;
+    if (in->slots[slot] != kWaiting && in->slots[slot] != kSpawned) return;
     bool was_complete = in->complete();
     in->slots[slot] = kAbsent;
     in->local.erase(std::find(in->local.begin(), in->local.end(), slot));
@@ -923,26 +936,16 @@ class LocalScheduler::Impl::Shard {
     std::uint64_t first_in_window = window_.empty() ? unroller_.issued() : window_.front()->seq;
     Step step;
     while (replay.issued() < unroller_.issued() && replay.next(step, signals_) == Unroller::Next::Step) {
-      Instance* in = nullptr;
-      int slot = -1;
-      auto needs = [&](int probe) {
-        const StageShape& shape = plan_.shapes[step.stage];
-        int d = probe == -2 ? shape.single_touches.front() : shape.main_touches.front();
-        return step.position_of(d) >= done_[d][i];
-      };
-      const StageShape& shape = plan_.shapes[step.stage];
-      bool main =
-          shape.main_partitions_of >= 0 && program_.group_of[shape.main_partitions_of] == g && needs(-1);
-      bool single = !main && shape.has_single && i == 0 &&
-                    program_.group_of[shape.single_touches.front()] == g && needs(-2);
-      if (!main && !single) continue;
-      in = step.seq >= first_in_window ? window_[step.seq - first_in_window].get() : replay_of(step);
-      slot = main ? i : in->main_tasks;
-      if (in->slots[slot] != kAbsent) continue;
-      bool was_complete = in->complete();
-      add_slot(in, slot);
-      if (!in->replay && was_complete) ++unfinished_;
-      try_spawn(in, slot);
+      for_slots_on(step, g, i, [&](int slot, int d) {
+        if (step.position_of(d) < done_[d][i]) return;  // it ran where the partitions came from
+        Instance* in =
+            step.seq >= first_in_window ? window_[step.seq - first_in_window].get() : replay_of(step);
+        if (in->slots[slot] != kAbsent) return;
+        bool was_complete = in->complete();
+        add_slot(in, slot);
+        if (!in->replay && was_complete) ++unfinished_;
+        try_spawn(in, slot);
+      });
     }
   }
 

@@ -66,6 +66,27 @@ TEST_CASE("nested loop_while, loop and if_ take the same path while partitions m
   }
 }
 
+TEST_CASE("a group holding both a reduce's input and its result migrates with both of its tasks") {
+  // The job, serially: a reduce folds into a value-initialised accumulator.
+  const int iterations = 8000, partitions = 4;
+  double a = 1, b = 0;
+  std::vector<double> many(partitions);
+  for (int it = 0; it < iterations; ++it) {
+    b = 0.0 + a;
+    a = b / 2 + 1 + it % 3;
+    for (int i = 0; i < partitions; ++i) many[i] = a + i;
+  }
+  for (int seed = 1; seed <= 3; ++seed) {
+    CAPTURE(seed);
+    JobRun r =
+        run_ok(CANARY_JOB_same_group, with(chaos(seed, "1"), {"--iterations=" + std::to_string(iterations)}));
+    check_close(r.results["outputs"]["a"].get<double>(), a);
+    check_close(r.results["outputs"]["b"].get<double>(), b);
+    check_close(r.results["outputs"]["many"], many);
+    check_moved(r);
+  }
+}
+
 TEST_CASE("the controller moves partition groups off a straggler without being asked") {
   // One worker runs every task 4 times slower. 8 partitions, 4 each: the
   // balancer should move groups from it to the other, never back. (The
