@@ -701,9 +701,7 @@ class LocalScheduler::Impl::Shard {
       if (held_[program_.group_of[d]][0] && done_[d][0] <= in->position_of(d)) add_slot(in, in->main_tasks);
     }
     for (const auto& [d, position] : in->positions) accesses_[d].push_back(in);
-    StageKind kind = program_.stages[in->stage].kind;
-    if (kind == StageKind::Gather || kind == StageKind::Reduce || kind == StageKind::Broadcast)
-      awaiting_[inbound_key(in)] = in;
+    if (waits_for_messages(in)) awaiting_[inbound_key(in)] = in;
     window_.push_back(std::move(owned));
     if (!in->complete()) ++unfinished_;
     for (int slot : in->local) try_spawn(in, slot);
@@ -714,6 +712,13 @@ class LocalScheduler::Impl::Shard {
     in->slots[slot] = kWaiting;
     in->local.push_back(slot);
     ++in->tasks_total;
+  }
+
+  // Gathers, reductions and broadcasts have tasks that need what other
+  // tasks send them (kept in inbound_, by inbound_key()).
+  bool waits_for_messages(const Instance* in) const {
+    StageKind kind = program_.stages[in->stage].kind;
+    return kind == StageKind::Gather || kind == StageKind::Reduce || kind == StageKind::Broadcast;
   }
 
   std::uint64_t inbound_key(const Instance* in) const {
@@ -956,9 +961,7 @@ class LocalScheduler::Impl::Shard {
     Instance* in = owned.get();
     in->replay = true;
     for (const auto& [d, position] : in->positions) replay_at_[{d, position}] = in;
-    StageKind kind = program_.stages[in->stage].kind;
-    if (kind == StageKind::Gather || kind == StageKind::Reduce || kind == StageKind::Broadcast)
-      awaiting_[inbound_key(in)] = in;
+    if (waits_for_messages(in)) awaiting_[inbound_key(in)] = in;
     replays_.emplace(step.seq, std::move(owned));
     return in;
   }
@@ -970,8 +973,7 @@ class LocalScheduler::Impl::Shard {
   }
 
   void forget_inbound(const Instance* in) {
-    StageKind kind = program_.stages[in->stage].kind;
-    if (kind != StageKind::Gather && kind != StageKind::Reduce && kind != StageKind::Broadcast) return;
+    if (!waits_for_messages(in)) return;
     awaiting_.erase(inbound_key(in));
     inbound_.erase(inbound_key(in));
   }
