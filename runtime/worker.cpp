@@ -398,9 +398,9 @@ class Worker {
     return "";
   }
 
-  // After this worker's part ended: keeps moving data (forwarding what
-  // others misroute here, sending what is still queued) until the
-  // controller ends the job.
+  // After a failure here: keeps moving data (forwarding what others
+  // misroute here, sending what is still queued) until the controller ends
+  // the job.
   bool await_shutdown() {
     Clock::time_point since = Clock::now();
     while (seconds_since(since) < options_.timeout_s) {
