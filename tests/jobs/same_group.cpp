@@ -25,5 +25,6 @@ CANARY_JOB(same_group, Params params) {
     t.output("a", x);
     t.output("b", y);
   });
-  canary::transform("report_many", canary::reads(many), [](canary::Task& t, const double& m) { t.output("many", m); });
+  canary::transform("report_many", canary::reads(many),
+                    [](canary::Task& t, const double& m) { t.output("many", m); });
 }
