@@ -12,9 +12,49 @@
 #include "balancer.h"
 #include "results.h"
 #include "scheduler.h"
+#include "snapshot.h"
 #include "wire.h"
 
 namespace canary::rt {
+
+PartitionMap rebalanced(PartitionMap map, const std::vector<int>& threads_per_worker) {
+  const std::vector<int>& threads = threads_per_worker;
+  std::vector<int> load(threads.size(), 0);
+  for (const auto& g : map.owner)
+    for (int w : g)
+      if (threads[w] > 0) ++load[w];
+  auto per_thread = [&](std::size_t w, int extra) {
+    return (load[w] + extra) / static_cast<double>(threads[w]);
+  };
+  auto least_loaded = [&] {
+    std::size_t best = threads.size();
+    for (std::size_t w = 0; w < threads.size(); ++w)
+      if (threads[w] > 0 && (best == threads.size() || per_thread(w, 1) < per_thread(best, 1))) best = w;
+    return best;
+  };
+  auto move = [&](std::size_t g, std::size_t i, std::size_t to) {
+    map.owner[g][i] = static_cast<int>(to);
+    ++map.version[g][i];
+    ++load[to];
+  };
+  if (least_loaded() == threads.size()) return map;  // nobody to give anything to
+  for (std::size_t g = 0; g < map.owner.size(); ++g)
+    for (std::size_t i = 0; i < map.owner[g].size(); ++i)
+      if (threads[map.owner[g][i]] == 0) move(g, i, least_loaded());
+  for (;;) {
+    std::size_t most = least_loaded(), least = most;
+    for (std::size_t w = 0; w < threads.size(); ++w)
+      if (threads[w] > 0 && per_thread(w, 0) > per_thread(most, 0)) most = w;
+    if (per_thread(least, 1) >= per_thread(most, 0)) return map;  // moving one would not even them out
+    for (std::size_t g = map.owner.size(); g-- > 0;) {
+      auto it = std::find(map.owner[g].rbegin(), map.owner[g].rend(), static_cast<int>(most));
+      if (it == map.owner[g].rend()) continue;
+      --load[most];
+      move(g, static_cast<std::size_t>(map.owner[g].rend() - it - 1), least);
+      break;
+    }
+  }
+}
 
 namespace {
 
@@ -65,8 +105,11 @@ struct WorkerInfo {
   std::string data_endpoint;
   int threads = 1;
   double slowdown = 1;  // as the worker said when it registered
+  int pid = 0;          // as the worker said: meaningful for workers this controller started
   Clock::time_point last_seen;
   bool done = false;      // it reported Done and nothing migrated to it since
+  bool joining = false;   // it registered while the job ran, and waits for the next snapshot
+  bool lost = false;      // it stopped answering: it holds nothing and hears nothing
   WorkerSummary summary;  // tasks from its load reports, the rest from Done
 };
 
@@ -84,6 +127,11 @@ class Controller {
     socket_.set(zmq::sockopt::sndtimeo, 1000);
     socket_.set(zmq::sockopt::linger, 1000);
     socket_.bind(options_.listen);
+    if (!options_.snapshot_dir.empty()) {
+      std::string dir, error = SnapshotStore::create_run_dir(options_.snapshot_dir, program_.job, dir);
+      if (!error.empty()) return fail(error);
+      store_.emplace(dir, program_.job);
+    }
     if (options_.on_bound) options_.on_bound(socket_.get(zmq::sockopt::last_endpoint));
     started_ = Clock::now();
 
@@ -101,13 +149,13 @@ class Controller {
  private:
   // Receives one envelope from a worker, if any arrives within `wait`.
   template <class Handle>
-  std::string poll(std::chrono::milliseconds wait, Handle&& handle) {
+  void poll(std::chrono::milliseconds wait, Handle&& handle) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, wait);
-    if (!(item.revents & ZMQ_POLLIN)) return "";
+    if (!(item.revents & ZMQ_POLLIN)) return;
     zmq::message_t identity, frame;
-    if (!socket_.recv(identity, zmq::recv_flags::dontwait)) return "";
-    if (!identity.more() || !socket_.recv(frame, zmq::recv_flags::dontwait)) return "";
+    if (!socket_.recv(identity, zmq::recv_flags::dontwait)) return;
+    if (!identity.more() || !socket_.recv(frame, zmq::recv_flags::dontwait)) return;
     while (frame.more()) {  // nothing of ours has more parts: discard the rest
       zmq::message_t rest;
       if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
@@ -115,7 +163,6 @@ class Controller {
     std::string who = identity.to_string();
     std::string bad = with_envelope(frame, [&](wire::Envelope::Reader e) { handle(who, e); });
     if (!bad.empty()) dropped_.about(bad);
-    return "";
   }
 
   void send(const std::string& identity, capnp::MessageBuilder& message) {
@@ -128,10 +175,44 @@ class Controller {
     }
   }
 
+  // Sends to every worker that takes part: neither lost nor waiting to join.
+  void send_to_running(capnp::MessageBuilder& message) {
+    for (const WorkerInfo& w : workers_)
+      if (!w.lost && !w.joining) send(w.identity, message);
+  }
+
   int worker_of(const std::string& identity) const {
     for (std::size_t w = 0; w < workers_.size(); ++w)
       if (workers_[w].identity == identity) return static_cast<int>(w);
     return -1;
+  }
+
+  // Takes a registration; returns whether the worker is new. One of another
+  // job is refused, and so is a latecomer when it could never join.
+  bool admit(const std::string& who, wire::Register::Reader r, bool late) {
+    std::string refusal;
+    if (r.getJob() != program_.job) {
+      refusal =
+          std::string("this controller runs job '") + program_.job + "', not '" + r.getJob().cStr() + "'";
+    } else if (late && !store_) {
+      refusal = "the job is running, and without --snapshot-dir a worker cannot join it";
+    }
+    if (!refusal.empty()) {
+      capnp::MallocMessageBuilder message;
+      message.initRoot<wire::Envelope>().initShutdown().setReason(refusal);
+      send(who, message);
+      return false;
+    }
+    if (worker_of(who) >= 0) return false;  // a repeated registration
+    WorkerInfo& w = workers_.emplace_back();
+    w.identity = who;
+    w.data_endpoint = r.getDataEndpoint();
+    w.threads = static_cast<int>(std::max(1u, std::min(r.getThreads(), 1024u)));
+    w.slowdown = r.getSlowdown();
+    w.pid = static_cast<int>(std::min(r.getPid(), static_cast<std::uint32_t>(INT32_MAX)));
+    w.last_seen = Clock::now();
+    w.joining = late;
+    return true;
   }
 
   std::string await_workers() {
@@ -142,34 +223,16 @@ class Controller {
                " workers registered within " + std::to_string(static_cast<int>(options_.timeout_s)) +
                " s; start the others with `" + program_.job +
                " worker --controller ENDPOINT`, or give --timeout";
-      if (options_.watch) {
-        std::string problem = options_.watch();
-        if (!problem.empty()) return problem;
-      }
+      if (options_.exited)
+        for (const auto& [pid, how] : options_.exited())
+          return "worker process " + std::to_string(pid) + " " + how + " before the job started";
       if (seconds_since(reported) > 5) {
         std::cerr << "controller: " << workers_.size() << " of " << options_.expect
                   << " workers registered\n";
         reported = Clock::now();
       }
       poll(std::chrono::milliseconds(100), [&](const std::string& who, wire::Envelope::Reader e) {
-        if (!e.isRegister()) return;
-        auto r = e.getRegister();
-        if (r.getJob() != program_.job) {
-          capnp::MallocMessageBuilder refusal;
-          refusal.initRoot<wire::Envelope>().initShutdown().setReason(
-              std::string("this controller runs job '") + program_.job + "', not '" + r.getJob().cStr() +
-              "'");
-          send(who, refusal);
-          return;
-        }
-        if (worker_of(who) >= 0) return;  // a repeated registration
-        WorkerInfo w;
-        w.identity = who;
-        w.data_endpoint = r.getDataEndpoint();
-        w.threads = std::max(1u, std::min(r.getThreads(), 1024u));
-        w.slowdown = r.getSlowdown();
-        w.last_seen = Clock::now();
-        workers_.push_back(w);
+        if (e.isRegister()) admit(who, e.getRegister(), false);
       });
     }
     return "";
@@ -179,21 +242,35 @@ class Controller {
     std::vector<int> threads;
     for (const WorkerInfo& w : workers_) threads.push_back(w.threads);
     map_ = initial_map(program_, params_, threads);
+    for (std::size_t g = 0; g < map_.owner.size(); ++g)
+      for (std::size_t i = 0; i < map_.owner[g].size(); ++i)
+        all_partitions_.emplace_back(static_cast<int>(g), static_cast<int>(i));
     balancer_.emplace(threads);
-    for (std::size_t w = 0; w < workers_.size(); ++w) {
-      const PartitionMap& map = static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_;
-      capnp::MallocMessageBuilder message;
-      auto s = message.initRoot<wire::Envelope>().initStart();
-      s.setWorker(static_cast<unsigned>(w));
-      auto params = s.initParams(options_.params.size());
-      for (std::size_t i = 0; i < options_.params.size(); ++i) params.set(i, options_.params[i]);
-      auto peers = s.initPeers(workers_.size());
-      for (std::size_t p = 0; p < workers_.size(); ++p) peers.set(p, workers_[p].data_endpoint);
-      encode_map(map, s.initMap(map_entries(map)));
-      send(workers_[w].identity, message);
-    }
-    std::cerr << "controller: started " << workers_.size() << " worker(s)\n";
+    for (std::size_t w = 0; w < workers_.size(); ++w)
+      send_start(w, static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_);
+    std::cerr << "controller: started " << workers_.size() << " worker(s)"
+              << (store_ ? ", snapshots in " + store_->dir() : "") << "\n";
     running_since_ = Clock::now();
+  }
+
+  // Step 2, and recovery step 2: the map, the peers, and where to start.
+  void send_start(std::size_t worker, const PartitionMap& map) {
+    capnp::MallocMessageBuilder message;
+    auto s = message.initRoot<wire::Envelope>().initStart();
+    s.setWorker(static_cast<unsigned>(worker));
+    auto params = s.initParams(options_.params.size());
+    for (std::size_t i = 0; i < options_.params.size(); ++i) params.set(i, options_.params[i]);
+    auto peers = s.initPeers(workers_.size());
+    for (std::size_t p = 0; p < workers_.size(); ++p)
+      peers.set(p, workers_[p].lost ? "" : workers_[p].data_endpoint);
+    encode_map(map, s.initMap(map_entries(map)));
+    s.setEpoch(epoch_);
+    if (store_) {
+      s.setSnapshotDir(store_->dir());
+      s.setSnapshotEvery(static_cast<std::uint32_t>(options_.snapshot_every));
+      s.setStartAt(static_cast<std::uint32_t>(start_at_));
+    }
+    send(workers_[worker].identity, message);
   }
 
   // The real map, but every partition of another worker placed on yet
@@ -222,34 +299,28 @@ class Controller {
   std::string await_done() {
     Clock::time_point last_heartbeat = Clock::now(), last_progress = Clock::now();
     bool stale_fixed = options_.stale_map_worker < 0;
-    std::string failure;
     Clock::time_point last_chaos = Clock::now(), last_balance = Clock::now();
-    while (failure.empty()) {
+    while (failure_.empty()) {
       bool all_done = !moving_;
-      for (const WorkerInfo& w : workers_) all_done &= w.done;
+      for (const WorkerInfo& w : workers_) all_done &= w.done || w.lost || w.joining;
       if (all_done) return "";
-      if (options_.chaos_migrate_ms > 0 && !moving_ &&
+      bool may_move = !moving_ && written_.empty();  // not while a snapshot is being written
+      if (options_.chaos_migrate_ms > 0 && may_move &&
           seconds_since(last_chaos) * 1000 >= options_.chaos_migrate_ms) {
         chaos_migration();
         last_chaos = Clock::now();
       }
-      if (options_.balance && !moving_ && seconds_since(last_balance) >= kBalanceSeconds) {
+      if (options_.balance && may_move && seconds_since(last_balance) >= kBalanceSeconds) {
         if (auto move = balancer_->decide()) migrate(move->group, move->partition, move->to);
         last_balance = Clock::now();
       }
       if (seconds_since(last_heartbeat) > 0.5) {
-        for (const WorkerInfo& w : workers_) {
-          capnp::MallocMessageBuilder message;
-          message.initRoot<wire::Envelope>().initHeartbeat().setWorker(0);
-          send(w.identity, message);
-        }
+        capnp::MallocMessageBuilder message;
+        message.initRoot<wire::Envelope>().initHeartbeat().setWorker(0);
+        send_to_running(message);
         last_heartbeat = Clock::now();
       }
-      for (std::size_t w = 0; w < workers_.size(); ++w)
-        if (!workers_[w].done && seconds_since(workers_[w].last_seen) > options_.timeout_s)
-          return "worker " + std::to_string(w) + " (" + workers_[w].data_endpoint + ") has been silent for " +
-                 std::to_string(static_cast<int>(options_.timeout_s)) + " s: it is lost";
-      if (options_.watch) failure = options_.watch();
+      find_lost_workers();
       if (seconds_since(last_progress) > 5) {  // a long job says how it goes
         std::uint64_t tasks = 0;
         std::string per_worker;
@@ -258,7 +329,8 @@ class Controller {
           per_worker += (per_worker.empty() ? "" : ", ") + std::to_string(w.summary.tasks);
         }
         std::cerr << "controller: " << static_cast<int>(seconds_since(running_since_)) << " s, " << tasks
-                  << " tasks done (per worker: " << per_worker << ")\n";
+                  << " tasks done (per worker: " << per_worker << "), " << snapshots_ << " snapshot(s), "
+                  << recoveries_ << " recover" << (recoveries_ == 1 ? "y" : "ies") << "\n";
         last_progress = Clock::now();
       }
       if (!stale_fixed && seconds_since(running_since_) * 1000 > options_.stale_map_ms &&
@@ -267,27 +339,44 @@ class Controller {
         stale_fixed = true;
       }
       int wait_ms = options_.chaos_migrate_ms > 0 ? std::min(options_.chaos_migrate_ms, 100) : 100;
-      poll(std::chrono::milliseconds(wait_ms), [&](const std::string& who, wire::Envelope::Reader e) {
-        int w = worker_of(who);
-        if (w < 0) return;  // not one of ours
-        WorkerInfo& info = workers_[w];
-        info.last_seen = Clock::now();
-        if (e.isLoadReport()) load_report(w, e.getLoadReport());
-        if (e.isFailure())
-          failure = "worker " + std::to_string(w) + ": " + e.getFailure().getMessage().cStr();
-        if (e.isMigrated()) migrated(w, e.getMigrated());
-        if (e.isDone()) {  // again after a migration brought it more
-          auto d = e.getDone();
-          info.done = true;
-          info.summary = {d.getTasks(), d.getSchedulerCpuS(), d.getTaskCpuS(), d.getForwarded(), d.getHeld()};
-          for (auto o : d.getOutputs()) {
-            if (o.getStage() >= program_.stages.size()) continue;
-            outputs_.add(o.getSeq(), o.getStage(), o.getIndex(), o.getKey(), o.getJson());
-          }
-        }
-      });
+      poll(std::chrono::milliseconds(wait_ms),
+           [&](const std::string& who, wire::Envelope::Reader e) { handle(who, e); });
     }
-    return failure;
+    return failure_;
+  }
+
+  void handle(const std::string& who, wire::Envelope::Reader e) {
+    int w = worker_of(who);
+    if (w < 0) {
+      if (e.isRegister() && admit(who, e.getRegister(), true))
+        std::cerr << "controller: worker " << workers_.size() - 1 << " (" << workers_.back().data_endpoint
+                  << ") registered while the job runs; it joins at the next snapshot\n";
+      return;
+    }
+    WorkerInfo& info = workers_[w];
+    if (info.lost) return;  // it was given up on: what it says now is of an older epoch
+    info.last_seen = Clock::now();
+    if (e.isFailure()) failure_ = "worker " + std::to_string(w) + ": " + e.getFailure().getMessage().cStr();
+    if (e.isRestarted() && e.getRestarted().getEpoch() == epoch_ && e.getRestarted().getError().size() > 0)
+      refused_snapshot(w, e.getRestarted().getError());
+    // What follows is of one epoch; of an older one it is void.
+    auto current = [&](auto reader) { return reader.getEpoch() == epoch_; };
+    if (e.isLoadReport() && current(e.getLoadReport())) load_report(w, e.getLoadReport());
+    if (e.isMigrated() && current(e.getMigrated())) migrated(w, e.getMigrated());
+    if (e.isSnapshotWritten() && current(e.getSnapshotWritten())) snapshot_written(e.getSnapshotWritten());
+    if (e.isDone() && current(e.getDone())) {  // again after a migration brought it more
+      auto d = e.getDone();
+      info.done = true;
+      info.summary = {d.getTasks(), d.getSchedulerCpuS(), d.getTaskCpuS(), d.getForwarded(), d.getHeld()};
+      add_outputs(d.getOutputs());
+    }
+  }
+
+  void add_outputs(capnp::List<wire::Output>::Reader outputs) {
+    for (auto o : outputs) {
+      if (o.getStage() >= program_.stages.size()) continue;
+      outputs_.add(o.getSeq(), o.getStage(), o.getIndex(), o.getKey(), o.getJson());
+    }
   }
 
   void load_report(int worker, wire::LoadReport::Reader r) {
@@ -316,7 +405,7 @@ class Controller {
     m.setVersion(version);
     send(workers_[from].identity, order);
     for (std::size_t w = 0; w < workers_.size(); ++w)
-      if (static_cast<int>(w) != from) send_map_update(w);
+      if (static_cast<int>(w) != from && !workers_[w].lost && !workers_[w].joining) send_map_update(w);
   }
 
   // Migration, step 5: the destination has installed the group, and will
@@ -336,31 +425,164 @@ class Controller {
   }
 
   void chaos_migration() {
-    if (workers_.size() < 2) return;
     auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(chaos_); };
     int group = static_cast<int>(pick(map_.owner.size()));
     int partition = static_cast<int>(pick(map_.owner[group].size()));
-    int to = static_cast<int>(pick(workers_.size() - 1));
-    if (to >= map_.owner[group][partition]) ++to;  // any worker but the one holding it
-    migrate(group, partition, to);
+    std::vector<int> others;  // any running worker but the one holding it
+    for (std::size_t w = 0; w < workers_.size(); ++w)
+      if (!workers_[w].lost && !workers_[w].joining && static_cast<int>(w) != map_.owner[group][partition])
+        others.push_back(static_cast<int>(w));
+    if (!others.empty()) migrate(group, partition, others[pick(others.size())]);
+  }
+
+  // Snapshots, step 3: once every partition of a snapshot is written, the
+  // manifest makes it count, older ones go, and the workers go on.
+  void snapshot_written(wire::SnapshotWritten::Reader r) {
+    add_outputs(r.getOutputs());  // a lost worker's outputs live on here
+    if (!store_) return;
+    int k = static_cast<int>(std::min(r.getSnapshot(), 1u << 30));
+    if (k <= completed_through_) return;  // written again after a migration: it counts already
+    std::set<GroupPartition>& written = written_[k];
+    for (auto p : r.getPartitions())
+      if (p.getGroup() < map_.owner.size() && p.getPartition() < map_.owner[p.getGroup()].size())
+        written.emplace(static_cast<int>(p.getGroup()), static_cast<int>(p.getPartition()));
+    if (written.size() < all_partitions_.size()) return;
+    written_.erase(k);
+    std::string error = store_->mark_complete(k, all_partitions_.size());
+    if (!error.empty()) {
+      failure_ = "cannot complete snapshot " + std::to_string(k) + ": " + error;
+      return;
+    }
+    complete_.push_back(k);
+    completed_through_ = k;
+    if (complete_.size() > kSnapshotsKept) complete_.erase(complete_.begin());
+    store_->prune(complete_);
+    ++snapshots_;
+    bool joiners = false;
+    for (const WorkerInfo& w : workers_) joiners |= w.joining && !w.lost;
+    if (joiners) {  // joining: a rollback to the snapshot just taken, with a map that includes them
+      std::cerr << "controller: snapshot " << k
+                << " complete; the workers that registered meanwhile join now\n";
+      restart_from(k);
+      return;
+    }
+    capnp::MallocMessageBuilder message;
+    message.initRoot<wire::Envelope>().initResume().setSnapshot(static_cast<std::uint32_t>(k));
+    send_to_running(message);  // snapshots, step 4
+  }
+  // The newest is what a rollback loads; the one before it is where it goes
+  // should the newest not check out.
+  static constexpr std::size_t kSnapshotsKept = 2;
+
+  // Recovery, step 1: a worker that missed its heartbeats, or whose process
+  // this controller saw exit, is lost.
+  void find_lost_workers() {
+    std::vector<std::pair<int, std::string>> exited;
+    if (options_.exited) exited = options_.exited();
+    for (std::size_t w = 0; w < workers_.size() && failure_.empty(); ++w) {
+      WorkerInfo& info = workers_[w];
+      if (info.lost) continue;
+      std::string how;
+      for (const auto& [pid, what] : exited)
+        if (pid == info.pid) how = "has gone: its process " + what;
+      if (how.empty() && seconds_since(info.last_seen) > options_.heartbeat_timeout_s)
+        how = "has been silent for " + std::to_string(static_cast<int>(options_.heartbeat_timeout_s)) + " s";
+      if (!how.empty()) lose(w, how);
+    }
+  }
+
+  void lose(std::size_t w, const std::string& how) {
+    WorkerInfo& info = workers_[w];
+    info.lost = true;
+    std::string what = "worker " + std::to_string(w) + " (" + info.data_endpoint + ") " + how;
+    if (info.joining) {  // it held nothing yet
+      std::cerr << "controller: " << what << "; it had not joined yet\n";
+      return;
+    }
+    if (!store_) {
+      failure_ = what +
+                 "; without --snapshot-dir the job cannot survive losing a worker "
+                 "(give the controller --snapshot-dir DIR on storage every worker reaches)";
+      return;
+    }
+    bool survivors = false;
+    for (const WorkerInfo& other : workers_) survivors |= !other.lost;
+    if (!survivors) {
+      failure_ = what + ", and no worker is left";
+      return;
+    }
+    std::cerr << "controller: " << what;
+    if (moving_)
+      std::cerr << " during the migration of group " << moving_->group << " partition " << moving_->partition;
+    if (!written_.empty()) std::cerr << " during snapshot " << written_.begin()->first;
+    std::cerr << "\n";
+    ++recoveries_;
+    roll_back();
+  }
+
+  // Recovery, step 2: back to the newest complete snapshot whose files all
+  // check out (or the start, if none does).
+  void roll_back() {
+    while (!complete_.empty()) {
+      std::string error = store_->verify(complete_.back(), all_partitions_);
+      if (error.empty()) break;
+      std::cerr << "controller: snapshot " << complete_.back() << " cannot be loaded: " << error
+                << "; trying an older one\n";
+      complete_.pop_back();
+    }
+    restart_from(complete_.empty() ? 0 : complete_.back());
+  }
+
+  // A worker could not load the snapshot it was sent back to: an older one.
+  void refused_snapshot(int worker, const std::string& error) {
+    std::cerr << "controller: worker " << worker << " could not start over: " << error << "\n";
+    if (start_at_ == 0) {
+      failure_ = "worker " + std::to_string(worker) + " could not start over: " + error;
+      return;
+    }
+    complete_.erase(std::remove(complete_.begin(), complete_.end(), start_at_), complete_.end());
+    roll_back();
+  }
+
+  // Recovery, step 2, and joining: a new epoch, the lost workers' partitions
+  // (and a share for those joining) spread over the rest, and every worker
+  // sent back to snapshot k.
+  void restart_from(int k) {
+    ++epoch_;
+    start_at_ = completed_through_ = k;
+    moving_.reset();
+    written_.clear();
+    std::vector<int> threads;
+    for (WorkerInfo& w : workers_) {
+      if (!w.lost) w.joining = false;
+      w.done = false;
+      threads.push_back(w.lost ? 0 : w.threads);
+    }
+    map_ = rebalanced(map_, threads);
+    balancer_.emplace(threads);
+    for (std::size_t w = 0; w < workers_.size(); ++w)
+      if (!workers_[w].lost) send_start(w, map_);
+    std::cerr << "controller: epoch " << epoch_ << ": every worker goes back to "
+              << (k ? "snapshot " + std::to_string(k) : std::string("the start")) << "\n";
   }
 
   void shutdown_all(const std::string& reason) {
-    for (const WorkerInfo& w : workers_) {
-      capnp::MallocMessageBuilder message;
-      message.initRoot<wire::Envelope>().initShutdown().setReason(reason);
-      send(w.identity, message);
-    }
+    capnp::MallocMessageBuilder message;
+    message.initRoot<wire::Envelope>().initShutdown().setReason(reason);
+    for (const WorkerInfo& w : workers_)
+      if (!w.lost) send(w.identity, message);
   }
 
   int fail(const std::string& error) {
     shutdown_all("the job failed: " + error);
     std::cerr << program_.job << ": error: " << error << "\n";
+    if (store_) std::cerr << "controller: the snapshots are left in " << store_->dir() << "\n";
     return 1;
   }
 
   int finish() {
     shutdown_all("");
+    if (store_) store_->remove_all();  // the job is done: nothing will roll back to them
     double elapsed = seconds_since(running_since_);
     std::vector<WorkerSummary> summaries;
     for (const WorkerInfo& w : workers_) summaries.push_back(w.summary);
@@ -368,6 +590,11 @@ class Controller {
     stats["moves"] = moves_;
     stats["slowdown_per_worker"] = nlohmann::ordered_json::array();
     for (const WorkerInfo& w : workers_) stats["slowdown_per_worker"].push_back(w.slowdown);
+    stats["snapshots"] = snapshots_;
+    stats["recoveries"] = recoveries_;
+    stats["lost_workers"] = nlohmann::ordered_json::array();
+    for (std::size_t w = 0; w < workers_.size(); ++w)
+      if (workers_[w].lost) stats["lost_workers"].push_back(w);
     return report_results(program_, outputs_, stats, options_.results, elapsed, stats["tasks"],
                           std::to_string(workers_.size()) + " worker(s)");
   }
@@ -380,6 +607,7 @@ class Controller {
   zmq::socket_t socket_{context_, zmq::socket_type::router};
   std::vector<WorkerInfo> workers_;
   PartitionMap map_, stale_;
+  std::vector<GroupPartition> all_partitions_;
   struct Moving {
     int group, partition, from, to;
     std::uint64_t version;
@@ -389,6 +617,15 @@ class Controller {
   std::optional<Balancer> balancer_;
   static constexpr double kBalanceSeconds = 0.2;
   std::mt19937 chaos_;
+  std::optional<SnapshotStore> store_;
+  std::map<int, std::set<GroupPartition>> written_;  // snapshots under way: what is written of each
+  std::vector<int> complete_;                        // the complete snapshots kept, oldest first
+  std::uint64_t epoch_ = 0;                          // goes up with every rollback
+  int start_at_ = 0;                                 // the snapshot this epoch started from
+  int completed_through_ = 0;                        // the newest snapshot complete in this epoch
+  int snapshots_ = 0;
+  int recoveries_ = 0;
+  std::string failure_;
   Clock::time_point started_, running_since_;
   DropLog dropped_{"controller"};
 };

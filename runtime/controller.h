@@ -1,14 +1,16 @@
 // The controller (DESIGN.md section 6, paper section 3.3): it waits for the
 // workers to register, decides which worker holds which partition, starts
 // them, and then only listens: heartbeats, failures, load reports, on which
-// it moves partition groups off stragglers, and at the end each worker's
-// outputs and statistics. It does nothing per task.
+// it moves partition groups off stragglers, snapshot reports, and at the end
+// each worker's outputs and statistics. It does nothing per task. When a
+// worker is lost it rolls every worker back to the last complete snapshot.
 #pragma once
 
 #include <canary/program.h>
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace canary::rt {
@@ -16,7 +18,8 @@ namespace canary::rt {
 struct ControllerOptions {
   std::string listen;               // the endpoint to bind, e.g. tcp://0.0.0.0:7100
   int expect = 1;                   // how many workers the job needs
-  double timeout_s = 30;            // for registrations, and for a silent worker
+  double timeout_s = 30;            // for registrations
+  double heartbeat_timeout_s = 10;  // a worker silent this long is lost
   std::vector<std::string> params;  // the job's parameters as "name=value", sent to the workers
   std::string results;              // where to write the results JSON, if anywhere
   bool balance = true;              // migrate partition groups off workers that hold the others up
@@ -30,12 +33,19 @@ struct ControllerOptions {
   // others must forward what it misroutes.
   int stale_map_worker = -1;
   int stale_map_ms = 0;
+  // Snapshots and recovery (paper section 3.3): with a directory, workers
+  // write their partitions under it every `snapshot_every` iterations of an
+  // outermost loop, and losing a worker rolls the job back to the last
+  // complete snapshot instead of failing it. A worker that registers while
+  // the job runs joins at the next snapshot.
+  std::string snapshot_dir;
+  int snapshot_every = 10;
   // Called once the socket is bound, with its actual endpoint (a :* port
   // resolved): the embedded mode starts its workers there.
   std::function<void(const std::string&)> on_bound;
-  // Called while waiting; returns an error to give up with (the embedded
-  // mode uses it to notice a worker process that died).
-  std::function<std::string()> watch;
+  // Called while waiting: the worker processes this controller started that
+  // have exited since, as (pid, how), so that a killed one is lost at once.
+  std::function<std::vector<std::pair<int, std::string>>()> exited;
 };
 
 // Runs the job on the registered workers. Returns the process exit code.
@@ -49,5 +59,11 @@ struct PartitionMap;
 // version 1.
 PartitionMap initial_map(const Program& program, const void* params,
                          const std::vector<int>& threads_per_worker);
+
+// Recovery and joining: `map` with every partition of a worker that has no
+// threads (a lost one) given to another, then partitions moved one at a
+// time from the most loaded worker (per thread) to the least loaded one
+// while that evens them out. Every entry that changes goes up a version.
+PartitionMap rebalanced(PartitionMap map, const std::vector<int>& threads_per_worker);
 
 }  // namespace canary::rt

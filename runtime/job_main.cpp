@@ -127,8 +127,12 @@ struct Flags {
   bool workers_given = false;  // --in-process runs one worker unless told more
   int threads = 0;             // 0: chosen per mode
   double timeout_s = 30;
+  double heartbeat_timeout_s = 10;
   std::string results, listen, controller, host;
-  int stale_map_worker = -1, stale_map_ms = 0;  // --test-stale-map=W:MS
+  std::string snapshot_dir;
+  int snapshot_every = 0;                           // 0: not given
+  int kill_at_snapshot = 0, kill_at_migration = 0;  // fault tests (--test-kill-at-...)
+  int stale_map_worker = -1, stale_map_ms = 0;      // --test-stale-map=W:MS
   double slowdown = 1;
   int slow_worker = -1;  // --slow-worker=W:F, the embedded default's worker W gets --slowdown F
   bool no_balance = false;
@@ -156,6 +160,10 @@ void print_help(const Program& program) {
       << "  --threads N        compute threads per worker (default: the cores, shared among local workers)\n"
       << "  --results FILE     write {\"job\", \"outputs\", \"stats\"} as JSON to FILE\n"
       << "  --timeout S        give up when a peer stays silent S seconds (default 30)\n"
+      << "  --heartbeat-timeout S  controller: a worker silent S seconds is lost (default 10)\n"
+      << "  --snapshot-dir DIR controller: write snapshots under DIR (on a cluster, storage every worker\n"
+      << "                     reaches) and survive losing a worker by rolling back to the last one\n"
+      << "  --snapshot-every N controller: a snapshot every N iterations of an outermost loop (default 10)\n"
       << "  --listen ENDPOINT  controller: where workers reach it, e.g. tcp://0.0.0.0:7100\n"
       << "  --expect N         controller: how many workers to wait for\n"
       << "  --controller EP    worker: the controller's endpoint, e.g. tcp://head:7100\n"
@@ -228,6 +236,18 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
     } else if (name == "timeout") {
       if (!parse_value(value, f.timeout_s, error) || f.timeout_s <= 0)
         problem = "--timeout must be a positive number";
+    } else if (name == "heartbeat-timeout") {
+      if (!parse_value(value, f.heartbeat_timeout_s, error) || f.heartbeat_timeout_s <= 0)
+        problem = "--heartbeat-timeout must be a positive number of seconds";
+    } else if (name == "snapshot-dir") {
+      f.snapshot_dir = value;
+      if (value.empty()) problem = "--snapshot-dir needs a directory";
+    } else if (name == "snapshot-every") {
+      problem = positive(f.snapshot_every, 1 << 30);
+    } else if (name == "test-kill-at-snapshot") {
+      problem = positive(f.kill_at_snapshot, 1 << 30);
+    } else if (name == "test-kill-at-migration") {
+      problem = positive(f.kill_at_migration, 1 << 30);
     } else if (name == "results") {
       f.results = value;
     } else if (name == "listen") {
@@ -265,6 +285,7 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
     case Mode::Controller:
       if (f.listen.empty() || f.expect == 0) return "controller needs --listen ENDPOINT and --expect N";
       if (f.slowdown != 1 || f.slow_worker >= 0) return "--slowdown belongs to a worker";
+      if (f.kill_at_snapshot || f.kill_at_migration) return "--test-kill-at-... belongs to a worker";
       break;
     case Mode::Worker:
       if (f.controller.empty()) return "worker needs --controller ENDPOINT";
@@ -273,6 +294,8 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
         return "job parameters and --results go to the controller; workers receive them from it";
       if (f.no_balance || f.chaos_migrate_ms)
         return "--no-balance and --chaos-migrate-ms belong to the controller";
+      if (!f.snapshot_dir.empty() || f.snapshot_every)
+        return "--snapshot-dir and --snapshot-every belong to the controller; workers receive them from it";
       if (f.slow_worker >= 0) return "--slow-worker is for the embedded default; a worker takes --slowdown F";
       break;
     default:
@@ -284,7 +307,11 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       if (f.slowdown != 1 && f.mode != Mode::InProcess && f.slow_worker < 0)
         return "--slowdown is for one worker (worker --slowdown F, or --slow-worker W:F) or --in-process";
       if (f.slow_worker >= f.workers) return "--slow-worker names a worker beyond --workers";
+      if (f.mode == Mode::InProcess && !f.snapshot_dir.empty())
+        return "--in-process cannot lose a worker: --snapshot-dir needs worker processes";
+      if (f.kill_at_snapshot || f.kill_at_migration) return "--test-kill-at-... belongs to a worker";
   }
+  if (f.snapshot_every && f.snapshot_dir.empty()) return "--snapshot-every needs --snapshot-dir";
   return "";
 }
 
@@ -375,6 +402,9 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.chaos_seed = f.chaos_seed;
   options.stale_map_worker = f.stale_map_worker;
   options.stale_map_ms = f.stale_map_ms;
+  options.heartbeat_timeout_s = f.heartbeat_timeout_s;
+  options.snapshot_dir = f.snapshot_dir;
+  if (f.snapshot_every) options.snapshot_every = f.snapshot_every;
   return options;
 }
 
@@ -399,19 +429,19 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
         children.push_back(pid);
     }
   };
-  options.watch = [&]() -> std::string {
+  options.exited = [&] {
+    std::vector<std::pair<int, std::string>> exited;
     for (pid_t& pid : children) {
       int status = 0;
       if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
-        pid_t gone = pid;
-        pid = -1;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-          return "worker process " + std::to_string(gone) +
-                 (WIFSIGNALED(status) ? " was killed by signal " + std::to_string(WTERMSIG(status))
-                                      : " exited with status " + std::to_string(WEXITSTATUS(status)));
+          exited.emplace_back(pid, WIFSIGNALED(status)
+                                       ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                       : "exited with status " + std::to_string(WEXITSTATUS(status)));
+        pid = -1;
       }
     }
-    return "";
+    return exited;
   };
   int code = run_controller(program, params, options);
   // The workers leave when told to; make sure none outlives the job.
@@ -465,6 +495,8 @@ int job_main(const Program& program, int argc, char** argv) {
         options.host = flags.host;
         options.listen = flags.listen;
         options.slowdown = flags.slowdown;
+        options.kill_at_snapshot = flags.kill_at_snapshot;
+        options.kill_at_migration = flags.kill_at_migration;
         return run_worker(program, options);
       }
     }

@@ -8,11 +8,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <variant>
+
+#include "snapshot.h"
 
 namespace canary::rt {
 
@@ -124,6 +127,7 @@ struct Plan {
   std::vector<StageShape> shapes;  // per stage
   std::vector<std::uint64_t> stage_hash;
   int groups = 0;
+  int snapshot_every = 0;  // 0: no snapshots
 };
 
 // One stage instance as the unrolling makes it: the same on every shard.
@@ -137,6 +141,7 @@ struct Step {
   std::vector<std::pair<int, std::uint64_t>> positions;
   std::uint64_t source = kNoSeq;  // a gather's scatter
   int source_senders = 0;         // how many tasks that scatter has
+  int cut = 0;                    // > 0: the cut of snapshot `cut` lies just before this instance
 
   std::uint64_t position_of(int dataset) const {
     for (const auto& [d, p] : positions)
@@ -241,6 +246,7 @@ class Unroller {
   void make(int stage, Step& step) {
     const StageInfo& s = plan_->program.stages[stage];
     const StageShape& shape = plan_->shapes[stage];
+    step.cut = cut_before();
     step.stage = stage;
     step.seq = next_seq_++;
     step.iterations.clear();
@@ -263,14 +269,75 @@ class Unroller {
     }
   }
 
+  // Snapshots cut the run where an iteration of an outermost loop begins
+  // (every `snapshot_every`-th), unless a scatter's chunks would cross the
+  // cut: every shard finds the same cuts without a word to anyone.
+  int cut_before() {
+    std::pair<int, int> outer{-1, 0};  // (block, iteration) of the outermost loop around here
+    for (const Frame& f : frames_)
+      if (f.block >= 0 && plan_->program.blocks[f.block].kind != BlockKind::If) {
+        outer = {f.block, f.iteration};
+        break;
+      }
+    if (outer == outer_) return 0;
+    outer_ = outer;
+    bool cut = plan_->snapshot_every > 0 && outer.first >= 0 && outer.second > 0 &&
+               outer.second % plan_->snapshot_every == 0 && pending_scatter_.empty();
+    return cut ? ++cuts_ : 0;
+  }
+
   const Plan* plan_;
   std::vector<Frame> frames_;
+  std::pair<int, int> outer_{-1, 0};  // cut_before()'s outermost loop iteration so far
+  int cuts_ = 0;
   std::uint64_t next_seq_ = 0;
   std::vector<std::uint64_t> accesses_;  // per dataset
   std::uint64_t waiting_signal_ = kNoSeq;
   int waiting_block_ = -1;
   std::map<int, std::pair<std::uint64_t, int>> pending_scatter_;  // destination -> (scatter seq, senders)
 };
+
+// The unrolling keeps a copy of itself this often, to replay from (see
+// Shard::install()).
+constexpr std::uint64_t kCheckpointEvery = 1024;
+
+// Where every shard of a worker starts: the unrolling at the cut of the
+// snapshot the run starts from (none: the program's start), with its
+// checkpoints and the signal values before the cut.
+struct StartPoint {
+  Unroller unroller;
+  std::vector<Unroller> checkpoints;
+  std::unordered_map<std::uint64_t, bool> signals;
+  int snapshot = 0;
+};
+
+StartPoint program_start(const Plan& plan) {
+  StartPoint start{Unroller(plan), {}, {}, 0};
+  start.checkpoints.push_back(start.unroller);
+  return start;
+}
+
+// Rollback: replays the unrolling up to `cut` with the signal values the
+// snapshot recorded, as every shard made it before.
+StartPoint fast_forward(const Plan& plan, const Cut& cut) {
+  StartPoint start = program_start(plan);
+  start.snapshot = cut.snapshot;
+  auto misfit = [&](const std::string& why) {
+    return std::runtime_error("snapshot " + std::to_string(cut.snapshot) + " does not fit this job: " + why);
+  };
+  std::size_t next_signal = 0;
+  Step step;
+  while (start.unroller.issued() < cut.seq) {
+    if (start.unroller.next(step, start.signals) != Unroller::Next::Step)
+      throw misfit("its cut lies beyond the program's end");
+    if (start.unroller.issued() % kCheckpointEvery == 0) start.checkpoints.push_back(start.unroller);
+    if (plan.program.stages[step.stage].kind != StageKind::Signal) continue;
+    if (next_signal == cut.signals.size()) throw misfit("it records too few signal values");
+    start.signals[step.seq] = cut.signals[next_signal++];
+  }
+  if (next_signal != cut.signals.size()) throw misfit("it records too many signal values");
+  return start;
+}
 
 // Migration, step 2 on the source: the shard holding the partitions lets
 // them go.
@@ -283,7 +350,11 @@ struct Install {
   int group, partition;
   std::vector<std::tuple<int, std::uint64_t, void*>> datasets;  // (dataset, accesses completed, partition)
 };
-using Item = std::variant<Message, Release, Install>;
+// Snapshots, step 4: snapshots up to this one are complete.
+struct Resume {
+  int snapshot;
+};
+using Item = std::variant<Message, Release, Install, Resume>;
 
 // Where a shard's messages arrive: the only thing shards share, locked once
 // per batch of messages, never per task.
@@ -328,8 +399,9 @@ struct LocalScheduler::Impl {
   class Shard;
 
   Impl(const Program& p, const void* params, RunConfig c, Outputs& o)
-      : program(p), config(std::move(c)), outputs(o), plan{p, {}, {}, {}, {}, 0} {
+      : program(p), config(std::move(c)), outputs(o), plan{p, {}, {}, {}, {}, 0, 0} {
     program.evaluate_counts(params, plan.partitions_of, plan.loop_counts);
+    if (config.snapshots) plan.snapshot_every = config.snapshot_every;
     for (std::size_t d = 0; d < program.datasets.size(); ++d) {
       if (plan.partitions_of[d] < 1)
         throw std::runtime_error("dataset '" + program.datasets[d].name + "' would have " +
@@ -364,6 +436,7 @@ struct LocalScheduler::Impl {
       for (int i = 0; i < plan.partitions_of[d]; ++i)
         data[d].push_back(r.shard[program.group_of[d]][i] >= 0 ? program.datasets[d].ops->create() : nullptr);
     for (const auto& g : r.owner) group_work.emplace_back(g.size());
+    start = std::make_unique<StartPoint>(config.start_at > 0 ? load_snapshot(r) : program_start(plan));
     publish(std::move(r));
     // Messages may be delivered before run() starts the threads.
     for (int i = 0; i < config.threads; ++i) shards.push_back(std::make_unique<Shard>(*this, i));
@@ -393,6 +466,43 @@ struct LocalScheduler::Impl {
     std::atomic_store(&routing_, std::make_shared<const Routing>(std::move(r)));
   }
   std::shared_ptr<const Routing> routing() const { return std::atomic_load(&routing_); }
+
+  // Rollback: this worker's partitions as the files of snapshot
+  // `config.start_at` hold them, and the unrolling at its cut.
+  StartPoint load_snapshot(const Routing& r) {
+    if (!config.snapshots) throw std::runtime_error("a rollback needs the snapshot directory");
+    const SnapshotStore& store = *config.snapshots;
+    int k = config.start_at;
+    auto check = [](const std::string& error) {
+      if (!error.empty()) throw std::runtime_error(error);
+    };
+    PartitionFile first;
+    check(store.read(k, 0, 0, first));
+    StartPoint start = fast_forward(plan, first.cut);
+    for (int g = 0; g < plan.groups; ++g)
+      for (int i = 0; i < static_cast<int>(r.shard[g].size()); ++i) {
+        if (r.shard[g][i] < 0) continue;
+        PartitionFile file;
+        check(store.read(k, g, i, file));
+        std::string path = store.path_of(k, g, i);
+        std::vector<int> expected;
+        for (std::size_t d = 0; d < program.datasets.size(); ++d)
+          if (program.group_of[d] == g) expected.push_back(static_cast<int>(d));
+        bool fits = file.cut.seq == first.cut.seq && file.datasets.size() == expected.size();
+        for (std::size_t j = 0; fits && j < expected.size(); ++j)
+          fits = file.datasets[j].dataset == expected[j] &&
+                 file.datasets[j].accesses == start.unroller.accesses(expected[j]);
+        if (!fits) throw std::runtime_error("snapshot file " + path + " does not fit the snapshot's cut");
+        for (const Handover::Dataset& d : file.datasets) {
+          try {
+            program.datasets[d.dataset].ops->read(d.bytes, data[d.dataset][i]);
+          } catch (const std::exception& e) {
+            throw std::runtime_error("snapshot file " + path + " holds a malformed partition: " + e.what());
+          }
+        }
+      }
+    return start;
+  }
 
   // Changes the map while nothing is being held, then gives every held part
   // another try under the new one. `change` may also queue work for shards,
@@ -525,6 +635,7 @@ struct LocalScheduler::Impl {
     std::atomic<std::uint64_t> tasks{0}, ticks{0};
   };
   std::vector<std::vector<GroupWork>> group_work;
+  std::unique_ptr<const StartPoint> start;
   std::vector<std::unique_ptr<Shard>> shards;
 
   const std::chrono::steady_clock::time_point made_at = std::chrono::steady_clock::now();
@@ -542,8 +653,14 @@ struct LocalScheduler::Impl {
 
 class LocalScheduler::Impl::Shard {
  public:
-  Shard(Impl& job, int id) : job_(job), plan_(job.plan), program_(job.program), unroller_(job.plan) {
-    checkpoints_.push_back(unroller_);
+  Shard(Impl& job, int id)
+      : job_(job),
+        plan_(job.plan),
+        program_(job.program),
+        unroller_(job.start->unroller),
+        checkpoints_(job.start->checkpoints),
+        signals_(job.start->signals),
+        resumed_through_(job.start->snapshot) {
     outputs_at_.outputs = &job.outputs;
     auto r = job.routing();
     for (int g = 0; g < plan_.groups; ++g) {
@@ -555,10 +672,12 @@ class LocalScheduler::Impl::Shard {
           mine_[g].push_back(i);
         }
     }
+    // Every partition starts where the run does: at the program's start, or
+    // at a snapshot's cut, having been through every instance before it.
     for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
-      done_.emplace_back(plan_.partitions_of[d], 0);
+      done_.emplace_back(plan_.partitions_of[d], unroller_.accesses(static_cast<int>(d)));
       accesses_.emplace_back();
-      access_base_.push_back(0);
+      access_base_.push_back(unroller_.accesses(static_cast<int>(d)));
     }
   }
 
@@ -566,7 +685,7 @@ class LocalScheduler::Impl::Shard {
   std::uint64_t tasks() const { return tasks_.load(std::memory_order_relaxed); }
   double thread_cpu_s() const { return thread_cpu_s_.load(std::memory_order_relaxed); }
   std::uint64_t body_ticks() const { return body_ticks_.load(std::memory_order_relaxed); }
-  std::uint64_t stage_instances() const { return unroller_.issued(); }
+  std::uint64_t stage_instances() const { return issued(); }
 
   void main_loop() {
     cpu_start_ = thread_cpu_seconds();
@@ -657,20 +776,72 @@ class LocalScheduler::Impl::Shard {
   // --- issuing ----------------------------------------------------------------
 
   // Issues stage instances until the window is full, a signal must be
-  // waited for, or the program ends.
+  // waited for, a snapshot's cut is reached, or the program ends.
   void unroll() {
     while (!unrolled_ && unfinished_ < job_.config.window) {
-      Unroller::Next next = unroller_.next(step_, signals_);
-      if (next == Unroller::Next::Signal) return;
-      if (next == Unroller::Next::End) {
-        unrolled_ = true;
-        return;
+      if (!cut_pending_) {
+        Unroller::Next next = unroller_.next(step_, signals_);
+        if (next == Unroller::Next::Signal) return;
+        if (next == Unroller::Next::End) {
+          unrolled_ = true;
+          return;
+        }
+        if (unroller_.issued() % kCheckpointEvery == 0) checkpoints_.push_back(unroller_);
+        cut_pending_ = step_.cut > resumed_through_;
       }
+      if (cut_pending_ && !pass_cut()) return;
       issue(step_);
-      if (unroller_.issued() % kCheckpointEvery == 0) checkpoints_.push_back(unroller_);
     }
   }
-  static constexpr std::uint64_t kCheckpointEvery = 1024;
+
+  // The instances issued so far; the unrolling is one ahead at a cut.
+  std::uint64_t issued() const { return unroller_.issued() - (cut_pending_ ? 1 : 0); }
+
+  // Snapshots, steps 1 and 2: at a cut this shard issues nothing more until
+  // every instance before it has run here, then writes each partition it
+  // holds (again after one arrives by migration), and waits for resume().
+  bool pass_cut() {
+    if (step_.cut <= resumed_through_) {
+      cut_pending_ = false;
+      written_.clear();
+      return true;
+    }
+    if (window_.empty() && replays_.empty()) write_snapshot();
+    return false;
+  }
+
+  void write_snapshot() {
+    std::vector<std::pair<int, int>> written;
+    PartitionFile file;
+    for (int g = 0; g < plan_.groups; ++g)
+      for (int i : mine_[g]) {
+        if (!written_.insert({g, i}).second) continue;
+        if (written.empty()) file.cut = cut_here();
+        file.group = g;
+        file.partition = i;
+        file.datasets.clear();
+        for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
+          if (program_.group_of[d] != g) continue;
+          std::string bytes;
+          program_.datasets[d].ops->write(job_.data[d][i], bytes);
+          file.datasets.push_back({static_cast<int>(d), done_[d][i], std::move(bytes)});
+        }
+        std::string error = job_.config.snapshots->write(file);
+        if (!error.empty()) throw std::runtime_error("snapshot " + std::to_string(step_.cut) + ": " + error);
+        written.emplace_back(g, i);
+      }
+    if (!written.empty() && job_.config.on_snapshot) job_.config.on_snapshot(step_.cut, written);
+  }
+
+  Cut cut_here() const {
+    Cut cut{step_.cut, step_.seq, {}};
+    std::vector<std::pair<std::uint64_t, bool>> before;
+    for (const auto& [seq, value] : signals_)
+      if (seq < step_.seq) before.emplace_back(seq, value);
+    std::sort(before.begin(), before.end());
+    for (const auto& [seq, value] : before) cut.signals.push_back(value);
+    return cut;
+  }
 
   // How many main tasks a stage has over all shards; also the slot of its single task.
   int main_tasks_of(int stage) const {
@@ -778,6 +949,8 @@ class LocalScheduler::Impl::Shard {
       handle(std::move(*m));
     } else if (auto* r = std::get_if<Release>(&item)) {
       release(*r);
+    } else if (auto* resume = std::get_if<Resume>(&item)) {
+      resumed_through_ = std::max(resumed_through_, resume->snapshot);
     } else {
       install(std::get<Install>(std::move(item)));
       if (at_end_ && !finished()) set_at_end(false);
@@ -938,9 +1111,9 @@ class LocalScheduler::Impl::Shard {
     };
     auto from = std::find_if(checkpoints_.rbegin(), checkpoints_.rend(), before);
     Unroller replay = *from;  // checkpoints_.front() is the start, before everything
-    std::uint64_t first_in_window = window_.empty() ? unroller_.issued() : window_.front()->seq;
+    std::uint64_t first_in_window = window_.empty() ? issued() : window_.front()->seq;
     Step step;
-    while (replay.issued() < unroller_.issued() && replay.next(step, signals_) == Unroller::Next::Step) {
+    while (replay.issued() < issued() && replay.next(step, signals_) == Unroller::Next::Step) {
       for_slots_on(step, g, i, [&](int slot, int d) {
         if (step.position_of(d) < done_[d][i]) return;  // it ran where the partitions came from
         Instance* in =
@@ -1182,6 +1355,9 @@ class LocalScheduler::Impl::Shard {
   bool unrolled_ = false;              // to the program's end
   std::vector<Unroller> checkpoints_;  // the unroller every kCheckpointEvery instances, from the start
   std::unordered_map<std::uint64_t, bool> signals_;  // every signal's value, by seq
+  bool cut_pending_ = false;                         // step_ follows a cut this shard has not passed
+  int resumed_through_;                              // snapshots known to be complete
+  std::set<std::pair<int, int>> written_;            // (group, partition) written at the pending cut
   int unfinished_ = 0;                               // issued instances with local tasks left
   bool at_end_ = false;
 
@@ -1497,5 +1673,9 @@ double LocalScheduler::busy_seconds() const {
 std::uint64_t LocalScheduler::forwarded() const { return impl_->forwarded_parts; }
 std::uint64_t LocalScheduler::held() const { return impl_->held_parts; }
 void LocalScheduler::stop(const std::string& reason) { impl_->fail(reason); }
+
+void LocalScheduler::resume(int snapshot) {
+  for (int shard = 0; shard < impl_->config.threads; ++shard) impl_->to_shard(shard, Resume{snapshot});
+}
 
 }  // namespace canary::rt

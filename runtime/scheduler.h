@@ -23,6 +23,8 @@
 
 namespace canary::rt {
 
+class SnapshotStore;
+
 // Collects t.output() values: per key, the value of each partition index.
 // Of two values for one key and index, the one from the later stage
 // instance (`seq`) wins, whichever worker ran it: partitions migrate.
@@ -153,10 +155,23 @@ struct RunConfig {
   bool until_ended = false;
   // Called from a compute thread when the scheduler may have become idle().
   std::function<void()> on_idle;
+  // Snapshots (paper section 3.3): with a store, every shard stops where an
+  // iteration of an outermost loop begins whose number is a multiple of
+  // `snapshot_every` (the snapshot's cut), writes the partitions it holds
+  // there, says so through `on_snapshot` (from its compute thread), and goes
+  // on once resume() says the snapshot is complete.
+  const SnapshotStore* snapshots = nullptr;
+  int snapshot_every = 0;
+  std::function<void(int snapshot, const std::vector<std::pair<int, int>>& written)> on_snapshot;
+  // Where the run starts: 0 at the program's start; k > 0 at the cut of
+  // snapshot k, whose files hold this worker's partitions (a rollback).
+  int start_at = 0;
 };
 
 class LocalScheduler {
  public:
+  // Throws std::runtime_error when the partition map does not fit the
+  // program, or a snapshot to start from cannot be read.
   LocalScheduler(const Program& program, const void* params, RunConfig config, Outputs& outputs);
   ~LocalScheduler();
   LocalScheduler(const LocalScheduler&) = delete;
@@ -198,6 +213,8 @@ class LocalScheduler {
   std::uint64_t held() const;
   // Makes run() give up with `reason`; thread-safe.
   void stop(const std::string& reason);
+  // Snapshots up to `snapshot` are complete: shards stopped at its cut go on.
+  void resume(int snapshot);
 
  private:
   struct Impl;

@@ -18,6 +18,9 @@ struct Envelope {
     migrate @9 :Migrate;          # controller -> the worker a partition group leaves
     handover @10 :Handover;       # worker -> worker: the partition group itself
     migrated @11 :Migrated;       # the receiving worker -> controller: it is installed
+    snapshotWritten @12 :SnapshotWritten;  # worker -> controller: partitions written at a cut
+    resume @13 :Resume;           # controller -> worker: a snapshot is complete, go on
+    restarted @14 :Restarted;     # worker -> controller: it (re)started from a snapshot, or could not
   }
 }
 
@@ -26,6 +29,7 @@ struct Register {
   dataEndpoint @1 :Text;  # where the other workers reach this one
   threads @2 :UInt32;
   slowdown @3 :Float64;  # tests: its tasks are made this many times slower (worker --slowdown)
+  pid @4 :UInt32;        # its process, for a controller that started it on this machine
 }
 
 struct MapEntry {
@@ -35,11 +39,17 @@ struct MapEntry {
   version @3 :UInt64;    # goes up whenever the entry changes
 }
 
+# Also a rollback (recovery, step 2): sent again to a running worker, with a
+# newer epoch, it drops everything and starts over from snapshot `startAt`.
 struct Start {
   worker @0 :UInt32;            # the number the worker is known by
   params @1 :List(Text);        # the job's parameters, "name=value"
-  peers @2 :List(Text);         # data endpoints, by worker number
+  peers @2 :List(Text);         # data endpoints, by worker number; "" for a lost worker
   map @3 :List(MapEntry);
+  epoch @4 :UInt64;             # goes up with every rollback; older data is dropped
+  snapshotDir @5 :Text;         # the run's snapshot directory, "" for none
+  snapshotEvery @6 :UInt32;     # iterations of an outermost loop between snapshots
+  startAt @7 :UInt32;           # the snapshot to start from; 0: the program's start
 }
 
 struct Heartbeat {
@@ -62,6 +72,7 @@ struct Transfer {
   parts @6 :List(Part);      # the destination partitions (see Part)
   value @7 :Data;            # a reduction input or a broadcast value
   signal @8 :Bool;
+  epoch @9 :UInt64;          # the sender's (see Start)
 }
 
 # One destination partition of a Transfer. For chunks, every partition the
@@ -80,6 +91,7 @@ struct LoadReport {
   busySeconds @2 :Float64;  # time spent in task bodies so far, over all its threads
   idleSeconds @3 :Float64;  # the rest of its threads' time so far
   groups @4 :List(GroupLoad);  # every partition group it holds
+  epoch @5 :UInt64;
 }
 
 struct GroupLoad {
@@ -107,6 +119,7 @@ struct Handover {
   version @3 :UInt64;
   datasets @4 :List(HandedDataset);
   pending @5 :List(Transfer);
+  epoch @6 :UInt64;
 }
 
 struct HandedDataset {
@@ -121,6 +134,7 @@ struct Migrated {
   group @1 :UInt32;
   partition @2 :UInt32;
   version @3 :UInt64;
+  epoch @4 :UInt64;
 }
 
 struct MapUpdate {
@@ -135,6 +149,7 @@ struct Done {
   outputs @4 :List(Output);
   forwarded @5 :UInt64;   # message parts it passed on to their owner
   held @6 :UInt64;        # message parts it kept until its map caught up
+  epoch @7 :UInt64;
 }
 
 struct Output {
@@ -152,4 +167,33 @@ struct Failure {
 
 struct Shutdown {
   reason @0 :Text;
+}
+
+struct GroupPartition {
+  group @0 :UInt32;
+  partition @1 :UInt32;
+}
+
+# Snapshots, step 2: the worker wrote these partitions at the cut of
+# `snapshot`, and had these outputs then (a lost worker's outputs must
+# survive it).
+struct SnapshotWritten {
+  worker @0 :UInt32;
+  epoch @1 :UInt64;
+  snapshot @2 :UInt32;
+  partitions @3 :List(GroupPartition);
+  outputs @4 :List(Output);
+}
+
+# Snapshots, step 4: every partition of `snapshot` is written.
+struct Resume {
+  snapshot @0 :UInt32;
+}
+
+# Recovery, step 3: the worker started over at `epoch`; a non-empty `error`
+# says why it could not (a snapshot file that does not check out, say).
+struct Restarted {
+  worker @0 :UInt32;
+  epoch @1 :UInt64;
+  error @2 :Text;
 }

@@ -96,16 +96,21 @@ void fill_transfer(wire::Transfer::Builder d, const Message& m, const std::strin
 
 }  // namespace
 
-zmq::message_t encode_data(const Message& m, const std::string& job, const Program& program) {
+zmq::message_t encode_data(const Message& m, const std::string& job, const Program& program,
+                           std::uint64_t epoch) {
   capnp::MallocMessageBuilder message;
-  fill_transfer(message.initRoot<wire::Envelope>().initData(), m, job, program);
+  wire::Transfer::Builder d = message.initRoot<wire::Envelope>().initData();
+  fill_transfer(d, m, job, program);
+  d.setEpoch(epoch);
   return to_frame(message);
 }
 
-zmq::message_t encode_handover(const Handover& h, const std::string& job, const Program& program) {
+zmq::message_t encode_handover(const Handover& h, const std::string& job, const Program& program,
+                               std::uint64_t epoch) {
   capnp::MallocMessageBuilder message;
   wire::Handover::Builder b = message.initRoot<wire::Envelope>().initHandover();
   b.setJob(job);
+  b.setEpoch(epoch);
   b.setGroup(h.group);
   b.setPartition(h.partition);
   b.setVersion(h.version);

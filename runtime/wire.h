@@ -37,13 +37,15 @@ zmq::message_t to_frame(capnp::MessageBuilder& message);
 std::string with_envelope(const zmq::message_t& frame,
                           const std::function<void(wire::Envelope::Reader)>& use);
 
-// Data messages between workers.
-zmq::message_t encode_data(const Message& m, const std::string& job, const Program& program);
+// Data messages between workers, from the sender's `epoch` (see wire.capnp's Start).
+zmq::message_t encode_data(const Message& m, const std::string& job, const Program& program,
+                           std::uint64_t epoch);
 // Checks the fields against the program, so nothing out of range gets in.
 std::string decode_data(wire::Transfer::Reader data, const Program& program, Message& out);
 
 // Migration, step 3: a partition group between workers.
-zmq::message_t encode_handover(const Handover& h, const std::string& job, const Program& program);
+zmq::message_t encode_handover(const Handover& h, const std::string& job, const Program& program,
+                               std::uint64_t epoch);
 std::string decode_handover(wire::Handover::Reader b, const Program& program, Handover& out);
 
 // Map entries, both ways. Decoding checks the bounds and that no entry

@@ -5,12 +5,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <deque>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "snapshot.h"
 #include "wire.h"
 
 namespace canary::rt {
@@ -34,11 +37,15 @@ class Outbox : public Peers {
   explicit Outbox(const Program& program)
       : program_(program), wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
   ~Outbox() override { close(wake_); }
-  // Both encode on the calling compute thread.
-  void send(int worker, const Message& m) override { post(worker, encode_data(m, program_.job, program_)); }
-  void hand_over(int worker, const Handover& h) override {
-    post(worker, encode_handover(h, program_.job, program_));
+  // Both encode on the calling compute thread, stamped with the epoch.
+  void send(int worker, const Message& m) override {
+    post(worker, encode_data(m, program_.job, program_, epoch_));
   }
+  void hand_over(int worker, const Handover& h) override {
+    post(worker, encode_handover(h, program_.job, program_, epoch_));
+  }
+  // Only while no compute thread runs (between two schedulers).
+  void set_epoch(std::uint64_t epoch) { epoch_ = epoch; }
   void wake() {
     std::uint64_t one = 1;
     (void)!::write(wake_, &one, sizeof one);
@@ -61,14 +68,60 @@ class Outbox : public Peers {
   }
 
   const Program& program_;
+  std::uint64_t epoch_ = 0;
   int wake_;
   std::mutex mutex_;
   std::deque<std::pair<int, zmq::message_t>> queue_;
 };
 
+// A worker's statistics over all its schedulers (one per rollback).
+struct WorkerTotals {
+  std::uint64_t tasks = 0;
+  double scheduler_cpu_s = 0;
+  double task_cpu_s = 0;
+  double busy_s = 0;
+  std::uint64_t forwarded = 0;
+  std::uint64_t held = 0;
+};
+
+// What a Start message orders: the first start, and every rollback.
+struct StartOrder {
+  unsigned worker = 0;
+  std::vector<std::string> params, peers;
+  PartitionMap map;
+  std::uint64_t epoch = 0;
+  std::string snapshot_dir;
+  int snapshot_every = 0;
+  int start_at = 0;
+};
+
+std::string decode_start(wire::Start::Reader s, StartOrder& out) {
+  out.worker = s.getWorker();
+  for (auto p : s.getParams()) out.params.emplace_back(p.cStr());
+  for (auto p : s.getPeers()) out.peers.emplace_back(p.cStr());
+  if (out.worker >= out.peers.size() || out.peers[out.worker].empty())
+    return "a start for a worker not listed";
+  out.epoch = s.getEpoch();
+  out.snapshot_dir = s.getSnapshotDir();
+  out.snapshot_every = static_cast<int>(std::min(s.getSnapshotEvery(), 1u << 30));
+  out.start_at = static_cast<int>(std::min(s.getStartAt(), 1u << 30));
+  if (out.start_at > 0 && out.snapshot_dir.empty()) return "a start from a snapshot without its directory";
+  std::string error = decode_map(s.getMap(), out.peers.size(), out.map);
+  return error.empty() ? "" : "a start message with " + error;
+}
+
+// One scheduler run: the first, or one after a rollback.
+struct Generation {
+  std::unique_ptr<LocalScheduler> scheduler;
+  std::thread compute;
+  std::string failure;  // written by the compute thread before `finished`
+  std::atomic<bool> finished{false};
+};
+
 class Worker {
  public:
-  Worker(const Program& program, const WorkerOptions& options) : program_(program), options_(options) {}
+  Worker(const Program& program, const WorkerOptions& options)
+      : program_(program), options_(options), params_(program.new_params(), program.delete_params) {}
 
   int run() {
     control_.set(zmq::sockopt::linger, 1000);
@@ -84,45 +137,23 @@ class Worker {
 
     // Step 1: register and wait to be started.
     send_register();
-    if (!await_start()) return 1;
+    StartOrder order;
+    if (!await_start(order)) return exit_code_;
 
     // Step 2: run the shards while this thread moves messages.
-    std::unique_ptr<void, void (*)(void*)> params(program_.new_params(), program_.delete_params);
-    for (const std::string& p : params_) {
+    for (const std::string& p : order.params) {
       std::string error, name = p.substr(0, p.find('=')), value = p.substr(p.find('=') + 1);
-      if (!program_.set_param(params.get(), name, value, error)) {
+      if (!program_.set_param(params_.get(), name, value, error)) {
         std::cerr << "worker: error: the controller sent a bad parameter '" << p << "': " << error << "\n";
         return 1;
       }
     }
-    program_.bind(params.get());
-    Outputs outputs(program_);
+    program_.bind(params_.get());
+    outputs_ = std::make_unique<Outputs>(program_);
     outbox_ = std::make_unique<Outbox>(program_);
-    RunConfig config;
-    config.threads = options_.threads;
-    config.worker = id_;
-    config.workers = static_cast<int>(peers_.size());
-    config.map = &map_;
-    config.peers = outbox_.get();
-    config.slowdown = options_.slowdown;
-    config.until_ended = true;  // a partition may migrate here after this worker ran all it had
-    config.on_idle = [this] { outbox_->wake(); };
-    LocalScheduler scheduler(program_, params.get(), config, outputs);
-    scheduler_ = &scheduler;
-    outputs_ = &outputs;
-    std::string failure;
-    std::thread compute([&] {
-      try {
-        scheduler.run();
-      } catch (const std::exception& e) {
-        failure = e.what();
-      }
-      finished_ = true;
-      outbox_->wake();
-    });
+    start(std::move(order));
     bool ended = serve();
-    if (ended) scheduler.end();
-    compute.join();
+    std::string failure = finish(ended);
     if (!failure.empty() && !told_to_stop_) {
       // Said before it is reported, so the controller's summary comes last.
       std::cerr << "worker " << id_ << ": error: " << failure << "\n";
@@ -153,10 +184,11 @@ class Worker {
     r.setDataEndpoint(data_endpoint_);
     r.setThreads(options_.threads);
     r.setSlowdown(options_.slowdown);
+    r.setPid(static_cast<std::uint32_t>(getpid()));
     send_envelope(message);
   }
 
-  bool await_start() {
+  bool await_start(StartOrder& order) {
     Clock::time_point since = Clock::now(), registered = since;
     while (seconds_since(since) < options_.timeout_s) {
       zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}};
@@ -172,10 +204,18 @@ class Worker {
       std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
         if (e.isShutdown()) {
           refused = true;
-          std::cerr << "worker: the controller refused this worker: " << e.getShutdown().getReason().cStr()
+          std::string reason = e.getShutdown().getReason();
+          exit_code_ = reason.empty() ? 0 : 1;
+          std::cerr << "worker: "
+                    << (reason.empty() ? "the job ended before this worker was needed"
+                                       : "the controller refused this worker: " + reason)
                     << "\n";
         }
-        if (e.isStart()) started = apply_start(e.getStart());
+        if (e.isStart()) {
+          std::string problem = decode_start(e.getStart(), order);
+          if (!problem.empty()) dropped_.about(problem);
+          started = problem.empty();
+        }
       });
       if (!error.empty()) dropped_.about(error);
       if (refused) return false;
@@ -187,24 +227,121 @@ class Worker {
     return false;
   }
 
-  bool apply_start(wire::Start::Reader s) {
-    id_ = s.getWorker();
-    for (auto p : s.getParams()) params_.emplace_back(p.cStr());
-    for (auto p : s.getPeers()) peers_.emplace_back(p.cStr());
-    if (id_ >= peers_.size()) return false;
-    std::string error = decode_map(s.getMap(), peers_.size(), map_);
-    if (!error.empty()) {
-      dropped_.about("a start message with " + error);
-      return false;
+  // Takes on what a Start orders, first or after a rollback (recovery, step
+  // 3): the peers, the map and the epoch, then a scheduler that starts at
+  // the program's start or from a snapshot. The controller hears whether it
+  // could.
+  void start(StartOrder order) {
+    id_ = order.worker;
+    for (std::size_t w = 0; w < order.peers.size(); ++w) {
+      if (w < peers_.size() && peers_[w] == order.peers[w]) continue;
+      if (w >= push_.size()) {
+        push_.emplace_back(context_, zmq::socket_type::push);
+      } else {
+        push_[w].set(zmq::sockopt::linger, 0);  // a lost peer's queue goes with it
+        push_[w] = zmq::socket_t(context_, zmq::socket_type::push);
+      }
+      push_[w].set(zmq::sockopt::linger, 5000);
+      push_[w].set(zmq::sockopt::sndhwm, 10000);
+      if (w != id_ && !order.peers[w].empty()) push_[w].connect(order.peers[w]);
     }
-    for (std::size_t w = 0; w < peers_.size(); ++w) {
-      auto& socket = push_.emplace_back(context_, zmq::socket_type::push);
-      socket.set(zmq::sockopt::linger, 5000);
-      socket.set(zmq::sockopt::sndhwm, 10000);
-      if (w != id_) socket.connect(peers_[w]);
-    }
+    peers_ = order.peers;
     pending_.resize(peers_.size());
-    return true;
+    map_ = std::move(order.map);
+    epoch_ = order.epoch;
+    outbox_->set_epoch(epoch_);
+    store_.reset();
+    if (!order.snapshot_dir.empty()) store_.emplace(order.snapshot_dir, program_.job);
+    snapshot_every_ = order.snapshot_every;
+
+    std::string error = start_generation(order.start_at);
+    if (!error.empty())
+      std::cerr << "worker " << id_ << ": error: cannot start from snapshot " << order.start_at << ": "
+                << error << "\n";
+    capnp::MallocMessageBuilder message;
+    auto r = message.initRoot<wire::Envelope>().initRestarted();
+    r.setWorker(id_);
+    r.setEpoch(epoch_);
+    r.setError(error);
+    send_envelope(message);
+    // Data of this epoch that came before the order did.
+    std::deque<zmq::message_t> early = std::exchange(early_, {});
+    for (zmq::message_t& frame : early) receive_data_frame(frame);
+  }
+
+  // Returns an error instead of starting when the map does not fit or a
+  // snapshot to start from does not check out.
+  std::string start_generation(int start_at) {
+    RunConfig config;
+    config.threads = options_.threads;
+    config.worker = static_cast<int>(id_);
+    config.workers = static_cast<int>(peers_.size());
+    config.map = &map_;
+    config.peers = outbox_.get();
+    config.slowdown = options_.slowdown;
+    config.until_ended = true;  // a partition may migrate here after this worker ran all it had
+    config.on_idle = [this] { outbox_->wake(); };
+    config.snapshots = store_ ? &*store_ : nullptr;
+    config.snapshot_every = snapshot_every_;
+    config.start_at = start_at;
+    config.on_snapshot = [this](int snapshot, const std::vector<std::pair<int, int>>& written) {
+      if (options_.kill_at_snapshot == snapshot) raise(SIGKILL);  // tests: lost in the middle of a snapshot
+      {
+        std::lock_guard<std::mutex> lock(snapshots_mutex_);
+        snapshots_written_.emplace_back(snapshot, written);
+      }
+      outbox_->wake();
+    };
+    auto generation = std::make_unique<Generation>();
+    try {
+      generation->scheduler = std::make_unique<LocalScheduler>(program_, params_.get(), config, *outputs_);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    Generation* g = generation.get();
+    g->compute = std::thread([this, g] {
+      try {
+        g->scheduler->run();
+      } catch (const std::exception& e) {
+        g->failure = e.what();
+      }
+      g->finished = true;
+      outbox_->wake();
+    });
+    generation_ = std::move(generation);
+    reported_idle_ = false;
+    return "";
+  }
+
+  // Stops the scheduler, if one runs, and keeps its statistics; returns its
+  // failure, if it failed. `ended`: the job is complete, it stops by itself.
+  std::string finish(bool ended) {
+    if (!generation_) return "";
+    if (ended) {
+      generation_->scheduler->end();
+    } else {
+      generation_->scheduler->stop("stopped");
+    }
+    generation_->compute.join();
+    std::string failure = generation_->failure;
+    totals_ = totals();
+    generation_.reset();
+    return failure;
+  }
+
+  // The statistics of every scheduler so far, the running one included.
+  WorkerTotals totals() const {
+    WorkerTotals t = totals_;
+    if (!generation_) return t;
+    const LocalScheduler& s = *generation_->scheduler;
+    RunStats stats = s.stats();
+    t.tasks += stats.tasks;
+    t.scheduler_cpu_s += stats.scheduler_cpu_s;
+    t.task_cpu_s += stats.task_cpu_s;
+    t.busy_s += s.busy_seconds();
+    t.forwarded += s.forwarded();
+    t.held += s.held();
+    return t;
   }
 
   // One round of the I/O loop: data in, data out, control messages.
@@ -217,7 +354,8 @@ class Worker {
       if (!pending_[w].empty()) items.push_back({push_[w].handle(), 0, ZMQ_POLLOUT, 0});
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     if (items[2].revents & ZMQ_POLLIN)
-      for (auto& [w, frame] : outbox_->take()) pending_[w].push_back(std::move(frame));
+      for (auto& [w, frame] : outbox_->take())
+        if (!peers_[w].empty()) pending_[w].push_back(std::move(frame));  // a lost peer gets nothing
     send_pending();
     if (items[1].revents & ZMQ_POLLIN) receive_data();
     if (!(items[0].revents & ZMQ_POLLIN)) return false;
@@ -226,18 +364,20 @@ class Worker {
   }
 
   // The I/O loop while the shards run, with heartbeats both ways, load
-  // reports, and Done whenever the shards have run all they hold. Returns
-  // true when the controller ends the job, false on a failure.
+  // reports, snapshot reports, and Done whenever the shards have run all
+  // they hold. Returns true when the controller ends the job, false on a
+  // failure.
   bool serve() {
     Clock::time_point last_heartbeat = Clock::now(), last_contact = Clock::now(), last_report = Clock::now();
-    while (!finished_) {
+    while (!(generation_ && generation_->finished)) {
       bool shutdown = false;
       if (move_data(shutdown)) last_contact = Clock::now();
       if (shutdown) {
         told_to_stop_ = true;
         return ended_;
       }
-      if (!reported_idle_ && scheduler_->idle()) {
+      send_snapshot_reports();
+      if (generation_ && !reported_idle_ && generation_->scheduler->idle()) {
         send_done();
         reported_idle_ = true;
       }
@@ -247,14 +387,14 @@ class Worker {
         send_envelope(message);
         last_heartbeat = Clock::now();
       }
-      if (seconds_since(last_report) > kLoadReportSeconds) {
+      if (generation_ && seconds_since(last_report) > kLoadReportSeconds) {
         send_load_report();
         last_report = Clock::now();
       }
       if (seconds_since(last_contact) > options_.timeout_s) {
         std::cerr << "worker " << id_ << ": error: the controller has been silent for " << options_.timeout_s
                   << " s; giving up\n";
-        scheduler_->stop("the controller was lost");
+        if (generation_) generation_->scheduler->stop("the controller was lost");
         return false;
       }
     }
@@ -268,11 +408,12 @@ class Worker {
     capnp::MallocMessageBuilder message;
     auto r = message.initRoot<wire::Envelope>().initLoadReport();
     r.setWorker(id_);
-    r.setTasks(scheduler_->tasks_done());
-    double busy = scheduler_->busy_seconds();
-    r.setBusySeconds(busy);
-    r.setIdleSeconds(std::max(0.0, seconds_since(started_) * options_.threads - busy));
-    std::vector<GroupLoad> loads = scheduler_->group_loads();
+    r.setEpoch(epoch_);
+    WorkerTotals t = totals();
+    r.setTasks(t.tasks);
+    r.setBusySeconds(t.busy_s);
+    r.setIdleSeconds(std::max(0.0, seconds_since(started_) * options_.threads - t.busy_s));
+    std::vector<GroupLoad> loads = generation_->scheduler->group_loads();
     auto groups = r.initGroups(loads.size());
     for (std::size_t i = 0; i < loads.size(); ++i) {
       groups[i].setGroup(loads[i].group);
@@ -281,6 +422,41 @@ class Worker {
       groups[i].setTasks(loads[i].tasks);
     }
     send_envelope(message);
+  }
+
+  // Snapshots, step 2, for the controller: which partitions the shards
+  // wrote, and every output so far (they must outlive this worker).
+  void send_snapshot_reports() {
+    std::vector<std::pair<int, std::vector<std::pair<int, int>>>> reports;
+    {
+      std::lock_guard<std::mutex> lock(snapshots_mutex_);
+      reports.swap(snapshots_written_);
+    }
+    for (const auto& [snapshot, written] : reports) {
+      capnp::MallocMessageBuilder message;
+      auto r = message.initRoot<wire::Envelope>().initSnapshotWritten();
+      r.setWorker(id_);
+      r.setEpoch(epoch_);
+      r.setSnapshot(static_cast<std::uint32_t>(snapshot));
+      auto list = r.initPartitions(written.size());
+      for (std::size_t i = 0; i < written.size(); ++i) {
+        list[i].setGroup(written[i].first);
+        list[i].setPartition(written[i].second);
+      }
+      encode_outputs(r.initOutputs(outputs_->entries().size()));
+      send_envelope(message);
+    }
+  }
+
+  void encode_outputs(capnp::List<wire::Output>::Builder list) const {
+    std::vector<Outputs::Entry> entries = outputs_->entries();
+    for (std::size_t i = 0; i < entries.size() && i < list.size(); ++i) {
+      list[i].setKey(entries[i].key);
+      list[i].setStage(entries[i].stage);
+      list[i].setIndex(entries[i].index);
+      list[i].setJson(entries[i].json);
+      list[i].setSeq(entries[i].seq);
+    }
   }
 
   // Sends what waits for each peer without blocking: a full peer (at its
@@ -297,54 +473,103 @@ class Worker {
 
   void receive_data() {
     zmq::message_t frame;
-    while (data_in_.recv(frame, zmq::recv_flags::dontwait)) {
-      std::string problem;
-      std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
-        if (e.isData()) {
-          Message m(Message::Kind::Signal, 0, 0);
-          problem = decode_data(e.getData(), program_, m);
-          if (problem.empty()) problem = scheduler_->deliver(std::move(m));
-        } else if (e.isHandover()) {
-          problem = adopt(e.getHandover());
-        } else {
-          problem = "not a data message";
-        }
-      });
-      if (error.empty()) error = problem;
-      if (!error.empty()) dropped_.about(error);
-    }
+    while (data_in_.recv(frame, zmq::recv_flags::dontwait)) receive_data_frame(frame);
   }
+
+  // Data of an older epoch is dropped: the rollback made it void. Data of a
+  // newer one waits for this worker's own order to roll back.
+  void receive_data_frame(zmq::message_t& frame) {
+    std::string problem;
+    bool early = false;
+    std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
+      std::uint64_t epoch = e.isData()       ? e.getData().getEpoch()
+                            : e.isHandover() ? e.getHandover().getEpoch()
+                                             : 0;
+      if (epoch < epoch_) return;
+      if (epoch > epoch_) {
+        early = true;
+        return;
+      }
+      if (!generation_) return;  // it could not start over: the controller orders another rollback
+      if (e.isData()) {
+        Message m(Message::Kind::Signal, 0, 0);
+        problem = decode_data(e.getData(), program_, m);
+        if (problem.empty()) problem = generation_->scheduler->deliver(std::move(m));
+      } else if (e.isHandover()) {
+        problem = adopt(e.getHandover());
+      } else {
+        problem = "not a data message";
+      }
+    });
+    if (early) {
+      if (early_.size() < kMaxEarlyFrames) {
+        early_.push_back(std::move(frame));
+      } else {
+        problem = "too much data from a future epoch";
+      }
+    }
+    if (error.empty()) error = problem;
+    if (!error.empty()) dropped_.about(error);
+  }
+  static constexpr std::size_t kMaxEarlyFrames = 1 << 20;
 
   void receive_control(bool& shutdown) {
     zmq::message_t frame;
     while (control_.recv(frame, zmq::recv_flags::dontwait)) {
       std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
+        LocalScheduler* scheduler = generation_ ? generation_->scheduler.get() : nullptr;
         if (e.isShutdown()) {
           shutdown = true;
           std::string reason = e.getShutdown().getReason().cStr();
           // An empty reason: the job is complete (it follows every worker's Done).
-          ended_ = reason.empty() && reported_idle_;
-          if (scheduler_ && !ended_)
-            scheduler_->stop(reason.empty() ? "the controller ended the job" : reason);
+          ended_ = reason.empty() && (reported_idle_ || !scheduler);
+          if (scheduler && !ended_) scheduler->stop(reason.empty() ? "the controller ended the job" : reason);
         }
-        if (e.isMigrate() && scheduler_) {
+        if (e.isStart() && e.getStart().getEpoch() > epoch_) roll_back(e.getStart());
+        if (e.isResume() && scheduler)
+          scheduler->resume(static_cast<int>(std::min(e.getResume().getSnapshot(), 1u << 30)));
+        if (e.isMigrate() && scheduler) {
+          if (++migrations_ordered_ == options_.kill_at_migration)
+            raise(SIGKILL);  // tests: lost mid-migration
           auto m = e.getMigrate();
           std::string problem =
               m.getGroup() > INT32_MAX || m.getPartition() > INT32_MAX || m.getTo() > INT32_MAX
                   ? "out of range"
-                  : scheduler_->migrate(static_cast<int>(m.getGroup()), static_cast<int>(m.getPartition()),
-                                        static_cast<int>(m.getTo()), m.getVersion());
+                  : scheduler->migrate(static_cast<int>(m.getGroup()), static_cast<int>(m.getPartition()),
+                                       static_cast<int>(m.getTo()), m.getVersion());
           if (!problem.empty()) dropped_.about("a migration: " + problem);
         }
-        if (e.isMapUpdate() && scheduler_) {
+        if (e.isMapUpdate() && scheduler) {
           PartitionMap update;
           std::string problem = decode_map(e.getMapUpdate().getMap(), peers_.size(), update);
-          if (problem.empty()) problem = scheduler_->update_map(update);
+          if (problem.empty()) problem = scheduler->update_map(update);
           if (!problem.empty()) dropped_.about("a map update: " + problem);
         }
       });
       if (!error.empty()) dropped_.about(error);
     }
+  }
+
+  // Recovery, step 3: everything of the old epoch goes (the scheduler with
+  // its partitions, and what waits to be sent), then the worker starts over
+  // as ordered.
+  void roll_back(wire::Start::Reader s) {
+    StartOrder order;
+    std::string problem = decode_start(s, order);
+    if (!problem.empty() || order.worker != id_) {
+      dropped_.about(problem.empty() ? "a rollback for another worker" : problem);
+      return;
+    }
+    finish(false);
+    (void)outbox_->take();
+    for (auto& frames : pending_) frames.clear();
+    {
+      std::lock_guard<std::mutex> lock(snapshots_mutex_);
+      snapshots_written_.clear();
+    }
+    std::cerr << "worker " << id_ << ": rolling back to " << (order.start_at ? "snapshot " : "the start")
+              << (order.start_at ? std::to_string(order.start_at) : "") << "\n";
+    start(std::move(order));
   }
 
   void send_failure(const std::string& what) {
@@ -356,24 +581,17 @@ class Worker {
   }
 
   void send_done() {
-    RunStats stats = scheduler_->stats();
+    WorkerTotals t = totals();
     capnp::MallocMessageBuilder message;
     auto d = message.initRoot<wire::Envelope>().initDone();
     d.setWorker(id_);
-    d.setTasks(stats.tasks);
-    d.setSchedulerCpuS(stats.scheduler_cpu_s);
-    d.setTaskCpuS(stats.task_cpu_s);
-    d.setForwarded(scheduler_->forwarded());
-    d.setHeld(scheduler_->held());
-    std::vector<Outputs::Entry> entries = outputs_->entries();
-    auto list = d.initOutputs(entries.size());
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      list[i].setKey(entries[i].key);
-      list[i].setStage(entries[i].stage);
-      list[i].setIndex(entries[i].index);
-      list[i].setJson(entries[i].json);
-      list[i].setSeq(entries[i].seq);
-    }
+    d.setEpoch(epoch_);
+    d.setTasks(t.tasks);
+    d.setSchedulerCpuS(t.scheduler_cpu_s);
+    d.setTaskCpuS(t.task_cpu_s);
+    d.setForwarded(t.forwarded);
+    d.setHeld(t.held);
+    encode_outputs(d.initOutputs(outputs_->entries().size()));
     send_envelope(message);
   }
 
@@ -385,12 +603,13 @@ class Worker {
     if (!problem.empty()) return problem;
     int group = h.group, partition = h.partition;
     std::uint64_t version = h.version;
-    problem = scheduler_->adopt(std::move(h));
+    problem = generation_->scheduler->adopt(std::move(h));
     if (!problem.empty()) return problem;
     reported_idle_ = false;
     capnp::MallocMessageBuilder message;
     auto m = message.initRoot<wire::Envelope>().initMigrated();
     m.setWorker(id_);
+    m.setEpoch(epoch_);
     m.setGroup(group);
     m.setPartition(partition);
     m.setVersion(version);
@@ -415,23 +634,31 @@ class Worker {
 
   const Program& program_;
   WorkerOptions options_;
+  std::unique_ptr<void, void (*)(void*)> params_;
   zmq::context_t context_;
   zmq::socket_t control_{context_, zmq::socket_type::dealer};
   zmq::socket_t data_in_{context_, zmq::socket_type::pull};
   std::vector<zmq::socket_t> push_;
   std::vector<std::deque<zmq::message_t>> pending_;
+  std::deque<zmq::message_t> early_;  // data of an epoch this worker has not reached yet
   std::string data_endpoint_;
   unsigned id_ = 0;
-  std::vector<std::string> params_;
   std::vector<std::string> peers_;
   PartitionMap map_;
+  std::uint64_t epoch_ = 0;
+  std::optional<SnapshotStore> store_;
+  int snapshot_every_ = 0;
+  std::unique_ptr<Outputs> outputs_;  // across rollbacks: a recomputed value replaces its equal
   std::unique_ptr<Outbox> outbox_;
-  LocalScheduler* scheduler_ = nullptr;
-  const Outputs* outputs_ = nullptr;
-  std::atomic<bool> finished_{false};  // the compute threads stopped (a failure)
-  bool reported_idle_ = false;         // Done sent, and nothing adopted since
-  bool ended_ = false;                 // the controller ended the job
-  bool told_to_stop_ = false;          // the controller ended it, well or not
+  std::unique_ptr<Generation> generation_;
+  WorkerTotals totals_;  // of the schedulers before this one
+  std::mutex snapshots_mutex_;
+  std::vector<std::pair<int, std::vector<std::pair<int, int>>>> snapshots_written_;
+  int migrations_ordered_ = 0;
+  int exit_code_ = 1;           // when it never starts
+  bool reported_idle_ = false;  // Done sent, and nothing adopted since
+  bool ended_ = false;          // the controller ended the job
+  bool told_to_stop_ = false;   // the controller ended it, well or not
   Clock::time_point started_ = Clock::now();
   DropLog dropped_{"worker"};
 };

@@ -17,6 +17,11 @@ struct WorkerOptions {
   std::string host;       // how the other workers reach this one; empty: guessed
   std::string listen;     // where to bind the data socket; empty: any free port
   double slowdown = 1;    // tests: task bodies take this many times as long
+  // Fault tests: the worker kills itself (SIGKILL) once its shards have
+  // written their first partition of this snapshot, or on receiving this
+  // many migration orders (0: never).
+  int kill_at_snapshot = 0;
+  int kill_at_migration = 0;
 };
 
 // Returns the process exit code: 0 when the job ended well.
