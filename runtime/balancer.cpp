@@ -56,8 +56,10 @@ void Balancer::learn_speeds(const std::vector<Window>& windows) {
 
 std::optional<Move> Balancer::decide() {
   int n = static_cast<int>(threads_.size());
+  auto takes_part = [&](int w) { return threads_[w] > 0; };
   for (int w = 0; w < n; ++w)
-    if (base_[w].at_s < 0 || latest_[w].at_s <= base_[w].at_s) return std::nullopt;  // a window not yet full
+    if (takes_part(w) && (base_[w].at_s < 0 || latest_[w].at_s <= base_[w].at_s))
+      return std::nullopt;  // a window not yet full
   std::vector<Window> windows;
   for (int w = 0; w < n; ++w) windows.push_back(window(w));
   // A window must hold several tasks per partition group (a task still
@@ -73,10 +75,14 @@ std::optional<Move> Balancer::decide() {
   // wait for each other, the straggler is busy while the others wait.
   auto fraction = [&](int w, double cpu_s) { return cpu_s / (threads_[w] * windows[w].seconds); };
   std::vector<double> busy(n, 0);
-  for (int w = 0; w < n; ++w)
+  int busiest = -1, idlest = -1;
+  for (int w = 0; w < n; ++w) {
+    if (!takes_part(w)) continue;
     for (const auto& [key, done] : windows[w].work) busy[w] += fraction(w, done.cpu_s);
-  int busiest = static_cast<int>(std::max_element(busy.begin(), busy.end()) - busy.begin());
-  int idlest = static_cast<int>(std::min_element(busy.begin(), busy.end()) - busy.begin());
+    if (busiest < 0 || busy[w] > busy[busiest]) busiest = w;
+    if (idlest < 0 || busy[w] < busy[idlest]) idlest = w;
+  }
+  if (busiest < 0) return std::nullopt;
   if (busy[busiest] < kBusy || busy[busiest] - busy[idlest] < kSpread) return std::nullopt;
   // Moving a group takes its time off the busiest and adds it, scaled by the
   // two workers' speeds, to the idlest.

@@ -28,6 +28,7 @@ using GroupKey = std::pair<int, int>;  // (co-location group, partition)
 
 class Balancer {
  public:
+  // A worker with no threads takes no part (a lost one).
   explicit Balancer(std::vector<int> threads_per_worker);
 
   // A load report: per partition group the worker holds, its tasks and

@@ -290,12 +290,12 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
     case Mode::Worker:
       if (f.controller.empty()) return "worker needs --controller ENDPOINT";
       if (f.expect) return "--expect belongs to the controller";
+      if (!f.snapshot_dir.empty() || f.snapshot_every)
+        return "--snapshot-dir and --snapshot-every belong to the controller; workers receive them from it";
       if (!f.params.empty() || !f.results.empty())
         return "job parameters and --results go to the controller; workers receive them from it";
       if (f.no_balance || f.chaos_migrate_ms)
         return "--no-balance and --chaos-migrate-ms belong to the controller";
-      if (!f.snapshot_dir.empty() || f.snapshot_every)
-        return "--snapshot-dir and --snapshot-every belong to the controller; workers receive them from it";
       if (f.slow_worker >= 0) return "--slow-worker is for the embedded default; a worker takes --slowdown F";
       break;
     default:

@@ -160,6 +160,9 @@ class Worker {
       send_failure(failure);
       await_shutdown();
     }
+    // The job is over: what is still queued for a peer (a lost one, say)
+    // matters to nobody, and must not hold up the exit.
+    for (zmq::socket_t& socket : push_) socket.set(zmq::sockopt::linger, 0);
     return ended ? 0 : 1;
   }
 

@@ -96,3 +96,20 @@ TEST_CASE("a worker's speed is remembered while it holds nothing to compare") {
   c.apply(*first);
   for (int round = 0; round < 5; ++round) CHECK_FALSE(c.window(1, 40));
 }
+
+TEST_CASE("a worker without threads (a lost one) neither holds decisions up nor receives groups") {
+  // Worker 2 never reports; worker 1 is a straggler.
+  Balancer b({1, 1, 0});
+  std::map<GroupKey, GroupWork> fast = {{{0, 0}, {0, 0}}}, slow = {{{0, 1}, {0, 0}}, {{0, 2}, {0, 0}}};
+  b.report(0, 0, fast);
+  b.report(1, 0, slow);
+  fast[{0, 0}] = {10, 0.2};
+  slow[{0, 1}] = {10, 0.45};
+  slow[{0, 2}] = {10, 0.45};
+  b.report(0, 1, fast);
+  b.report(1, 1, slow);
+  std::optional<Move> move = b.decide();
+  REQUIRE(move);
+  CHECK(move->from == 1);
+  CHECK(move->to == 0);
+}

@@ -1,0 +1,276 @@
+// Fault injection (issue 6): a controller and worker processes on loopback,
+// one worker SIGKILLed at a random moment (or at a chosen one: in the middle
+// of a snapshot, of a migration). With --snapshot-dir the job rolls back to
+// its last complete snapshot and must give the serial answers; without, it
+// must fail with one clear line.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "run_job.h"
+#include "serial_reference.h"
+
+using namespace canary::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every worker's tasks take this many times as long: a job of a few
+// seconds gives the kills room.
+const std::string kSlow = "--slowdown=4";
+
+struct Cluster {
+  JobProcess controller;
+  std::vector<JobProcess> workers;
+  std::string endpoint;
+  std::string snapshot_dir;  // "" without snapshots
+};
+
+// A controller (with `args`, and a short heartbeat timeout) and `workers`
+// worker processes with `worker_args`; `snapshot_every` 0: no snapshots.
+Cluster start_cluster(const std::string& binary, std::vector<std::string> args, int workers,
+                      int snapshot_every, const std::vector<std::vector<std::string>>& worker_args = {}) {
+  Cluster c;
+  c.endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
+  args.insert(args.begin(), {"controller", "--listen", c.endpoint, "--expect=" + std::to_string(workers),
+                             "--heartbeat-timeout=2", "--timeout=30"});
+  if (snapshot_every > 0) {
+    static int runs = 0;
+    c.snapshot_dir = "/tmp/canary-snapshots-" + std::to_string(getpid()) + "-" + std::to_string(runs++);
+    args.insert(args.end(),
+                {"--snapshot-dir", c.snapshot_dir, "--snapshot-every=" + std::to_string(snapshot_every)});
+  }
+  c.controller = start_job(binary, args);
+  for (int w = 0; w < workers; ++w) {
+    std::vector<std::string> a = {"worker", "--controller", c.endpoint, "--threads=1", "--timeout=30", kSlow};
+    if (w < static_cast<int>(worker_args.size()))
+      a.insert(a.end(), worker_args[w].begin(), worker_args[w].end());
+    c.workers.push_back(start_job(binary, a, false));
+  }
+  return c;
+}
+
+JobProcess add_worker(Cluster& c, const std::string& binary) {
+  c.workers.push_back(
+      start_job(binary, {"worker", "--controller", c.endpoint, "--threads=1", "--timeout=30", kSlow}, false));
+  return c.workers.back();
+}
+
+bool running(const JobProcess& p) { return p.pid > 0 && waitpid(p.pid, nullptr, WNOHANG) == 0; }
+
+// Kills one worker, chosen by `seed`, after a delay drawn from [from, to) ms.
+// Returns whether it was still running then, with the controller too.
+bool kill_random_worker(Cluster& c, unsigned seed, int from_ms, int to_ms) {
+  std::mt19937 rng(seed);
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::uniform_int_distribution<int>(from_ms, to_ms - 1)(rng)));
+  JobProcess& victim = c.workers[std::uniform_int_distribution<std::size_t>(0, c.workers.size() - 1)(rng)];
+  return running(c.controller) && kill(victim.pid, SIGKILL) == 0;
+}
+
+// The controller's run; every worker must have left by itself (killed ones
+// aside), none left hanging.
+JobRun finish_cluster(Cluster& c) {
+  JobRun r = finish_job(c.controller);
+  for (JobProcess& w : c.workers) finish_job(w);
+  INFO("controller stderr: " << r.err);
+  if (r.exit_code == 0 && !c.snapshot_dir.empty())
+    CHECK(fs::is_empty(c.snapshot_dir));  // a done job leaves none
+  if (!c.snapshot_dir.empty()) fs::remove_all(c.snapshot_dir);
+  return r;
+}
+
+// The controller's run, which must have recovered from a kill if there was one.
+JobRun recovered(Cluster& c, bool killed) {
+  JobRun r = finish_cluster(c);
+  INFO("controller stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(killed);  // while the job ran: else the kill came too late to test anything
+  if (killed) CHECK(r.results["stats"]["recoveries"].get<int>() >= 1);
+  return r;
+}
+
+void check_lr(const JobRun& r, int partitions, int iterations, long samples) {
+  check_close(r.results["outputs"]["weights"],
+              serial_logistic_regression(partitions, iterations, samples, 0.1));
+}
+
+// The complete snapshots in a run's directory, by path.
+std::vector<fs::path> complete_snapshots(const std::string& parent) {
+  std::vector<fs::path> out;
+  std::error_code error;
+  for (const auto& run : fs::directory_iterator(parent, error))
+    for (const auto& snapshot : fs::directory_iterator(run.path(), error))
+      if (fs::exists(snapshot.path() / "COMPLETE")) out.push_back(snapshot.path());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("logistic regression survives a worker SIGKILLed at a random moment, migrations or not") {
+  const int partitions = 9, iterations = 100;
+  const long samples = 60000;
+  std::vector<std::string> args = {"--partitions=9", "--iterations=100", "--samples=60000", "--no-balance"};
+  for (unsigned seed = 1; seed <= 4; ++seed) {
+    CAPTURE(seed);
+    std::vector<std::string> a = args;
+    if (seed % 2 == 0) a.insert(a.end(), {"--chaos-migrate-ms=10", "--chaos-seed=" + std::to_string(seed)});
+    Cluster c = start_cluster(CANARY_JOB_logistic_regression, a, 3, 5);
+    bool killed = kill_random_worker(c, seed, 300, 1200);
+    check_lr(recovered(c, killed), partitions, iterations, samples);
+  }
+}
+
+TEST_CASE("k-means (loop_while) survives a worker SIGKILLed at a random moment") {
+  KmeansResult want = serial_kmeans(9, 5, 800000, 50, 1e-6);
+  for (unsigned seed = 1; seed <= 2; ++seed) {
+    CAPTURE(seed);
+    Cluster c = start_cluster(CANARY_JOB_kmeans, {"--partitions=9", "--points=800000", "--no-balance"}, 3, 2);
+    bool killed = kill_random_worker(c, seed, 250, 800);
+    JobRun r = recovered(c, killed);
+    check_close(r.results["outputs"]["centroids"], want.centroids);
+    CHECK(r.results["outputs"]["iterations"] == want.iterations);
+  }
+}
+
+TEST_CASE("PageRank (scatter/gather) survives a worker SIGKILLed at a random moment") {
+  std::vector<std::vector<double>> want = serial_pagerank(9, 40, 40000, 8, 0.85);
+  for (unsigned seed = 1; seed <= 2; ++seed) {
+    CAPTURE(seed);
+    Cluster c = start_cluster(
+        CANARY_JOB_pagerank, {"--partitions=9", "--iterations=40", "--vertices=40000", "--no-balance"}, 3, 3);
+    bool killed = kill_random_worker(c, seed + 10, 300, 1100);
+    JobRun r = recovered(c, killed);
+    REQUIRE(r.results["outputs"]["ranks"].size() == want.size());
+    for (std::size_t p = 0; p < want.size(); ++p) check_close(r.results["outputs"]["ranks"][p], want[p]);
+  }
+}
+
+TEST_CASE("nested loop_while, loop and if_ take the same path after a rollback") {
+  JobRun still = run_ok(CANARY_JOB_control_flow, {"--in-process", "--partitions=6", "--inner=2000"});
+  for (unsigned seed = 1; seed <= 2; ++seed) {
+    CAPTURE(seed);
+    Cluster c =
+        start_cluster(CANARY_JOB_control_flow, {"--partitions=6", "--inner=2000", "--no-balance"}, 3, 1);
+    bool killed = kill_random_worker(c, seed + 20, 200, 1400);
+    CHECK(recovered(c, killed).results["outputs"] == still.results["outputs"]);
+  }
+}
+
+TEST_CASE("a worker killed while it writes a snapshot: the incomplete snapshot is never loaded") {
+  Cluster c =
+      start_cluster(CANARY_JOB_logistic_regression, {"--partitions=9", "--iterations=40", "--samples=60000"},
+                    3, 5, {{"--test-kill-at-snapshot=3"}});
+  JobRun r = recovered(c, true);
+  check_lr(r, 9, 40, 60000);
+  CHECK(r.err.find("during snapshot 3") != std::string::npos);
+  CHECK(r.err.find("every worker goes back to snapshot 2") != std::string::npos);
+}
+
+TEST_CASE("a worker killed in the middle of a migration") {
+  Cluster c = start_cluster(CANARY_JOB_logistic_regression,
+                            {"--partitions=9", "--iterations=40", "--samples=60000", "--chaos-migrate-ms=20"},
+                            3, 5, {{"--test-kill-at-migration=2"}});
+  JobRun r = recovered(c, true);
+  check_lr(r, 9, 40, 60000);
+  CHECK(r.err.find("during the migration of group") != std::string::npos);
+}
+
+TEST_CASE("a corrupted snapshot file is refused, and the job rolls back further") {
+  Cluster c = start_cluster(CANARY_JOB_logistic_regression,
+                            {"--partitions=6", "--iterations=60", "--samples=60000", "--no-balance"}, 2, 20);
+  // Once the first snapshot is complete, flip a byte in one of its files,
+  // then kill a worker: the survivors stop at the next cut, which cannot
+  // complete without the lost partitions, so no newer snapshot comes.
+  std::vector<fs::path> complete;
+  for (int waited = 0; complete.empty() && waited < 20000; waited += 5) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    complete = complete_snapshots(c.snapshot_dir);
+  }
+  REQUIRE(complete.size() == 1);
+  fs::path victim = complete[0] / "g0-p1";
+  {
+    std::fstream file(victim, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(static_cast<std::streamoff>(fs::file_size(victim) / 2));
+    char byte = 0;
+    file.read(&byte, 1);
+    file.seekp(static_cast<std::streamoff>(fs::file_size(victim) / 2));
+    byte = static_cast<char>(byte ^ 0x5a);
+    file.write(&byte, 1);
+  }
+  REQUIRE(kill(c.workers[1].pid, SIGKILL) == 0);
+  JobRun r = recovered(c, true);
+  check_lr(r, 6, 60, 60000);
+  CHECK(r.err.find("g0-p1 is refused: its checksum does not match: it is corrupt") != std::string::npos);
+  CHECK(r.err.find("every worker goes back to the start") != std::string::npos);
+}
+
+TEST_CASE("without --snapshot-dir, losing a worker fails the job with one line, and nobody hangs") {
+  Cluster c = start_cluster(CANARY_JOB_logistic_regression,
+                            {"--partitions=6", "--iterations=60", "--samples=60000"}, 3, 0);
+  REQUIRE(kill_random_worker(c, 7, 300, 600));
+  auto began = std::chrono::steady_clock::now();
+  JobRun r = finish_cluster(c);
+  CHECK(std::chrono::steady_clock::now() - began < std::chrono::seconds(15));
+  CHECK(r.exit_code == 1);
+  std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+  CHECK(last.find("logistic_regression: error: worker ") == 0);
+  CHECK(last.find("has been silent for 2 s; without --snapshot-dir the job cannot survive losing a worker") !=
+        std::string::npos);
+}
+
+TEST_CASE("a worker that registers while the job runs gets partitions at the next snapshot") {
+  Cluster c = start_cluster(CANARY_JOB_logistic_regression,
+                            {"--partitions=9", "--iterations=60", "--samples=60000", "--no-balance"}, 2, 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  add_worker(c, CANARY_JOB_logistic_regression);
+  JobRun r = finish_cluster(c);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.results["stats"]["recoveries"] == 0);
+  check_lr(r, 9, 60, 60000);
+  const nlohmann::json& per_worker = r.results["stats"]["tasks_per_worker"];
+  REQUIRE(per_worker.size() == 3);
+  CHECK(per_worker[2].get<long>() > 0);
+  CHECK(r.err.find("joins at the next snapshot") != std::string::npos);
+}
+
+TEST_CASE("a replacement for a killed worker takes over its share") {
+  Cluster c = start_cluster(CANARY_JOB_logistic_regression,
+                            {"--partitions=9", "--iterations=60", "--samples=60000", "--no-balance"}, 2, 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  REQUIRE(kill(c.workers[0].pid, SIGKILL) == 0);
+  add_worker(c, CANARY_JOB_logistic_regression);
+  JobRun r = recovered(c, true);
+  check_lr(r, 9, 60, 60000);
+  CHECK(r.results["stats"]["tasks_per_worker"][2].get<long>() > 0);
+}
+
+TEST_CASE("without --snapshot-dir a worker that registers while the job runs is told it cannot join") {
+  Cluster c = start_cluster(CANARY_JOB_logistic_regression,
+                            {"--partitions=6", "--iterations=60", "--samples=60000"}, 2, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  JobRun late = finish_job(add_worker(c, CANARY_JOB_logistic_regression));
+  CHECK(late.exit_code == 1);
+  CHECK(late.err.find("without --snapshot-dir a worker cannot join it") != std::string::npos);
+  c.workers.pop_back();
+  CHECK(finish_cluster(c).exit_code == 0);
+}
+
+TEST_CASE("snapshot flags are checked") {
+  auto refused = [](std::vector<std::string> args, const std::string& why) {
+    JobRun r = run_job(CANARY_JOB_kmeans, std::move(args));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "kmeans: error: " + why + "\n");
+  };
+  refused({"--snapshot-every=3"}, "--snapshot-every needs --snapshot-dir");
+  refused({"--in-process", "--snapshot-dir=/tmp/x"},
+          "--in-process cannot lose a worker: --snapshot-dir needs worker processes");
+  refused({"worker", "--controller", "tcp://127.0.0.1:1", "--snapshot-dir=/tmp/x"},
+          "--snapshot-dir and --snapshot-every belong to the controller; workers receive them from it");
+  refused({"--heartbeat-timeout=0"}, "--heartbeat-timeout must be a positive number of seconds");
+}
