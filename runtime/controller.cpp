@@ -223,9 +223,11 @@ class Controller {
                " workers registered within " + std::to_string(static_cast<int>(options_.timeout_s)) +
                " s; start the others with `" + program_.job +
                " worker --controller ENDPOINT`, or give --timeout";
-      if (options_.exited)
-        for (const auto& [pid, how] : options_.exited())
-          return "worker process " + std::to_string(pid) + " " + how + " before the job started";
+      std::vector<std::pair<int, std::string>> exited;
+      if (options_.exited) exited = options_.exited();
+      if (!exited.empty())
+        return "worker process " + std::to_string(exited[0].first) + " " + exited[0].second +
+               " before the job started";
       if (seconds_since(reported) > 5) {
         std::cerr << "controller: " << workers_.size() << " of " << options_.expect
                   << " workers registered\n";
