@@ -45,7 +45,8 @@ std::string build_job(const Toolchain& t, const std::string& tasks_cpp, const st
   for (const std::string& dir : t.include_dirs) args.push_back("-I" + dir);
   args.insert(args.end(), flags.begin(), flags.end());  // a -std= here wins over the default above
   // libcanary's own dependencies, from Debian's libzmq3-dev and libcapnp-dev.
-  args.insert(args.end(), {tasks_cpp, "-o", output, t.library, "-lzmq", "-lcapnp", "-lkj", "-lz", "-lpthread"});
+  args.insert(args.end(),
+              {tasks_cpp, "-o", output, t.library, "-lzmq", "-lcapnp", "-lkj", "-lz", "-lpthread"});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
