@@ -75,6 +75,8 @@ double thread_cpu_seconds() {
 struct StageShape {
   std::vector<int> main_touches;
   std::vector<int> single_touches;
+  std::vector<int> main_writes;  // of those touched, the datasets the task may change
+  std::vector<int> single_writes;
   bool has_single = false;
   int main_partitions_of = -1;  // the dataset whose partition count is the main tasks'
 };
@@ -113,6 +115,14 @@ StageShape shape_of(const StageInfo& s) {
       shape.has_single = true;
       break;
   }
+  auto written = [&](const std::vector<int>& touches) {
+    std::vector<int> out;
+    for (int d : touches)
+      if (std::find(s.writes.begin(), s.writes.end(), d) != s.writes.end()) out.push_back(d);
+    return out;
+  };
+  shape.main_writes = written(shape.main_touches);
+  shape.single_writes = written(shape.single_touches);
   return shape;
 }
 
@@ -675,6 +685,7 @@ class LocalScheduler::Impl::Shard {
     // Every partition starts where the run does: at the program's start, or
     // at a snapshot's cut, having been through every instance before it.
     for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
+      saved_in_.emplace_back(plan_.partitions_of[d], job.start->snapshot);
       done_.emplace_back(plan_.partitions_of[d], unroller_.accesses(static_cast<int>(d)));
       accesses_.emplace_back();
       access_base_.push_back(unroller_.accesses(static_cast<int>(d)));
@@ -810,9 +821,11 @@ class LocalScheduler::Impl::Shard {
     return false;
   }
 
+  // A dataset's partition that no task changed since this shard wrote it
+  // (or loaded it) at the last snapshot is that snapshot's file again.
   void write_snapshot() {
     std::vector<std::pair<int, int>> written;
-    PartitionFile file;
+    PartitionWrite file;
     for (int g = 0; g < plan_.groups; ++g)
       for (int i : mine_[g]) {
         if (!written_.insert({g, i}).second) continue;
@@ -820,14 +833,17 @@ class LocalScheduler::Impl::Shard {
         file.group = g;
         file.partition = i;
         file.datasets.clear();
-        for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
-          if (program_.group_of[d] != g) continue;
+        for (std::size_t d = 0; d < program_.datasets.size(); ++d)
+          if (program_.group_of[d] == g)
+            file.datasets.push_back({static_cast<int>(d), done_[d][i], saved_in_[d][i]});
+        file.serialize = [&](int d) {
           std::string bytes;
           program_.datasets[d].ops->write(job_.data[d][i], bytes);
-          file.datasets.push_back({static_cast<int>(d), done_[d][i], std::move(bytes)});
-        }
+          return bytes;
+        };
         std::string error = job_.config.snapshots->write(file);
         if (!error.empty()) throw std::runtime_error("snapshot " + std::to_string(step_.cut) + ": " + error);
+        for (const PartitionWrite::Dataset& d : file.datasets) saved_in_[d.dataset][i] = step_.cut;
         written.emplace_back(g, i);
       }
     if (!written.empty() && job_.config.on_snapshot) job_.config.on_snapshot(step_.cut, written);
@@ -1103,6 +1119,7 @@ class LocalScheduler::Impl::Shard {
     for (auto& [d, accesses, partition] : x.datasets) {
       job_.data[d][i] = partition;
       done_[d][i] = accesses;
+      saved_in_[d][i] = 0;
     }
     auto before = [&](const Unroller& u) {
       for (auto& [d, accesses, partition] : x.datasets)
@@ -1316,6 +1333,8 @@ class LocalScheduler::Impl::Shard {
     tasks_.store(tasks_.load(std::memory_order_relaxed) + 1,
                  std::memory_order_relaxed);  // only this thread writes
     if (++in->tasks_done == in->tasks_total && !in->replay) --unfinished_;
+    if (job_.config.snapshots)
+      for (int d : single ? shape.single_writes : shape.main_writes) saved_in_[d][single ? 0 : slot] = 0;
     for (int d : single ? shape.single_touches : shape.main_touches) advance(d, single ? 0 : slot);
     if (in->replay && in->complete()) retire_replay(in);
     retire();
@@ -1356,9 +1375,10 @@ class LocalScheduler::Impl::Shard {
   std::vector<Unroller> checkpoints_;  // the unroller every kCheckpointEvery instances, from the start
   std::unordered_map<std::uint64_t, bool> signals_;  // every signal's value, by seq
   bool cut_pending_ = false;                         // step_ follows a cut this shard has not passed
-  int resumed_through_;                              // snapshots known to be complete
-  std::set<std::pair<int, int>> written_;            // (group, partition) written at the pending cut
-  int unfinished_ = 0;                               // issued instances with local tasks left
+  std::vector<std::vector<int>> saved_in_;  // [dataset][partition]: the snapshot holding it as it is; 0: none
+  int resumed_through_;                     // snapshots known to be complete
+  std::set<std::pair<int, int>> written_;   // (group, partition) written at the pending cut
+  int unfinished_ = 0;                      // issued instances with local tasks left
   bool at_end_ = false;
 
   std::vector<std::vector<std::uint8_t>> held_;   // [group][partition]: held by this shard

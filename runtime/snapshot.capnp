@@ -1,6 +1,8 @@
-# A snapshot file: partition i of every dataset of one co-location group, as
-# it was at a snapshot's cut, with the control state every worker needs to
-# go on from there. On disk it follows a small header (see snapshot.cpp).
+# A snapshot's file for partition i of one co-location group: how far each
+# of its datasets got at the cut, with the control state every worker needs
+# to go on from there. Each dataset's bytes are a file of their own (so an
+# unchanged one can be the previous snapshot's, hard-linked). On disk both
+# follow a small header (see snapshot.cpp).
 @0xf0e494acd1f621e7;
 
 $import "/capnp/c++.capnp".namespace("canary::snap");
@@ -19,5 +21,6 @@ struct PartitionFile {
 struct Dataset {
   dataset @0 :UInt32;
   accesses @1 :UInt64;  # completed accesses: the stage instances it has been through
-  bytes @2 :Data;       # the serialized partition
+  size @2 :UInt64;      # of its bytes' file
+  crc @3 :UInt32;       # of those bytes
 }

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -17,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "snapshot.capnp.h"
@@ -27,68 +27,94 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A file is this header, then the Cap'n Proto message: the magic, the
-// message's size in bytes and its CRC-32, little-endian.
-constexpr char kMagic[8] = {'C', 'N', 'R', 'Y', 'S', 'N', 'P', '1'};
+// A file is this header, then its contents: a magic (which says whether a
+// PartitionFile message or a dataset's bytes follow), the contents' size in
+// bytes and their CRC-32, little-endian.
+constexpr char kPartitionMagic[8] = {'C', 'N', 'R', 'Y', 'S', 'N', 'P', '2'};
+constexpr char kDataMagic[8] = {'C', 'N', 'R', 'Y', 'D', 'A', 'T', '1'};
 constexpr std::size_t kHeaderBytes = 8 + 8 + 4 + 4;
 constexpr char kManifest[] = "COMPLETE";
 
-std::uint32_t crc_of(const void* data, std::size_t size) {
-  return static_cast<std::uint32_t>(crc32_z(crc32_z(0, nullptr, 0), static_cast<const Bytef*>(data), size));
+std::uint32_t crc_of(std::string_view bytes) {
+  return static_cast<std::uint32_t>(
+      crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
 }
 
 void put_le(std::string& out, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
 
-std::uint64_t get_le(const std::string& in, std::size_t at, int bytes) {
+std::uint64_t get_le(std::string_view in, std::size_t at, int bytes) {
   std::uint64_t value = 0;
   for (int i = 0; i < bytes; ++i) value |= std::uint64_t{static_cast<unsigned char>(in[at + i])} << (8 * i);
   return value;
+}
+
+std::string header(const char (&magic)[8], std::string_view contents) {
+  std::string out(magic, sizeof magic);
+  put_le(out, contents.size(), 8);
+  put_le(out, crc_of(contents), 4);
+  put_le(out, 0, 4);
+  return out;
 }
 
 std::string system_error(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
 }
 
-// Writes `bytes` to `path` so that a crash leaves either the old file or the
-// whole new one: a temporary name, fsync, rename, and fsync of the directory
-// so that the rename itself is durable.
-std::string write_durably(const std::string& path, const std::string& bytes) {
+std::string temporary_name(const std::string& path) {
   std::ostringstream tmp;
   tmp << path << ".tmp." << getpid() << "." << std::hash<std::thread::id>()(std::this_thread::get_id());
-  int fd = ::open(tmp.str().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return system_error("cannot create", tmp.str());
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string error = system_error("cannot write", tmp.str());
-      ::close(fd);
-      ::unlink(tmp.str().c_str());
-      return error;
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    std::string error = system_error("cannot fsync", tmp.str());
-    ::close(fd);
-    ::unlink(tmp.str().c_str());
-    return error;
-  }
+  return tmp.str();
+}
+
+// Makes the renames into `dir` durable.
+std::string sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return system_error("cannot open", dir);
+  int synced = ::fsync(fd);
   ::close(fd);
-  if (::rename(tmp.str().c_str(), path.c_str()) != 0) {
+  return synced == 0 ? "" : system_error("cannot fsync", dir);
+}
+
+// Writes `pieces` one after another to `path` so that a crash leaves either
+// no file or the whole new one: a temporary name, fsync, rename (the caller
+// makes the rename durable with sync_dir()).
+std::string write_durably(const std::string& path, std::initializer_list<std::string_view> pieces) {
+  std::string tmp = temporary_name(path);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return system_error("cannot create", tmp);
+  auto give_up = [&](const std::string& what) {
+    std::string error = system_error(what, tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return error;
+  };
+  for (std::string_view piece : pieces) {
+    while (!piece.empty()) {
+      ssize_t n = ::write(fd, piece.data(), piece.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return give_up("cannot write");
+      piece.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  if (::fsync(fd) != 0) return give_up("cannot fsync");
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string error = system_error("cannot rename to", path);
-    ::unlink(tmp.str().c_str());
+    ::unlink(tmp.c_str());
     return error;
   }
-  std::string dir = fs::path(path).parent_path().string();
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return system_error("cannot open", dir);
-  int synced = ::fsync(dir_fd);
-  ::close(dir_fd);
-  return synced == 0 ? "" : system_error("cannot fsync", dir);
+  return "";
+}
+
+// Gives the (durable) file `from` the name `to` as well.
+bool link_durably(const std::string& from, const std::string& to) {
+  std::string tmp = temporary_name(to);
+  if (::link(from.c_str(), tmp.c_str()) != 0) return false;
+  if (::rename(tmp.c_str(), to.c_str()) == 0) return true;
+  ::unlink(tmp.c_str());
+  return false;
 }
 
 std::string read_whole(const std::string& path, std::string& out) {
@@ -98,6 +124,29 @@ std::string read_whole(const std::string& path, std::string& out) {
   s << in.rdbuf();
   out = s.str();
   return "";
+}
+
+// A file written with header(): its contents, once the magic, the size and
+// the CRC-32 check out; else why not.
+std::string read_checked(const std::string& path, const char (&magic)[8], std::string& contents) {
+  std::string bytes;
+  std::string missing = read_whole(path, bytes);
+  if (!missing.empty()) return missing;
+  if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), magic, sizeof magic) != 0)
+    return "it is not a Canary snapshot file of its kind";
+  if (get_le(bytes, 8, 8) != bytes.size() - kHeaderBytes) return "it is truncated or has trailing bytes";
+  contents = bytes.substr(kHeaderBytes);
+  if (get_le(bytes, 16, 4) != crc_of(contents)) return "its checksum does not match: it is corrupt";
+  return "";
+}
+
+// The size and CRC-32 a data file's header gives, if it is one.
+std::optional<std::pair<std::uint64_t, std::uint32_t>> data_header(const std::string& path) {
+  std::string head(kHeaderBytes, '\0');
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(head.data(), kHeaderBytes) || std::memcmp(head.data(), kDataMagic, sizeof kDataMagic) != 0)
+    return std::nullopt;
+  return std::make_pair(get_le(head, 8, 8), static_cast<std::uint32_t>(get_le(head, 16, 4)));
 }
 
 }  // namespace
@@ -125,7 +174,36 @@ std::string SnapshotStore::path_of(int snapshot, int group, int partition) const
       .string();
 }
 
-std::string SnapshotStore::write(const PartitionFile& file) const {
+std::string SnapshotStore::data_path_of(int snapshot, int dataset, int partition) const {
+  return (fs::path(snapshot_dir(snapshot)) /
+          ("d" + std::to_string(dataset) + "-p" + std::to_string(partition)))
+      .string();
+}
+
+std::string SnapshotStore::write(const PartitionWrite& file) const {
+  std::string dir = snapshot_dir(file.cut.snapshot);
+  std::error_code fs_error;
+  fs::create_directories(dir, fs_error);
+  if (fs_error) return "cannot create " + dir + ": " + fs_error.message();
+  // Each dataset's bytes first, so that the partition's file, written last,
+  // never names bytes that are not there.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> sums;  // (size, CRC-32) per dataset
+  for (const PartitionWrite::Dataset& d : file.datasets) {
+    std::string path = data_path_of(file.cut.snapshot, d.dataset, file.partition);
+    if (d.unchanged_since > 0) {
+      std::string earlier = data_path_of(d.unchanged_since, d.dataset, file.partition);
+      auto sum = data_header(earlier);
+      if (sum && link_durably(earlier, path)) {
+        sums.push_back(*sum);
+        continue;
+      }
+    }
+    std::string contents = file.serialize(d.dataset);
+    std::string error = write_durably(path, {header(kDataMagic, contents), contents});
+    if (!error.empty()) return error;
+    sums.emplace_back(contents.size(), crc_of(contents));
+  }
+
   capnp::MallocMessageBuilder message;
   auto f = message.initRoot<snap::PartitionFile>();
   f.setJob(job_);
@@ -139,53 +217,43 @@ std::string SnapshotStore::write(const PartitionFile& file) const {
   f.setPartition(static_cast<std::uint32_t>(file.partition));
   auto datasets = f.initDatasets(static_cast<unsigned>(file.datasets.size()));
   for (std::size_t i = 0; i < file.datasets.size(); ++i) {
-    const Handover::Dataset& d = file.datasets[i];
-    datasets[i].setDataset(static_cast<std::uint32_t>(d.dataset));
-    datasets[i].setAccesses(d.accesses);
-    datasets[i].setBytes(
-        kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(d.bytes.data()), d.bytes.size()));
+    datasets[i].setDataset(static_cast<std::uint32_t>(file.datasets[i].dataset));
+    datasets[i].setAccesses(file.datasets[i].accesses);
+    datasets[i].setSize(sums[i].first);
+    datasets[i].setCrc(sums[i].second);
   }
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
-  kj::ArrayPtr<const kj::byte> payload = words.asBytes();
-  std::string bytes(kMagic, sizeof kMagic);
-  put_le(bytes, payload.size(), 8);
-  put_le(bytes, crc_of(payload.begin(), payload.size()), 4);
-  put_le(bytes, 0, 4);
-  bytes.append(reinterpret_cast<const char*>(payload.begin()), payload.size());
-
-  std::error_code error;
-  fs::create_directories(snapshot_dir(file.cut.snapshot), error);
-  if (error) return "cannot create " + snapshot_dir(file.cut.snapshot) + ": " + error.message();
-  return write_durably(path_of(file.cut.snapshot, file.group, file.partition), bytes);
+  std::string_view contents(reinterpret_cast<const char*>(words.asBytes().begin()), words.asBytes().size());
+  std::string error = write_durably(path_of(file.cut.snapshot, file.group, file.partition),
+                                    {header(kPartitionMagic, contents), contents});
+  return error.empty() ? sync_dir(dir) : error;
 }
 
 std::string SnapshotStore::read(int snapshot, int group, int partition, PartitionFile& out) const {
-  std::string path = path_of(snapshot, group, partition), bytes;
-  auto bad = [&](const std::string& why) { return "snapshot file " + path + " is refused: " + why; };
-  std::string missing = read_whole(path, bytes);
-  if (!missing.empty()) return bad(missing);
-  if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
-    return bad("it is not a Canary snapshot file");
-  std::uint64_t size = get_le(bytes, 8, 8);
-  if (size != bytes.size() - kHeaderBytes || size % sizeof(capnp::word) != 0)
-    return bad("it is truncated or has trailing bytes");
-  if (get_le(bytes, 16, 4) != crc_of(bytes.data() + kHeaderBytes, size))
-    return bad("its checksum does not match: it is corrupt");
+  std::string path = path_of(snapshot, group, partition), contents;
+  auto refused = [](const std::string& file, const std::string& why) {
+    return "snapshot file " + file + " is refused: " + why;
+  };
+  std::string error = read_checked(path, kPartitionMagic, contents);
+  if (!error.empty()) return refused(path, error);
+  if (contents.size() % sizeof(capnp::word) != 0) return refused(path, "it is not a whole message");
   try {
-    kj::Array<capnp::word> words = kj::heapArray<capnp::word>(size / sizeof(capnp::word));
-    std::memcpy(words.begin(), bytes.data() + kHeaderBytes, size);
+    kj::Array<capnp::word> words = kj::heapArray<capnp::word>(contents.size() / sizeof(capnp::word));
+    std::memcpy(words.begin(), contents.data(), contents.size());
     capnp::ReaderOptions limits;
     limits.traversalLimitInWords = words.size() * 4 + 1024;
     limits.nestingLimit = 16;
     capnp::FlatArrayMessageReader reader(words, limits);
     auto f = reader.getRoot<snap::PartitionFile>();
-    if (f.getJob() != job_) return bad("it belongs to job '" + std::string(f.getJob().cStr()) + "'");
+    if (f.getJob() != job_)
+      return refused(path, "it belongs to job '" + std::string(f.getJob().cStr()) + "'");
     if (f.getSnapshot() != static_cast<std::uint32_t>(snapshot) ||
         f.getGroup() != static_cast<std::uint32_t>(group) ||
         f.getPartition() != static_cast<std::uint32_t>(partition))
-      return bad("it holds another snapshot or partition than its name says");
+      return refused(path, "it holds another snapshot or partition than its name says");
     auto bits = f.getSignals();
-    if (f.getSignalCount() > bits.size() * std::uint64_t{8}) return bad("its signal values are cut short");
+    if (f.getSignalCount() > bits.size() * std::uint64_t{8})
+      return refused(path, "its signal values are cut short");
     out = PartitionFile{};
     out.cut.snapshot = snapshot;
     out.cut.seq = f.getCutSeq();
@@ -194,19 +262,26 @@ std::string SnapshotStore::read(int snapshot, int group, int partition, Partitio
     out.group = group;
     out.partition = partition;
     for (auto d : f.getDatasets()) {
-      auto b = d.getBytes();
-      out.datasets.push_back(
-          {static_cast<int>(d.getDataset()), d.getAccesses(), std::string(b.begin(), b.end())});
+      Handover::Dataset& dataset = out.datasets.emplace_back();
+      dataset.dataset = static_cast<int>(std::min(d.getDataset(), 1u << 30));
+      dataset.accesses = d.getAccesses();
+      std::string data_path = data_path_of(snapshot, dataset.dataset, partition);
+      error = read_checked(data_path, kDataMagic, dataset.bytes);
+      if (error.empty() && (dataset.bytes.size() != d.getSize() || crc_of(dataset.bytes) != d.getCrc()))
+        error = "it holds other bytes than " + path + " says";
+      if (!error.empty()) return refused(data_path, error);
     }
   } catch (const kj::Exception& e) {
-    return bad(std::string("it is malformed: ") + e.getDescription().cStr());
+    return refused(path, std::string("it is malformed: ") + e.getDescription().cStr());
   }
   return "";
 }
 
 std::string SnapshotStore::mark_complete(int snapshot, std::size_t partitions) const {
-  nlohmann::json manifest = {{"job", job_}, {"snapshot", snapshot}, {"partitions", partitions}};
-  return write_durably((fs::path(snapshot_dir(snapshot)) / kManifest).string(), manifest.dump() + "\n");
+  std::string manifest =
+      nlohmann::json({{"job", job_}, {"snapshot", snapshot}, {"partitions", partitions}}).dump() + "\n";
+  std::string error = write_durably((fs::path(snapshot_dir(snapshot)) / kManifest).string(), {manifest});
+  return error.empty() ? sync_dir(snapshot_dir(snapshot)) : error;
 }
 
 std::string SnapshotStore::verify(int snapshot, const std::vector<GroupPartition>& partitions) const {

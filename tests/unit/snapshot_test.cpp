@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "controller.h"
 #include "scheduler.h"
@@ -23,12 +24,16 @@ struct TempDir {
   std::string path;
 };
 
-PartitionFile sample(int snapshot, int group, int partition) {
-  PartitionFile f;
+const std::vector<std::string> kBytes = {std::string("\x01\x02\x00\x03", 4), "", std::string(5000, 'x')};
+
+// Datasets 0 and 2 of a group; `unchanged`: dataset 2 is as in that snapshot.
+PartitionWrite sample(int snapshot, int group, int partition, int unchanged = 0) {
+  PartitionWrite f;
   f.cut = Cut{snapshot, 1234, {true, false, false, true, true, false, true, false, true}};
   f.group = group;
   f.partition = partition;
-  f.datasets = {{0, 77, std::string("\x01\x02\x00\x03", 4)}, {2, 78, std::string(5000, 'x')}};
+  f.datasets = {{0, 77, 0}, {2, 78, unchanged}};
+  f.serialize = [](int d) { return kBytes[d]; };
   return f;
 }
 
@@ -50,7 +55,7 @@ TEST_CASE("a snapshot file reads back what was written") {
   REQUIRE(store.write(sample(3, 1, 4)) == "");
   PartitionFile back;
   REQUIRE(store.read(3, 1, 4, back) == "");
-  PartitionFile want = sample(3, 1, 4);
+  PartitionWrite want = sample(3, 1, 4);
   CHECK(back.cut.snapshot == 3);
   CHECK(back.cut.seq == 1234);
   CHECK(back.cut.signals == want.cut.signals);
@@ -58,15 +63,37 @@ TEST_CASE("a snapshot file reads back what was written") {
   for (std::size_t i = 0; i < 2; ++i) {
     CHECK(back.datasets[i].dataset == want.datasets[i].dataset);
     CHECK(back.datasets[i].accesses == want.datasets[i].accesses);
-    CHECK(back.datasets[i].bytes == want.datasets[i].bytes);
+    CHECK(back.datasets[i].bytes == kBytes[want.datasets[i].dataset]);
   }
   // Nothing is left under a temporary name.
-  int files = 0;
-  for (const auto& entry : fs::directory_iterator(dir.path + "/snapshot-3")) {
-    CHECK(entry.path().filename() == "g1-p4");
-    ++files;
-  }
-  CHECK(files == 1);
+  std::set<std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir.path + "/snapshot-3"))
+    files.insert(entry.path().filename().string());
+  CHECK(files == std::set<std::string>{"g1-p4", "d0-p4", "d2-p4"});
+}
+
+TEST_CASE("a dataset unchanged since the last snapshot is that snapshot's file, linked, not written again") {
+  TempDir dir;
+  SnapshotStore store(dir.path, "job");
+  REQUIRE(store.write(sample(1, 0, 3)) == "");
+  int serialized = 0;
+  PartitionWrite next = sample(2, 0, 3, 1);
+  next.serialize = [&](int d) {
+    ++serialized;
+    return kBytes[d];
+  };
+  REQUIRE(store.write(next) == "");
+  CHECK(serialized == 1);  // dataset 0 only
+  CHECK(fs::equivalent(store.data_path_of(1, 2, 3), store.data_path_of(2, 2, 3)));
+  PartitionFile back;
+  REQUIRE(store.read(2, 0, 3, back) == "");
+  CHECK(back.datasets[1].bytes == kBytes[2]);
+
+  // Once the earlier file is gone, the bytes are written after all.
+  store.prune({2});
+  REQUIRE(store.write(sample(3, 0, 3, 1)) == "");
+  REQUIRE(store.read(3, 0, 3, back) == "");
+  CHECK(back.datasets[1].bytes == kBytes[2]);
 }
 
 TEST_CASE("a damaged, truncated, foreign or missing snapshot file is refused") {
@@ -77,18 +104,27 @@ TEST_CASE("a damaged, truncated, foreign or missing snapshot file is refused") {
   PartitionFile back;
   auto refusal = [&] { return store.read(1, 0, 0, back); };
 
-  SUBCASE("a flipped bit anywhere in the contents") {
-    for (std::size_t at : {std::size_t{30}, fs::file_size(path) / 2, fs::file_size(path) - 1}) {
-      REQUIRE(store.write(sample(1, 0, 0)) == "");
-      flip_byte(path, at);
-      CHECK(refusal() == "snapshot file " + path + " is refused: its checksum does not match: it is corrupt");
-    }
+  SUBCASE("a flipped bit anywhere in the contents, of the partition's file or a dataset's") {
+    for (const std::string& file : {path, store.data_path_of(1, 2, 0)})
+      for (std::size_t at : {std::size_t{30}, fs::file_size(file) / 2, fs::file_size(file) - 1}) {
+        REQUIRE(store.write(sample(1, 0, 0)) == "");
+        flip_byte(file, at);
+        CHECK(refusal() ==
+              "snapshot file " + file + " is refused: its checksum does not match: it is corrupt");
+      }
+  }
+  SUBCASE("a dataset's file that is not the one the partition's file names") {
+    REQUIRE(store.write(sample(1, 0, 1)) == "");
+    fs::copy_file(store.data_path_of(1, 0, 1), store.data_path_of(1, 2, 0),
+                  fs::copy_options::overwrite_existing);
+    CHECK(refusal() == "snapshot file " + store.data_path_of(1, 2, 0) +
+                           " is refused: it holds other bytes than " + path + " says");
   }
   SUBCASE("cut short") {
     fs::resize_file(path, fs::file_size(path) - 8);
     CHECK(refusal() == "snapshot file " + path + " is refused: it is truncated or has trailing bytes");
     fs::resize_file(path, 10);
-    CHECK(refusal() == "snapshot file " + path + " is refused: it is not a Canary snapshot file");
+    CHECK(refusal() == "snapshot file " + path + " is refused: it is not a Canary snapshot file of its kind");
   }
   SUBCASE("another job's, or another partition's under this one's name") {
     CHECK(SnapshotStore(dir.path, "other").read(1, 0, 0, back).find("it belongs to job 'job'") !=
