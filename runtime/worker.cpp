@@ -514,7 +514,7 @@ class Worker {
     if (error.empty()) error = problem;
     if (!error.empty()) dropped_.about(error);
   }
-  static constexpr std::size_t kMaxEarlyFrames = 1 << 20;
+  static constexpr std::size_t kMaxEarlyFrames = 100000;
 
   void receive_control(bool& shutdown) {
     zmq::message_t frame;
