@@ -1,6 +1,7 @@
 #include "controller.h"
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -8,6 +9,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "balancer.h"
 #include "results.h"
@@ -272,6 +274,7 @@ class Controller {
       s.setSnapshotEvery(static_cast<std::uint32_t>(options_.snapshot_every));
       s.setStartAt(static_cast<std::uint32_t>(start_at_));
     }
+    s.setCentralDispatch(options_.central_dispatch);
     send(workers_[worker].identity, message);
   }
 
@@ -366,10 +369,12 @@ class Controller {
     if (e.isLoadReport() && current(e.getLoadReport())) load_report(w, e.getLoadReport());
     if (e.isMigrated() && current(e.getMigrated())) migrated(w, e.getMigrated());
     if (e.isSnapshotWritten() && current(e.getSnapshotWritten())) snapshot_written(e.getSnapshotWritten());
+    if (e.isTaskReport() && options_.central_dispatch) dispatch(w, e.getTaskReport());
     if (e.isDone() && current(e.getDone())) {  // again after a migration brought it more
       auto d = e.getDone();
       info.done = true;
-      info.summary = {d.getTasks(), d.getSchedulerCpuS(), d.getTaskCpuS(), d.getForwarded(), d.getHeld()};
+      info.summary = {d.getTasks(),     d.getSchedulerCpuS(), d.getTaskCpuS(),
+                      d.getForwarded(), d.getHeld(),          d.getProcessCpuS()};
       add_outputs(d.getOutputs());
     }
   }
@@ -435,6 +440,25 @@ class Controller {
       if (!workers_[w].lost && !workers_[w].joining && static_cast<int>(w) != map_.owner[group][partition])
         others.push_back(static_cast<int>(w));
     if (!others.empty()) migrate(group, partition, others[pick(others.size())]);
+  }
+
+  // Central dispatch: what a worker's shard ran is done; what it found
+  // ready is launched there, where its partitions are, as a data-local
+  // central scheduler would. Every task passes through here twice.
+  void dispatch(int worker, wire::TaskReport::Reader r) {
+    for (auto t : r.getFinished()) launched_.erase({worker, r.getShard(), t.getSeq(), t.getSlot()});
+    auto ready = r.getReady();
+    if (ready.size() == 0) return;
+    capnp::MallocMessageBuilder message;
+    auto l = message.initRoot<wire::Envelope>().initLaunch();
+    l.setShard(r.getShard());
+    auto tasks = l.initTasks(ready.size());
+    for (std::size_t i = 0; i < ready.size(); ++i) {
+      launched_.insert({worker, r.getShard(), ready[i].getSeq(), ready[i].getSlot()});
+      tasks[i].setSeq(ready[i].getSeq());
+      tasks[i].setSlot(ready[i].getSlot());
+    }
+    send(workers_[worker].identity, message);
   }
 
   // Snapshots, step 3: once every partition of a snapshot is written, the
@@ -597,6 +621,17 @@ class Controller {
     stats["lost_workers"] = nlohmann::ordered_json::array();
     for (std::size_t w = 0; w < workers_.size(); ++w)
       if (workers_[w].lost) stats["lost_workers"].push_back(w);
+    // What running the job cost every process outside task bodies, per task:
+    // comparable between --dispatch=local and --dispatch=central.
+    timespec cpu;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    double controller_cpu = cpu.tv_sec + cpu.tv_nsec * 1e-9, worker_cpu = 0;
+    for (const WorkerInfo& w : workers_) worker_cpu += w.summary.process_cpu_s;
+    double tasks = stats["tasks"].get<double>(), task_cpu = stats["task_cpu_s"].get<double>();
+    stats["dispatch"] = options_.central_dispatch ? "central" : "local";
+    stats["controller_cpu_s"] = controller_cpu;
+    stats["worker_process_cpu_s"] = worker_cpu;
+    stats["overhead_ns_per_task"] = tasks > 0 ? (controller_cpu + worker_cpu - task_cpu) * 1e9 / tasks : 0.0;
     return report_results(program_, outputs_, stats, options_.results, elapsed, stats["tasks"],
                           std::to_string(workers_.size()) + " worker(s)");
   }
@@ -627,6 +662,8 @@ class Controller {
   int completed_through_ = 0;                        // the newest snapshot complete in this epoch
   int snapshots_ = 0;
   int recoveries_ = 0;
+  std::set<std::tuple<int, unsigned, std::uint64_t, unsigned>>
+      launched_;  // central: (worker, shard, seq, slot)
   std::string failure_;
   Clock::time_point started_, running_since_;
   DropLog dropped_{"controller"};

@@ -40,6 +40,10 @@ struct ControllerOptions {
   // the job runs joins at the next snapshot.
   std::string snapshot_dir;
   int snapshot_every = 10;
+  // The baseline (--dispatch=central): this controller launches every task,
+  // one message per ready task, and hears back after each, as Spark's
+  // driver does. No balancing, migrations or snapshots then.
+  bool central_dispatch = false;
   // Called once the socket is bound, with its actual endpoint (a :* port
   // resolved): the embedded mode starts its workers there.
   std::function<void(const std::string&)> on_bound;

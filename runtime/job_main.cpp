@@ -132,6 +132,7 @@ struct Flags {
   std::string snapshot_dir;
   int snapshot_every = 0;                           // 0: not given
   int kill_at_snapshot = 0, kill_at_migration = 0;  // fault tests (--test-kill-at-...)
+  bool central_dispatch = false;                    // --dispatch=central
   int stale_map_worker = -1, stale_map_ms = 0;      // --test-stale-map=W:MS
   double slowdown = 1;
   int slow_worker = -1;  // --slow-worker=W:F, the embedded default's worker W gets --slowdown F
@@ -164,6 +165,8 @@ void print_help(const Program& program) {
       << "  --snapshot-dir DIR controller: write snapshots under DIR (on a cluster, storage every worker\n"
       << "                     reaches) and survive losing a worker by rolling back to the last one\n"
       << "  --snapshot-every N controller: a snapshot every N iterations of an outermost loop (default 10)\n"
+      << "  --dispatch MODE    controller: local (default: every worker schedules its own tasks) or\n"
+      << "                     central (the baseline: the controller launches every task, as Spark does)\n"
       << "  --listen ENDPOINT  controller: where workers reach it, e.g. tcp://0.0.0.0:7100\n"
       << "  --expect N         controller: how many workers to wait for\n"
       << "  --controller EP    worker: the controller's endpoint, e.g. tcp://head:7100\n"
@@ -239,6 +242,9 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
     } else if (name == "heartbeat-timeout") {
       if (!parse_value(value, f.heartbeat_timeout_s, error) || f.heartbeat_timeout_s <= 0)
         problem = "--heartbeat-timeout must be a positive number of seconds";
+    } else if (name == "dispatch") {
+      if (value != "local" && value != "central") problem = "--dispatch takes local or central";
+      f.central_dispatch = value == "central";
     } else if (name == "snapshot-dir") {
       f.snapshot_dir = value;
       if (value.empty()) problem = "--snapshot-dir needs a directory";
@@ -312,6 +318,10 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       if (f.kill_at_snapshot || f.kill_at_migration) return "--test-kill-at-... belongs to a worker";
   }
   if (f.snapshot_every && f.snapshot_dir.empty()) return "--snapshot-every needs --snapshot-dir";
+  if (f.central_dispatch && (f.mode == Mode::Worker || f.mode == Mode::InProcess))
+    return "--dispatch belongs to the controller (or the embedded default)";
+  if (f.central_dispatch && (!f.snapshot_dir.empty() || f.chaos_migrate_ms))
+    return "--dispatch=central does not migrate or snapshot: drop --snapshot-dir and --chaos-migrate-ms";
   return "";
 }
 
@@ -404,6 +414,8 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.stale_map_ms = f.stale_map_ms;
   options.heartbeat_timeout_s = f.heartbeat_timeout_s;
   options.snapshot_dir = f.snapshot_dir;
+  options.central_dispatch = f.central_dispatch;
+  options.balance = !f.no_balance && !f.central_dispatch;
   if (f.snapshot_every) options.snapshot_every = f.snapshot_every;
   return options;
 }

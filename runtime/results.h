@@ -16,6 +16,7 @@ struct WorkerSummary {
   double task_cpu_s = 0;        // time inside task bodies
   std::uint64_t forwarded = 0;  // message parts passed on to their owner
   std::uint64_t held = 0;       // message parts kept until the map caught up
+  double process_cpu_s = 0;     // the worker process's, I/O thread included (when it says)
 };
 
 // The "stats" of the results, the same in every mode: totals, and the tasks

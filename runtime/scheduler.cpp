@@ -364,7 +364,11 @@ struct Install {
 struct Resume {
   int snapshot;
 };
-using Item = std::variant<Message, Release, Install, Resume>;
+// Central dispatch: the controller launches these tasks.
+struct Launch {
+  std::vector<TaskId> tasks;
+};
+using Item = std::variant<Message, Release, Install, Resume, Launch>;
 
 // Where a shard's messages arrive: the only thing shards share, locked once
 // per batch of messages, never per task.
@@ -664,7 +668,8 @@ struct LocalScheduler::Impl {
 class LocalScheduler::Impl::Shard {
  public:
   Shard(Impl& job, int id)
-      : job_(job),
+      : id_(id),
+        job_(job),
         plan_(job.plan),
         program_(job.program),
         unroller_(job.start->unroller),
@@ -754,10 +759,12 @@ class LocalScheduler::Impl::Shard {
         }
       }
       unroll();
+      if (job_.config.central && !made_ready_.empty()) report_to_central({});
       if (!ready_.empty()) {
         TaskRef t = ready_.front();
         ready_.pop_front();
         run(t);
+        if (job_.config.central) report_to_central({{t.instance->seq, t.slot}});
         continue;
       }
       if (finished()) {
@@ -945,7 +952,27 @@ class LocalScheduler::Impl::Shard {
   void try_spawn(Instance* in, int slot) {
     if (in->slots[slot] != kWaiting || !ready(in, slot)) return;
     in->slots[slot] = kSpawned;
+    if (job_.config.central) {  // it waits for the controller to launch it
+      launchable_[{in->seq, slot}] = in;
+      made_ready_.push_back({in->seq, slot});
+      return;
+    }
     ready_.push_back({in, slot});
+  }
+
+  // Central dispatch: one report per task run, with the tasks it made ready.
+  void report_to_central(const std::vector<TaskId>& finished) {
+    job_.config.central->report(id_, finished, made_ready_);
+    made_ready_.clear();
+  }
+
+  void launch(const Launch& l) {
+    for (const TaskId& t : l.tasks) {
+      auto it = launchable_.find({t.seq, t.slot});
+      if (it == launchable_.end()) continue;  // not one of ours: refused by LocalScheduler::launch()
+      ready_.push_back({it->second, t.slot});
+      launchable_.erase(it);
+    }
   }
 
   // The instance at access `position` of dataset `d`, if issued and not retired.
@@ -967,6 +994,8 @@ class LocalScheduler::Impl::Shard {
       release(*r);
     } else if (auto* resume = std::get_if<Resume>(&item)) {
       resumed_through_ = std::max(resumed_through_, resume->snapshot);
+    } else if (auto* l = std::get_if<Launch>(&item)) {
+      launch(*l);
     } else {
       install(std::get<Install>(std::move(item)));
       if (at_end_ && !finished()) set_at_end(false);
@@ -1364,6 +1393,7 @@ class LocalScheduler::Impl::Shard {
     }
   }
 
+  int id_;
   Impl& job_;
   const Plan& plan_;
   const Program& program_;
@@ -1390,6 +1420,8 @@ class LocalScheduler::Impl::Shard {
   std::map<std::uint64_t, std::unique_ptr<Instance>> replays_;    // made again by install(), by seq
   std::map<std::pair<int, std::uint64_t>, Instance*> replay_at_;  // (dataset, access number) -> replay
   std::deque<TaskRef> ready_;
+  std::map<std::pair<std::uint64_t, int>, Instance*> launchable_;  // central dispatch: ready, not launched
+  std::vector<TaskId> made_ready_;                                 // central dispatch: not yet reported
   std::unordered_map<std::uint64_t, Inbound> inbound_;
   std::unordered_map<std::uint64_t, Instance*> awaiting_;  // instances that wait for messages, by inbound key
   std::vector<void*> parts_;
@@ -1693,6 +1725,12 @@ double LocalScheduler::busy_seconds() const {
 std::uint64_t LocalScheduler::forwarded() const { return impl_->forwarded_parts; }
 std::uint64_t LocalScheduler::held() const { return impl_->held_parts; }
 void LocalScheduler::stop(const std::string& reason) { impl_->fail(reason); }
+
+std::string LocalScheduler::launch(int shard, std::vector<TaskId> tasks) {
+  if (shard < 0 || shard >= impl_->config.threads) return "a launch for a shard that does not exist";
+  impl_->to_shard(shard, Launch{std::move(tasks)});
+  return "";
+}
 
 void LocalScheduler::resume(int snapshot) {
   for (int shard = 0; shard < impl_->config.threads; ++shard) impl_->to_shard(shard, Resume{snapshot});

@@ -130,6 +130,24 @@ class Peers {
   virtual void hand_over(int worker, const Handover& h) = 0;
 };
 
+// Central dispatch (controller --dispatch=central): the baseline the
+// architecture is measured against, in which a central scheduler launches
+// every task, as Spark's driver does. A task is named by its stage instance
+// and its slot there (its partition index, or the instance's main task
+// count for a reduce's, broadcast's or signal's single task).
+struct TaskId {
+  std::uint64_t seq;
+  int slot;
+};
+// How a worker's shards reach the central scheduler: after every task, the
+// task finished (if any) and those it made ready, which wait here until
+// LocalScheduler::launch(). Called from compute threads concurrently.
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+  virtual void report(int shard, const std::vector<TaskId>& finished, const std::vector<TaskId>& ready) = 0;
+};
+
 // The tasks run on one partition group here so far, and their CPU time.
 struct GroupLoad {
   int group;
@@ -166,6 +184,8 @@ struct RunConfig {
   // Where the run starts: 0 at the program's start; k > 0 at the cut of
   // snapshot k, whose files hold this worker's partitions (a rollback).
   int start_at = 0;
+  // Non-null: central dispatch. No migrations or snapshots then.
+  Dispatcher* central = nullptr;
 };
 
 class LocalScheduler {
@@ -215,6 +235,9 @@ class LocalScheduler {
   void stop(const std::string& reason);
   // Snapshots up to `snapshot` are complete: shards stopped at its cut go on.
   void resume(int snapshot);
+  // Central dispatch: runs these tasks, which `shard` reported ready.
+  // Returns why not, or "".
+  std::string launch(int shard, std::vector<TaskId> tasks);
 
  private:
   struct Impl;

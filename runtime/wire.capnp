@@ -21,6 +21,8 @@ struct Envelope {
     snapshotWritten @12 :SnapshotWritten;  # worker -> controller: partitions written at a cut
     resume @13 :Resume;           # controller -> worker: a snapshot is complete, go on
     restarted @14 :Restarted;     # worker -> controller: it (re)started from a snapshot, or could not
+    taskReport @15 :TaskReport;   # worker -> controller, central dispatch: after every task
+    launch @16 :Launch;           # controller -> worker, central dispatch: run these
   }
 }
 
@@ -50,6 +52,7 @@ struct Start {
   snapshotDir @5 :Text;         # the run's snapshot directory, "" for none
   snapshotEvery @6 :UInt32;     # iterations of an outermost loop between snapshots
   startAt @7 :UInt32;           # the snapshot to start from; 0: the program's start
+  centralDispatch @8 :Bool;     # the baseline: every task waits for the controller's Launch
 }
 
 struct Heartbeat {
@@ -150,6 +153,7 @@ struct Done {
   forwarded @5 :UInt64;   # message parts it passed on to their owner
   held @6 :UInt64;        # message parts it kept until its map caught up
   epoch @7 :UInt64;
+  processCpuS @8 :Float64;  # the whole process's CPU time, its I/O thread included
 }
 
 struct Output {
@@ -196,4 +200,24 @@ struct Restarted {
   worker @0 :UInt32;
   epoch @1 :UInt64;
   error @2 :Text;
+}
+
+# Central dispatch: a task, by its stage instance and its slot there.
+struct TaskId {
+  seq @0 :UInt64;
+  slot @1 :UInt32;
+}
+
+# Central dispatch: a shard ran `finished` (none or one) and found `ready`
+# ready to run; they wait for a Launch.
+struct TaskReport {
+  worker @0 :UInt32;
+  shard @1 :UInt32;
+  finished @2 :List(TaskId);
+  ready @3 :List(TaskId);
+}
+
+struct Launch {
+  shard @0 :UInt32;
+  tasks @1 :List(TaskId);
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <deque>
 #include <iostream>
 #include <map>
@@ -30,9 +31,12 @@ std::string host_of(const std::string& endpoint) {
   return rest.substr(0, rest.rfind(':'));
 }
 
+// Where Outbox::take() puts a frame for the controller.
+constexpr int kToController = -1;
+
 // Frames the compute threads want sent, handed to the I/O thread, which
 // alone touches the sockets. An eventfd wakes it.
-class Outbox : public Peers {
+class Outbox : public Peers, public Dispatcher {
  public:
   explicit Outbox(const Program& program)
       : program_(program), wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
@@ -44,8 +48,26 @@ class Outbox : public Peers {
   void hand_over(int worker, const Handover& h) override {
     post(worker, encode_handover(h, program_.job, program_, epoch_));
   }
+  void report(int shard, const std::vector<TaskId>& finished, const std::vector<TaskId>& ready) override {
+    capnp::MallocMessageBuilder message;
+    auto r = message.initRoot<wire::Envelope>().initTaskReport();
+    r.setWorker(worker_);
+    r.setShard(static_cast<std::uint32_t>(shard));
+    auto fill = [](capnp::List<wire::TaskId>::Builder list, const std::vector<TaskId>& tasks) {
+      for (std::size_t i = 0; i < tasks.size(); ++i) {
+        list[i].setSeq(tasks[i].seq);
+        list[i].setSlot(static_cast<std::uint32_t>(tasks[i].slot));
+      }
+    };
+    fill(r.initFinished(finished.size()), finished);
+    fill(r.initReady(ready.size()), ready);
+    post(kToController, to_frame(message));
+  }
   // Only while no compute thread runs (between two schedulers).
-  void set_epoch(std::uint64_t epoch) { epoch_ = epoch; }
+  void set_sender(unsigned worker, std::uint64_t epoch) {
+    worker_ = worker;
+    epoch_ = epoch;
+  }
   void wake() {
     std::uint64_t one = 1;
     (void)!::write(wake_, &one, sizeof one);
@@ -68,6 +90,7 @@ class Outbox : public Peers {
   }
 
   const Program& program_;
+  unsigned worker_ = 0;
   std::uint64_t epoch_ = 0;
   int wake_;
   std::mutex mutex_;
@@ -93,6 +116,7 @@ struct StartOrder {
   std::string snapshot_dir;
   int snapshot_every = 0;
   int start_at = 0;
+  bool central = false;
 };
 
 std::string decode_start(wire::Start::Reader s, StartOrder& out) {
@@ -106,6 +130,7 @@ std::string decode_start(wire::Start::Reader s, StartOrder& out) {
   out.snapshot_every = static_cast<int>(std::min(s.getSnapshotEvery(), 1u << 30));
   out.start_at = static_cast<int>(std::min(s.getStartAt(), 1u << 30));
   if (out.start_at > 0 && out.snapshot_dir.empty()) return "a start from a snapshot without its directory";
+  out.central = s.getCentralDispatch();
   std::string error = decode_map(s.getMap(), out.peers.size(), out.map);
   return error.empty() ? "" : "a start message with " + error;
 }
@@ -252,10 +277,11 @@ class Worker {
     pending_.resize(peers_.size());
     map_ = std::move(order.map);
     epoch_ = order.epoch;
-    outbox_->set_epoch(epoch_);
+    outbox_->set_sender(id_, epoch_);
     store_.reset();
     if (!order.snapshot_dir.empty()) store_.emplace(order.snapshot_dir, program_.job);
     snapshot_every_ = order.snapshot_every;
+    central_ = order.central;
 
     std::string error = start_generation(order.start_at);
     if (!error.empty())
@@ -287,6 +313,7 @@ class Worker {
     config.snapshots = store_ ? &*store_ : nullptr;
     config.snapshot_every = snapshot_every_;
     config.start_at = start_at;
+    config.central = central_ ? outbox_.get() : nullptr;
     config.on_snapshot = [this](int snapshot, const std::vector<std::pair<int, int>>& written) {
       if (options_.kill_at_snapshot == snapshot) raise(SIGKILL);  // tests: lost in the middle of a snapshot
       {
@@ -357,8 +384,13 @@ class Worker {
       if (!pending_[w].empty()) items.push_back({push_[w].handle(), 0, ZMQ_POLLOUT, 0});
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     if (items[2].revents & ZMQ_POLLIN)
-      for (auto& [w, frame] : outbox_->take())
-        if (!peers_[w].empty()) pending_[w].push_back(std::move(frame));  // a lost peer gets nothing
+      for (auto& [w, frame] : outbox_->take()) {
+        if (w == kToController) {
+          (void)control_.send(frame, zmq::send_flags::dontwait);
+        } else if (!peers_[w].empty()) {  // a lost peer gets nothing
+          pending_[w].push_back(std::move(frame));
+        }
+      }
     send_pending();
     if (items[1].revents & ZMQ_POLLIN) receive_data();
     if (!(items[0].revents & ZMQ_POLLIN)) return false;
@@ -529,6 +561,15 @@ class Worker {
           if (scheduler && !ended_) scheduler->stop(reason.empty() ? "the controller ended the job" : reason);
         }
         if (e.isStart() && e.getStart().getEpoch() > epoch_) roll_back(e.getStart());
+        if (e.isLaunch() && scheduler) {
+          auto l = e.getLaunch();
+          std::vector<TaskId> tasks;
+          for (auto t : l.getTasks())
+            tasks.push_back({t.getSeq(), static_cast<int>(std::min(t.getSlot(), 1u << 30))});
+          std::string problem =
+              scheduler->launch(static_cast<int>(std::min(l.getShard(), 1u << 30)), std::move(tasks));
+          if (!problem.empty()) dropped_.about(problem);
+        }
         if (e.isResume() && scheduler)
           scheduler->resume(static_cast<int>(std::min(e.getResume().getSnapshot(), 1u << 30)));
         if (e.isMigrate() && scheduler) {
@@ -594,6 +635,9 @@ class Worker {
     d.setTaskCpuS(t.task_cpu_s);
     d.setForwarded(t.forwarded);
     d.setHeld(t.held);
+    timespec cpu;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    d.setProcessCpuS(cpu.tv_sec + cpu.tv_nsec * 1e-9);
     encode_outputs(d.initOutputs(outputs_->entries().size()));
     send_envelope(message);
   }
@@ -651,6 +695,7 @@ class Worker {
   std::uint64_t epoch_ = 0;
   std::optional<SnapshotStore> store_;
   int snapshot_every_ = 0;
+  bool central_ = false;              // central dispatch: tasks wait for the controller's Launch
   std::unique_ptr<Outputs> outputs_;  // across rollbacks: a recomputed value replaces its equal
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<Generation> generation_;

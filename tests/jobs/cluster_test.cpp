@@ -177,3 +177,33 @@ TEST_CASE("nobody hangs silently") {
           "kmeans: error: job parameters and --results go to the controller; workers receive them from it\n");
   }
 }
+
+TEST_CASE("under --dispatch=central (the baseline) every example still equals the serial loop") {
+  std::vector<std::string> central = {"--workers=2", "--threads=2", "--dispatch=central"};
+  auto with = [&](std::initializer_list<std::string> more) {
+    std::vector<std::string> args = central;
+    args.insert(args.end(), more);
+    return args;
+  };
+  JobRun lr =
+      run_ok(CANARY_JOB_logistic_regression, with({"--partitions=5", "--iterations=4", "--samples=3000"}));
+  check_close(lr.results["outputs"]["weights"], serial_logistic_regression(5, 4, 3000, 0.1));
+  CHECK(lr.results["stats"]["dispatch"] == "central");
+  // Every task waited for the controller: far more CPU per task than when
+  // the workers schedule their own.
+  CHECK(lr.results["stats"]["overhead_ns_per_task"].get<double>() > 1000);
+
+  JobRun km = run_ok(CANARY_JOB_kmeans, with({"--partitions=4", "--points=3000"}));
+  KmeansResult want = serial_kmeans(4, 5, 3000, 50, 1e-6);
+  check_close(km.results["outputs"]["centroids"], want.centroids);
+
+  JobRun pr = run_ok(CANARY_JOB_pagerank, with({"--partitions=5", "--iterations=3", "--vertices=2000"}));
+  std::vector<std::vector<double>> ranks = serial_pagerank(5, 3, 2000, 8, 0.85);
+  for (std::size_t p = 0; p < ranks.size(); ++p) check_close(pr.results["outputs"]["ranks"][p], ranks[p]);
+
+  JobRun bad = run_job(CANARY_JOB_kmeans, {"--dispatch=central", "--snapshot-dir=/tmp/x"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err ==
+        "kmeans: error: --dispatch=central does not migrate or snapshot: drop --snapshot-dir and "
+        "--chaos-migrate-ms\n");
+}
