@@ -20,6 +20,7 @@ struct Params {
   int partitions = 2;
   int iterations = 10;
   long samples = 1000000;
+  int skew = 0;  // 1: the gradient tasks of every fourth partition take twice as long
 };
 
 CANARY_JOB(lr_bench, Params params) {
@@ -42,15 +43,17 @@ CANARY_JOB(lr_bench, Params params) {
   canary::loop(params.iterations, [&] {
     canary::broadcast("share", weights, local_w);
     canary::transform("gradient", canary::reads(data, local_w), canary::writes(grad),
-                      [](canary::Task&, const std::vector<Sample>& d, const Vec& w, Vec& g) {
+                      [params](canary::Task& t, const std::vector<Sample>& d, const Vec& w, Vec& g) {
+                        int passes = params.skew && t.index() % 4 == 0 ? 2 : 1;
                         Vec acc{};  // a local, so the compiler keeps it in registers
-                        for (const Sample& s : d) {
-                          double dot = 0;
-                          for (int k = 0; k < kDim; ++k) dot += w[k] * s.x[k];
-                          double err = 1.0 / (1.0 + std::exp(-dot)) - s.label;
-                          for (int k = 0; k < kDim; ++k) acc[k] += err * s.x[k];
-                        }
-                        g = acc;
+                        for (int pass = 0; pass < passes; ++pass)
+                          for (const Sample& s : d) {
+                            double dot = 0;
+                            for (int k = 0; k < kDim; ++k) dot += w[k] * s.x[k];
+                            double err = 1.0 / (1.0 + std::exp(-dot)) - s.label;
+                            for (int k = 0; k < kDim; ++k) acc[k] += err * s.x[k];
+                          }
+                        for (int k = 0; k < kDim; ++k) g[k] = acc[k] / passes;
                       });
     canary::reduce("sum", grad, total, [](Vec& acc, const Vec& g) {
       for (int k = 0; k < kDim; ++k) acc[k] += g[k];
