@@ -154,3 +154,19 @@ TEST_CASE("the job binary's command line") {
     CHECK(stats["elapsed_s"].get<double>() > 0);
   }
 }
+
+TEST_CASE("the benchmark's PageRank, which combines contributions before sending, equals the serial loop") {
+  std::vector<std::vector<double>> want = serial_pagerank(5, 6, 3000, 8, 0.85);
+  for (const char* mode : {"--in-process", "--workers=2"}) {
+    CAPTURE(mode);
+    JobRun r = run_ok(CANARY_JOB_pagerank_bench,
+                      {mode, "--threads=1", "--partitions=5", "--iterations=6", "--vertices=3000"});
+    REQUIRE(r.results["outputs"]["ranks"].size() == want.size());
+    for (std::size_t p = 0; p < want.size(); ++p) {
+      const nlohmann::json& got = r.results["outputs"]["ranks"][p];
+      REQUIRE(got.size() == want[p].size());
+      for (std::size_t i = 0; i < want[p].size(); ++i)  // summed in another order than the serial loop
+        CHECK(std::fabs(got[i].get<double>() - want[p][i]) <= 1e-15);
+    }
+  }
+}
