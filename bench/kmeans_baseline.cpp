@@ -1,26 +1,31 @@
-// The COST baseline for k-means: one thread, a plain loop over data of the
-// kind examples/kmeans.cpp generates (4-dimensional points around `clusters`
-// centres), the same assignment and update arithmetic, no framework.
-//   kmeans_baseline POINTS CLUSTERS ITERATIONS  -> prints seconds per iteration
-#include <array>
+// The COST baseline for k-means: one thread, a plain loop over the very
+// data examples/kmeans.cpp generates with PARTITIONS partitions
+// (bench/data.h), the same assignment and update arithmetic, no framework.
+//   kmeans_baseline POINTS CLUSTERS ITERATIONS PARTITIONS  -> prints seconds per iteration
+#include <canary/program.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
-#include <vector>
+
+#include "data.h"
 
 int main(int argc, char** argv) {
   long points = argc > 1 ? std::atol(argv[1]) : 1000000;
   int clusters = argc > 2 ? std::atoi(argv[2]) : 5;
   int iterations = argc > 3 ? std::atoi(argv[3]) : 10;
-  constexpr int kDim = 4;
-  using Point = std::array<double, kDim>;
-  std::vector<Point> x(points);
-  std::mt19937_64 rng(42);
-  std::normal_distribution<double> noise(0.0, 0.5);
-  for (long i = 0; i < points; ++i)
-    for (int k = 0; k < kDim; ++k) x[i][k] = 3.0 * (i % clusters) * (k + 1) + noise(rng);
+  int partitions = argc > 4 ? std::atoi(argv[4]) : 2;
+  constexpr int kDim = bench::kKmeansDim;
+  using bench::Point;
+  std::vector<Point> x;
+  for (int p = 0; p < partitions; ++p) {
+    long first = bench::first_of(points, p, partitions);
+    std::vector<Point> part =
+        bench::kmeans_partition(canary::rt::task_seed("generate", p, {}), first,
+                                bench::first_of(points, p + 1, partitions) - first, clusters);
+    x.insert(x.end(), part.begin(), part.end());
+  }
   std::vector<Point> centroids(clusters);
   for (int c = 0; c < clusters; ++c)
     for (int k = 0; k < kDim; ++k) centroids[c][k] = c * (k + 1);

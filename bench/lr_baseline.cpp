@@ -1,36 +1,37 @@
 // The COST baseline for logistic regression: one thread, a plain loop over
-// the same data the Canary job generates, no framework.
-//   lr_baseline SAMPLES ITERATIONS  -> prints seconds per iteration
-#include <array>
+// the very data bench/lr_bench.cpp generates with PARTITIONS partitions
+// (bench/data.h), no framework.
+//   lr_baseline SAMPLES ITERATIONS PARTITIONS  -> prints seconds per iteration
+#include <canary/program.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
-#include <vector>
+
+#include "data.h"
 
 int main(int argc, char** argv) {
   long samples = argc > 1 ? std::atol(argv[1]) : 1000000;
   int iterations = argc > 2 ? std::atoi(argv[2]) : 10;
-  constexpr int kDim = 20;
-  std::vector<std::array<double, kDim>> x(samples);
-  std::vector<double> label(samples);
-  std::mt19937_64 rng(42);
-  std::uniform_real_distribution<double> u(-1.0, 1.0);  // as bench/lr_bench.cpp
-  for (long i = 0; i < samples; ++i) {
-    double dot = 0;
-    for (int k = 0; k < kDim; ++k) dot += (x[i][k] = u(rng)) * (k % 2 == 0 ? 1.0 : -0.5);
-    label[i] = dot > 0;
+  int partitions = argc > 3 ? std::atoi(argv[3]) : 2;
+  constexpr int kDim = bench::kLrDim;
+  std::vector<bench::Sample> data;
+  for (int p = 0; p < partitions; ++p) {
+    std::vector<bench::Sample> part = bench::lr_partition(
+        canary::rt::task_seed("generate", p, {}),
+        bench::first_of(samples, p + 1, partitions) - bench::first_of(samples, p, partitions));
+    data.insert(data.end(), part.begin(), part.end());
   }
   std::array<double, kDim> w{};
   auto start = std::chrono::steady_clock::now();
   for (int it = 0; it < iterations; ++it) {
     std::array<double, kDim> g{};
-    for (long i = 0; i < samples; ++i) {
+    for (const bench::Sample& s : data) {
       double dot = 0;
-      for (int k = 0; k < kDim; ++k) dot += w[k] * x[i][k];
-      double err = 1.0 / (1.0 + std::exp(-dot)) - label[i];
-      for (int k = 0; k < kDim; ++k) g[k] += err * x[i][k];
+      for (int k = 0; k < kDim; ++k) dot += w[k] * s.x[k];
+      double err = 1.0 / (1.0 + std::exp(-dot)) - s.label;
+      for (int k = 0; k < kDim; ++k) g[k] += err * s.x[k];
     }
     for (int k = 0; k < kDim; ++k) w[k] -= 0.1 * g[k] / samples;
   }

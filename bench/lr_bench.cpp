@@ -1,20 +1,19 @@
 // Logistic regression for benchmarking: the gradient step of
-// examples/logistic_regression.cpp, with cheap uniform data so that data
-// generation does not drown the per-iteration time. bench/lr_baseline.cpp
-// does the same arithmetic in a single-threaded loop.
+// examples/logistic_regression.cpp, with cheap uniform data (bench/data.h)
+// so that data generation does not drown the per-iteration time.
+// bench/lr_baseline.cpp does the same arithmetic on the same data in a
+// single-threaded loop.
 #include <canary/dsl.h>
 
 #include <array>
 #include <cmath>
-#include <random>
 #include <vector>
 
-constexpr int kDim = 20;
+#include "data.h"
+
+constexpr int kDim = bench::kLrDim;
 using Vec = std::array<double, kDim>;
-struct Sample {
-  Vec x;
-  double label;
-};
+using bench::Sample;
 
 struct Params {
   int partitions = 2;
@@ -30,14 +29,8 @@ CANARY_JOB(lr_bench, Params params) {
   auto total = canary::dataset<Vec>("total", 1);
   auto weights = canary::dataset<Vec>("weights", 1);
   canary::transform("generate", canary::writes(data), [params](canary::Task& t, std::vector<Sample>& d) {
-    std::mt19937_64 rng(t.seed());
-    std::uniform_real_distribution<double> u(-1.0, 1.0);
-    d.resize(params.samples * (t.index() + 1) / t.partitions() - params.samples * t.index() / t.partitions());
-    for (Sample& s : d) {
-      double dot = 0;
-      for (int k = 0; k < kDim; ++k) dot += (s.x[k] = u(rng)) * (k % 2 == 0 ? 1.0 : -0.5);
-      s.label = dot > 0;
-    }
+    d = bench::lr_partition(t.seed(), bench::first_of(params.samples, t.index() + 1, t.partitions()) -
+                                          bench::first_of(params.samples, t.index(), t.partitions()));
   });
   canary::transform("init", canary::writes(weights), [](canary::Task&, Vec& w) { w.fill(0); });
   canary::loop(params.iterations, [&] {

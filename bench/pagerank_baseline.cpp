@@ -1,22 +1,29 @@
-// The COST baseline for PageRank: one thread, a plain loop over a graph of
-// the kind examples/pagerank.cpp generates (every vertex with `degree`
-// uniformly random out-edges), held as flat arrays, the same update.
-//   pagerank_baseline VERTICES DEGREE ITERATIONS  -> prints seconds per iteration
+// The COST baseline for PageRank: one thread, a plain loop over the very
+// graph bench/pagerank_bench.cpp generates with PARTITIONS partitions
+// (bench/data.h), held as flat arrays, the same update.
+//   pagerank_baseline VERTICES DEGREE ITERATIONS PARTITIONS  -> prints seconds per iteration
+#include <canary/program.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
-#include <vector>
+
+#include "data.h"
 
 int main(int argc, char** argv) {
   long vertices = argc > 1 ? std::atol(argv[1]) : 1000000;
   int degree = argc > 2 ? std::atoi(argv[2]) : 8;
   int iterations = argc > 3 ? std::atoi(argv[3]) : 10;
+  int partitions = argc > 4 ? std::atoi(argv[4]) : 2;
   const double damping = 0.85;
-  std::vector<long> target(vertices * degree);  // vertex v's out-edges: [v * degree, (v + 1) * degree)
-  std::mt19937_64 rng(42);
-  std::uniform_int_distribution<long> pick(0, vertices - 1);
-  for (long& t : target) t = pick(rng);
+  std::vector<long> target;  // vertex v's out-edges: [v * degree, (v + 1) * degree)
+  for (int p = 0; p < partitions; ++p) {
+    std::vector<long> part = bench::pagerank_partition(
+        canary::rt::task_seed("generate", p, {}),
+        bench::first_of(vertices, p + 1, partitions) - bench::first_of(vertices, p, partitions), vertices,
+        degree);
+    target.insert(target.end(), part.begin(), part.end());
+  }
   std::vector<double> rank(vertices, 1.0 / vertices), sum(vertices);
   auto start = std::chrono::steady_clock::now();
   for (int it = 0; it < iterations; ++it) {

@@ -3,11 +3,12 @@
 // destination vertex before sending, so each destination partition gets one
 // dense vector of sums from each sender (8 bytes per vertex) instead of one
 // (vertex, amount) pair per edge (16 bytes per edge). The graph is held as
-// flat arrays, as in bench/pagerank_baseline.cpp.
+// flat arrays, made by bench/data.h as for bench/pagerank_baseline.cpp.
 #include <canary/dsl.h>
 
-#include <random>
 #include <vector>
+
+#include "data.h"
 
 struct Params {
   int partitions = 2;
@@ -39,8 +40,7 @@ struct canary::Serializer<Vertices> {
   }
 };
 
-// The first vertex of a partition.
-long first_of(long vertices, int partition, int partitions) { return vertices * partition / partitions; }
+using bench::first_of;
 
 CANARY_JOB(pagerank_bench, Params params) {
   auto graph = canary::dataset<Vertices>("graph", params.partitions);
@@ -49,11 +49,8 @@ CANARY_JOB(pagerank_bench, Params params) {
   canary::transform("generate", canary::writes(graph), [params](canary::Task& t, Vertices& v) {
     v.first = first_of(params.vertices, t.index(), t.partitions());
     long end = first_of(params.vertices, t.index() + 1, t.partitions());
-    std::mt19937_64 rng(t.seed());
-    std::uniform_int_distribution<long> pick(0, params.vertices - 1);
     v.rank.assign(end - v.first, 1.0 / params.vertices);
-    v.target.resize((end - v.first) * params.degree);
-    for (long& target : v.target) target = pick(rng);
+    v.target = bench::pagerank_partition(t.seed(), end - v.first, params.vertices, params.degree);
   });
   canary::loop(params.iterations, [&] {
     canary::scatter(

@@ -1,11 +1,11 @@
 """The apps benchmark's jobs in Dask distributed with numpy: logistic
-regression, k-means and PageRank, with the sizes and kinds of data of the
-Canary jobs (generated here by numpy), on 2 worker processes x 1 thread and
-2 partitions, as the Canary runs. Each partition lives on a worker as a
-future; every iteration maps over them and combines on the client, the
-usual shape of an iterative job on Dask's futures API.
+regression, k-means and PageRank on the very data of the Canary jobs
+(written by bench/peers/dump_data.cpp into DIR), on 2 worker processes x 1
+thread and 2 partitions, as the Canary runs. Each partition lives on a
+worker as a future; every iteration maps over them and combines on the
+client, the usual shape of an iterative job on Dask's futures API.
 
-    dask_apps.py lr|kmeans|pagerank ITERATIONS  -> prints seconds per iteration
+    dask_apps.py lr|kmeans|pagerank ITERATIONS DIR  -> prints seconds per iteration
 """
 import sys
 import time
@@ -16,11 +16,8 @@ from distributed import Client, LocalCluster
 PARTITIONS = 2
 
 
-def lr_data(seed, n):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.0, 1.0, (n, 20))
-    truth = np.where(np.arange(20) % 2 == 0, 1.0, -0.5)
-    return x, (x @ truth > 0).astype(np.float64)
+def lr_data(directory, p):
+    return np.fromfile(f"{directory}/lr-{p}.x").reshape(-1, 20), np.fromfile(f"{directory}/lr-{p}.y")
 
 
 def lr_gradient(part, w):
@@ -28,10 +25,8 @@ def lr_gradient(part, w):
     return x.T @ (1.0 / (1.0 + np.exp(-(x @ w))) - y)
 
 
-def kmeans_data(seed, n, first, clusters):
-    rng = np.random.default_rng(seed)
-    centre = (np.arange(first, first + n) % clusters)[:, None]
-    return 3.0 * centre * (np.arange(4) + 1) + rng.normal(0.0, 0.5, (n, 4))
+def kmeans_data(directory, p):
+    return np.fromfile(f"{directory}/kmeans-{p}.x").reshape(-1, 4)
 
 
 def kmeans_sums(x, centroids):
@@ -42,9 +37,8 @@ def kmeans_sums(x, centroids):
     return sums, np.bincount(best, minlength=k)
 
 
-def pagerank_data(seed, first, n, vertices, degree):
-    rng = np.random.default_rng(seed)
-    return first, rng.integers(0, vertices, (n, degree))
+def pagerank_data(directory, p, first, degree):
+    return first, np.fromfile(f"{directory}/pagerank-{p}.t", dtype=np.int64).reshape(-1, degree)
 
 
 def pagerank_contributions(part, rank, vertices):
@@ -54,13 +48,13 @@ def pagerank_contributions(part, rank, vertices):
 
 
 def main():
-    job, iterations = sys.argv[1], int(sys.argv[2])
+    job, iterations, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         bounds = lambda n: [(n * p // PARTITIONS, n * (p + 1) // PARTITIONS) for p in range(PARTITIONS)]
         if job == "lr":
             n = 1000000
-            parts = [client.submit(lr_data, p, e - b) for p, (b, e) in enumerate(bounds(n))]
+            parts = [client.submit(lr_data, directory, p) for p in range(PARTITIONS)]
             w = np.zeros(20)
 
             def step():
@@ -68,8 +62,8 @@ def main():
                 grads = client.gather(client.map(lr_gradient, parts, w=w, pure=False))
                 w = w - 0.1 * sum(grads) / n
         elif job == "kmeans":
-            n, clusters = 1000000, 5
-            parts = [client.submit(kmeans_data, p, e - b, b, clusters) for p, (b, e) in enumerate(bounds(n))]
+            clusters = 5
+            parts = [client.submit(kmeans_data, directory, p) for p in range(PARTITIONS)]
             centroids = np.array([[c * (k + 1) for k in range(4)] for c in range(clusters)], dtype=np.float64)
 
             def step():
@@ -81,8 +75,7 @@ def main():
                 centroids[moved] = sums[moved] / counts[moved][:, None]
         else:
             vertices, degree = 1000000, 8
-            parts = [client.submit(pagerank_data, p, b, e - b, vertices, degree) for p, (b, e) in
-                     enumerate(bounds(vertices))]
+            parts = [client.submit(pagerank_data, directory, p, b, degree) for p, (b, _) in enumerate(bounds(vertices))]
             rank = np.full(vertices, 1.0 / vertices)
 
             def step():
