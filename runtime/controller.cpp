@@ -11,6 +11,7 @@
 #include <set>
 #include <tuple>
 
+#include "auth.h"
 #include "balancer.h"
 #include "results.h"
 #include "scheduler.h"
@@ -128,6 +129,21 @@ class Controller {
     socket_.set(zmq::sockopt::router_mandatory, 1);
     socket_.set(zmq::sockopt::sndtimeo, 1000);
     socket_.set(zmq::sockopt::linger, 1000);
+    socket_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxFrameBytes));
+    if (!options_.keys.empty()) {
+      ClusterKeys keys;
+      std::string error = read_cluster_keys(options_.keys, true, keys);
+      if (!error.empty()) return fail(error);
+      authenticator_.emplace(context_, keys.worker_public, "controller");
+      make_curve_server(socket_, keys);
+      refusals_.emplace(socket_, "controller");
+    } else if (!is_loopback_endpoint(options_.listen) && !options_.insecure) {
+      return fail(
+          "refusing to listen on " + options_.listen +
+          " without --keys: anyone who reaches it could join the job or feed it data. Give --keys DIR "
+          "(make them with `" +
+          program_.job + " keygen DIR`), or --insecure on a network you trust");
+    }
     socket_.bind(options_.listen);
     if (!options_.snapshot_dir.empty()) {
       std::string dir, error = SnapshotStore::create_run_dir(options_.snapshot_dir, program_.job, dir);
@@ -152,6 +168,7 @@ class Controller {
   // Receives one envelope from a worker, if any arrives within `wait`.
   template <class Handle>
   void poll(std::chrono::milliseconds wait, Handle&& handle) {
+    if (refusals_) refusals_->poll();
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, wait);
     if (!(item.revents & ZMQ_POLLIN)) return;
@@ -641,7 +658,9 @@ class Controller {
   ControllerOptions options_;
   Outputs outputs_;
   zmq::context_t context_;
+  std::optional<Authenticator> authenticator_;  // with --keys
   zmq::socket_t socket_{context_, zmq::socket_type::router};
+  std::optional<RefusalLog> refusals_;  // with --keys
   std::vector<WorkerInfo> workers_;
   PartitionMap map_, stale_;
   std::vector<GroupPartition> all_partitions_;

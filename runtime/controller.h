@@ -17,6 +17,8 @@ namespace canary::rt {
 
 struct ControllerOptions {
   std::string listen;               // the endpoint to bind, e.g. tcp://0.0.0.0:7100
+  std::string keys;                 // the cluster's keys (see auth.h); empty: none
+  bool insecure = false;            // without keys, may listen beyond loopback
   int expect = 1;                   // how many workers the job needs
   double timeout_s = 30;            // for registrations
   double heartbeat_timeout_s = 10;  // a worker silent this long is lost

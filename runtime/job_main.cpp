@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "auth.h"
 #include "canary/program.h"
 #include "controller.h"
 #include "results.h"
@@ -119,7 +120,7 @@ int report_results(const Program& program, const Outputs& outputs, const nlohman
 
 namespace {
 
-enum class Mode { Embedded, InProcess, Controller, Worker };
+enum class Mode { Embedded, InProcess, Controller, Worker, Keygen };
 
 struct Flags {
   Mode mode = Mode::Embedded;
@@ -133,7 +134,9 @@ struct Flags {
   int snapshot_every = 0;                           // 0: not given
   int kill_at_snapshot = 0, kill_at_migration = 0;  // fault tests (--test-kill-at-...)
   bool central_dispatch = false;                    // --dispatch=central
-  int stale_map_worker = -1, stale_map_ms = 0;      // --test-stale-map=W:MS
+  std::string keys;                                 // --keys DIR; keygen's DIR
+  bool insecure = false;
+  int stale_map_worker = -1, stale_map_ms = 0;  // --test-stale-map=W:MS
   double slowdown = 1;
   int slow_worker = -1;  // --slow-worker=W:F, the embedded default's worker W gets --slowdown F
   bool no_balance = false;
@@ -153,6 +156,7 @@ void print_help(const Program& program) {
       << " [--workers N] [--in-process] [--threads N] [--results FILE] [--PARAM=VALUE ...]\n"
       << "       " << j << " controller --listen ENDPOINT --expect N [--results FILE] [--PARAM=VALUE ...]\n"
       << "       " << j << " worker --controller ENDPOINT [--threads N] [--host NAME]\n"
+      << "       " << j << " keygen DIR\n"
       << "       " << j << " --graph\n\n"
       << "Runs the Canary job '" << j << "'. Without a command: a controller and --workers worker\n"
       << "processes on this machine, over loopback sockets.\n\n"
@@ -165,6 +169,9 @@ void print_help(const Program& program) {
       << "  --snapshot-dir DIR controller: write snapshots under DIR (on a cluster, storage every worker\n"
       << "                     reaches) and survive losing a worker by rolling back to the last one\n"
       << "  --snapshot-every N controller: a snapshot every N iterations of an outermost loop (default 10)\n"
+      << "  --keys DIR         controller and workers: authenticate every connection with the cluster's\n"
+      << "                     CURVE keys (`" << j << " keygen DIR` makes them)\n"
+      << "  --insecure         controller and workers: listen beyond loopback without --keys\n"
       << "  --dispatch MODE    controller: local (default: every worker schedules its own tasks) or\n"
       << "                     central (the baseline: the controller launches every task, as Spark does)\n"
       << "  --listen ENDPOINT  controller: where workers reach it, e.g. tcp://0.0.0.0:7100\n"
@@ -194,8 +201,14 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       f.mode = Mode::Controller;
     } else if (mode == "worker") {
       f.mode = Mode::Worker;
+    } else if (mode == "keygen") {
+      if (argc != 3 || argv[2][0] == '-')
+        return "keygen takes one argument, the directory to write the keys to";
+      f.mode = Mode::Keygen;
+      f.keys = argv[2];
+      return "";
     } else {
-      return "unknown command '" + mode + "' (expected controller or worker); see --help";
+      return "unknown command '" + mode + "' (expected controller, worker or keygen); see --help";
     }
     first = 2;
   }
@@ -209,8 +222,11 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       name = name.substr(0, eq);
       has_value = true;
     }
-    if (name == "help" || name == "graph" || name == "no-balance") {
-      (name == "help" ? f.help : name == "graph" ? f.graph : f.no_balance) = true;
+    if (name == "help" || name == "graph" || name == "no-balance" || name == "insecure") {
+      (name == "help"       ? f.help
+       : name == "graph"    ? f.graph
+       : name == "insecure" ? f.insecure
+                            : f.no_balance) = true;
       continue;
     }
     if (name == "in-process") {
@@ -242,6 +258,9 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
     } else if (name == "heartbeat-timeout") {
       if (!parse_value(value, f.heartbeat_timeout_s, error) || f.heartbeat_timeout_s <= 0)
         problem = "--heartbeat-timeout must be a positive number of seconds";
+    } else if (name == "keys") {
+      f.keys = value;
+      if (value.empty()) problem = "--keys needs the directory `JOB keygen DIR` wrote";
     } else if (name == "dispatch") {
       if (value != "local" && value != "central") problem = "--dispatch takes local or central";
       f.central_dispatch = value == "central";
@@ -315,6 +334,8 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       if (f.slow_worker >= f.workers) return "--slow-worker names a worker beyond --workers";
       if (f.mode == Mode::InProcess && !f.snapshot_dir.empty())
         return "--in-process cannot lose a worker: --snapshot-dir needs worker processes";
+      if (f.mode == Mode::InProcess && (!f.keys.empty() || f.insecure))
+        return "--in-process opens no socket: --keys and --insecure are for workers and controllers";
       if (f.kill_at_snapshot || f.kill_at_migration) return "--test-kill-at-... belongs to a worker";
   }
   if (f.snapshot_every && f.snapshot_dir.empty()) return "--snapshot-every needs --snapshot-dir";
@@ -415,6 +436,8 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.heartbeat_timeout_s = f.heartbeat_timeout_s;
   options.snapshot_dir = f.snapshot_dir;
   options.central_dispatch = f.central_dispatch;
+  options.keys = f.keys;
+  options.insecure = f.insecure;
   options.balance = !f.no_balance && !f.central_dispatch;
   if (f.snapshot_every) options.snapshot_every = f.snapshot_every;
   return options;
@@ -433,6 +456,7 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
       std::vector<std::string> args = {program.job, "worker",    "--controller", endpoint,
                                        "--threads", threads_arg, "--timeout",    timeout};
       if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
+      if (!f.keys.empty()) args.insert(args.end(), {"--keys", f.keys});
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -509,7 +533,21 @@ int job_main(const Program& program, int argc, char** argv) {
         options.slowdown = flags.slowdown;
         options.kill_at_snapshot = flags.kill_at_snapshot;
         options.kill_at_migration = flags.kill_at_migration;
+        options.keys = flags.keys;
+        options.insecure = flags.insecure;
         return run_worker(program, options);
+      }
+      case Mode::Keygen: {
+        std::string error = write_cluster_keys(flags.keys);
+        if (!error.empty()) {
+          std::cerr << program.job << ": error: " << error << "\n";
+          return 1;
+        }
+        std::cerr
+            << program.job << ": wrote the cluster's keys to " << flags.keys
+            << ": give the controller --keys with controller.key and worker.pub, and every worker --keys "
+               "with worker.key and controller.pub\n";
+        return 0;
       }
     }
   } catch (const std::exception& e) {

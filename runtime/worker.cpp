@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "auth.h"
 #include "snapshot.h"
 #include "wire.h"
 
@@ -151,12 +152,32 @@ class Worker {
   int run() {
     control_.set(zmq::sockopt::linger, 1000);
     control_.set(zmq::sockopt::sndtimeo, 1000);
-    control_.connect(options_.controller);
     data_in_.set(zmq::sockopt::rcvhwm, 100000);
+    data_in_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxFrameBytes));
     std::string host = options_.host.empty() ? guess_host() : options_.host;
-    data_in_.bind(!options_.listen.empty()
-                      ? options_.listen
-                      : "tcp://" + (host == "127.0.0.1" ? host : std::string("*")) + ":0");
+    std::string listen = !options_.listen.empty()
+                             ? options_.listen
+                             : "tcp://" + (host == "127.0.0.1" ? host : std::string("*")) + ":0";
+    if (!options_.keys.empty()) {
+      std::string error = read_cluster_keys(options_.keys, false, keys_.emplace());
+      if (!error.empty()) {
+        std::cerr << "worker: error: " << error << "\n";
+        return 2;
+      }
+      authenticator_.emplace(context_, keys_->worker_public, "worker");
+      make_curve_server(data_in_, *keys_);
+      make_curve_client(control_, *keys_, keys_->controller_public);
+      refusals_.emplace(data_in_, "worker");
+    } else if (!is_loopback_endpoint(listen) && !options_.insecure) {
+      std::cerr
+          << "worker: error: refusing to take data on " << listen
+          << " without --keys: anyone who reaches it could feed the job. Give --keys DIR (the cluster's, "
+             "from `"
+          << program_.job << " keygen DIR`), or --insecure on a network you trust\n";
+      return 2;
+    }
+    control_.connect(options_.controller);
+    data_in_.bind(listen);
     std::string bound = data_in_.get(zmq::sockopt::last_endpoint);
     data_endpoint_ = "tcp://" + host + bound.substr(bound.rfind(':'));
 
@@ -249,9 +270,11 @@ class Worker {
       if (refused) return false;
       if (started) return true;
     }
-    std::cerr << "worker: error: no answer from the controller at " << options_.controller << " within "
-              << options_.timeout_s
-              << " s; is it running, and is the address right? (--timeout to wait longer)\n";
+    std::cerr
+        << "worker: error: no answer from the controller at " << options_.controller << " within "
+        << options_.timeout_s
+        << " s; is it running, is the address right, and, if it runs with --keys, does this worker have "
+           "the cluster's keys? (--timeout to wait longer)\n";
     return false;
   }
 
@@ -271,6 +294,7 @@ class Worker {
       }
       push_[w].set(zmq::sockopt::linger, 5000);
       push_[w].set(zmq::sockopt::sndhwm, 10000);
+      if (keys_) make_curve_client(push_[w], *keys_, keys_->worker_public);
       if (w != id_ && !order.peers[w].empty()) push_[w].connect(order.peers[w]);
     }
     peers_ = order.peers;
@@ -383,6 +407,7 @@ class Worker {
     for (std::size_t w = 0; w < pending_.size(); ++w)
       if (!pending_[w].empty()) items.push_back({push_[w].handle(), 0, ZMQ_POLLOUT, 0});
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+    if (refusals_) refusals_->poll();
     if (items[2].revents & ZMQ_POLLIN)
       for (auto& [w, frame] : outbox_->take()) {
         if (w == kToController) {
@@ -683,8 +708,11 @@ class Worker {
   WorkerOptions options_;
   std::unique_ptr<void, void (*)(void*)> params_;
   zmq::context_t context_;
+  std::optional<ClusterKeys> keys_;             // with --keys
+  std::optional<Authenticator> authenticator_;  // with --keys: for the data socket
   zmq::socket_t control_{context_, zmq::socket_type::dealer};
   zmq::socket_t data_in_{context_, zmq::socket_type::pull};
+  std::optional<RefusalLog> refusals_;  // with --keys: of the data socket
   std::vector<zmq::socket_t> push_;
   std::vector<std::deque<zmq::message_t>> pending_;
   std::deque<zmq::message_t> early_;  // data of an epoch this worker has not reached yet

@@ -16,6 +16,8 @@ struct WorkerOptions {
   double timeout_s = 30;  // how long the controller may stay silent
   std::string host;       // how the other workers reach this one; empty: guessed
   std::string listen;     // where to bind the data socket; empty: any free port
+  std::string keys;       // the cluster's keys (see auth.h); empty: none
+  bool insecure = false;  // without keys, may listen beyond loopback
   double slowdown = 1;    // tests: task bodies take this many times as long
   // Fault tests: the worker kills itself (SIGKILL) once its shards have
   // written their first partition of this snapshot, or on receiving this

@@ -142,9 +142,11 @@ TEST_CASE("nobody hangs silently") {
     JobRun r =
         finish_job(start_job(CANARY_JOB_kmeans, {"worker", "--controller", endpoint, "--timeout=1"}, false));
     CHECK(r.exit_code == 1);
-    CHECK(last_line(r.err) ==
-          "worker: error: no answer from the controller at " + endpoint +
-              " within 1 s; is it running, and is the address right? (--timeout to wait longer)");
+    CHECK(
+        last_line(r.err) ==
+        "worker: error: no answer from the controller at " + endpoint +
+            " within 1 s; is it running, is the address right, and, if it runs with --keys, does this worker "
+            "have the cluster's keys? (--timeout to wait longer)");
   }
   SUBCASE("a controller still missing workers gives up and says so") {
     std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());

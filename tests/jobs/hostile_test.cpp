@@ -1,6 +1,8 @@
 // Garbage thrown at a running job's controller and worker ports must leave
 // the job running to the right answer: every decoder refuses what it cannot
 // trust, drops it, and says so (rate-limited), never crashing.
+#include "hostile.h"
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <doctest/doctest.h>
@@ -59,20 +61,6 @@ std::vector<zmq::message_t> random_frames(std::mt19937_64& rng, int n) {
     frames.emplace_back(bytes.data(), bytes.size());
   }
   return frames;
-}
-
-void raw_tcp_garbage(int port, std::mt19937_64& rng) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string junk(4096, '\0');
-    for (char& c : junk) c = static_cast<char>(rng());
-    (void)!write(fd, junk.data(), junk.size());
-  }
-  close(fd);
 }
 
 }  // namespace

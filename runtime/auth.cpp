@@ -1,0 +1,158 @@
+#include "auth.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <vector>
+
+namespace canary::rt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kZ85KeyChars = 40;
+constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";  // fixed by ZeroMQ's ZAP (RFC 27)
+
+bool valid_z85_key(const std::string& key) {
+  std::uint8_t bytes[32];
+  return key.size() == kZ85KeyChars && zmq_z85_decode(bytes, key.c_str()) != nullptr;
+}
+
+// `path` holds the given lines; secret keys are for the owner's eyes only.
+std::string write_lines(const fs::path& path, const std::vector<std::string>& lines, bool secret) {
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& line : lines) out << line << "\n";
+  out.close();
+  if (!out) return "cannot write " + path.string();
+  if (secret && ::chmod(path.c_str(), 0600) != 0) return "cannot make " + path.string() + " private";
+  return "";
+}
+
+// The first `count` lines of `path`, each a Z85 key.
+std::string read_keys(const fs::path& path, std::size_t count, std::vector<std::string>& keys) {
+  std::ifstream in(path);
+  if (!in) return "cannot read " + path.string() + "; make the keys with `JOB keygen DIR`";
+  std::string line;
+  while (keys.size() < count && std::getline(in, line))
+    if (!line.empty()) keys.push_back(line.substr(line.find(' ') + 1));
+  for (const std::string& key : keys)
+    if (!valid_z85_key(key)) return path.string() + " does not hold a CURVE key";
+  return keys.size() == count ? "" : path.string() + " holds too few keys";
+}
+
+}  // namespace
+
+std::string write_cluster_keys(const std::string& dir) {
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) return "cannot create " + dir + ": " + error.message();
+  for (const char* role : {"controller", "worker"}) {
+    char public_z85[kZ85KeyChars + 1], secret_z85[kZ85KeyChars + 1];
+    if (zmq_curve_keypair(public_z85, secret_z85) != 0) return "ZeroMQ cannot make CURVE keys here";
+    fs::path base = fs::path(dir) / role;
+    std::string problem =
+        write_lines(base.string() + ".key",
+                    {std::string("public ") + public_z85, std::string("secret ") + secret_z85}, true);
+    if (problem.empty())
+      problem = write_lines(base.string() + ".pub", {std::string("public ") + public_z85}, false);
+    if (!problem.empty()) return problem;
+  }
+  return "";
+}
+
+std::string read_cluster_keys(const std::string& dir, bool controller, ClusterKeys& out) {
+  std::vector<std::string> own, other;
+  fs::path base(dir);
+  std::string error = read_keys(base / (controller ? "controller.key" : "worker.key"), 2, own);
+  if (error.empty()) error = read_keys(base / (controller ? "worker.pub" : "controller.pub"), 1, other);
+  if (!error.empty()) return error;
+  out.own = {own[0], own[1]};
+  out.controller_public = controller ? own[0] : other[0];
+  out.worker_public = controller ? other[0] : own[0];
+  return "";
+}
+
+void make_curve_server(zmq::socket_t& socket, const ClusterKeys& keys) {
+  socket.set(zmq::sockopt::zap_domain, "canary");
+  socket.set(zmq::sockopt::curve_server, 1);
+  socket.set(zmq::sockopt::curve_secretkey, keys.own.secret_z85);
+}
+
+void make_curve_client(zmq::socket_t& socket, const ClusterKeys& keys, const std::string& server_public) {
+  socket.set(zmq::sockopt::curve_serverkey, server_public);
+  socket.set(zmq::sockopt::curve_publickey, keys.own.public_z85);
+  socket.set(zmq::sockopt::curve_secretkey, keys.own.secret_z85);
+}
+
+Authenticator::Authenticator(zmq::context_t& context, const std::string& allowed_public_z85, std::string who)
+    : handler_(context, zmq::socket_type::rep), allowed_(32, '\0'), who_(std::move(who)) {
+  zmq_z85_decode(reinterpret_cast<std::uint8_t*>(allowed_.data()), allowed_public_z85.c_str());
+  handler_.set(zmq::sockopt::linger, 0);
+  handler_.bind(kZapEndpoint);
+  thread_ = std::thread([this] { serve(); });
+}
+
+Authenticator::~Authenticator() {
+  stop_ = true;
+  thread_.join();
+}
+
+// ZAP (RFC 27): a request is version, request id, domain, address, identity,
+// mechanism and the mechanism's credentials (CURVE: the client's public key).
+void Authenticator::serve() {
+  while (!stop_) {
+    zmq::pollitem_t item{handler_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    std::vector<std::string> request;
+    zmq::message_t part;
+    do {
+      if (!handler_.recv(part, zmq::recv_flags::dontwait)) break;
+      request.push_back(part.to_string());
+    } while (part.more());
+    bool ok = request.size() >= 7 && request[0] == "1.0" && request[5] == "CURVE" && request[6] == allowed_;
+    if (!ok && (++refused_ <= 5 || refused_ % 1000 == 0))
+      std::cerr << who_ << ": refused a connection from " << (request.size() > 3 ? request[3] : "?")
+                << ": it does not hold the cluster's worker key (" << refused_ << " refused so far)\n";
+    std::vector<std::string> reply = {"1.0",
+                                      request.size() > 1 ? request[1] : "",
+                                      ok ? "200" : "400",
+                                      ok ? "OK" : "not a worker of this cluster",
+                                      "",
+                                      ""};
+    for (std::size_t i = 0; i < reply.size(); ++i)
+      handler_.send(zmq::buffer(reply[i]),
+                    i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+}
+
+RefusalLog::RefusalLog(zmq::socket_t& socket, std::string who) : who_(std::move(who)) {
+  static std::atomic<int> count{0};
+  init(socket, "inproc://canary-refusals-" + std::to_string(count++),
+       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+}
+
+void RefusalLog::poll() {
+  while (check_event(0)) {
+  }
+}
+
+void RefusalLog::refused(const char* address) {
+  if (++refused_ <= 5 || refused_ % 1000 == 0)
+    std::cerr << who_ << ": refused a connection to " << address
+              << ": its peer does not hold this cluster's keys (" << refused_ << " refused so far)\n";
+}
+
+bool is_loopback_endpoint(const std::string& endpoint) {
+  std::string rest =
+      endpoint.substr(endpoint.find("://") == std::string::npos ? 0 : endpoint.find("://") + 3);
+  std::string host = rest.substr(0, rest.rfind(':'));
+  return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1" ||
+         endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0;
+}
+
+}  // namespace canary::rt
