@@ -44,6 +44,9 @@ std::string build_job(const Toolchain& t, const std::string& tasks_cpp, const st
   std::vector<std::string> args = {t.cxx, "-std=c++17", "-O2", "-g"};
   for (const std::string& dir : t.include_dirs) args.push_back("-I" + dir);
   args.insert(args.end(), flags.begin(), flags.end());  // a -std= here wins over the default above
+#ifdef CANARY_JOB_SANITIZE
+  args.push_back(CANARY_JOB_SANITIZE);
+#endif
   // libcanary's own dependencies, from Debian's libzmq3-dev and libcapnp-dev.
   args.insert(args.end(),
               {tasks_cpp, "-o", output, t.library, "-lzmq", "-lcapnp", "-lkj", "-lz", "-lpthread"});
