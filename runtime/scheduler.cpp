@@ -763,8 +763,9 @@ class LocalScheduler::Impl::Shard {
       if (!ready_.empty()) {
         TaskRef t = ready_.front();
         ready_.pop_front();
+        TaskId ran{t.instance->seq, t.slot};  // running it may retire its instance
         run(t);
-        if (job_.config.central) report_to_central({{t.instance->seq, t.slot}});
+        if (job_.config.central) report_to_central({ran});
         continue;
       }
       if (finished()) {
