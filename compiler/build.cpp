@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <sstream>
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -44,8 +45,9 @@ std::string build_job(const Toolchain& t, const std::string& tasks_cpp, const st
   std::vector<std::string> args = {t.cxx, "-std=c++17", "-O2", "-g"};
   for (const std::string& dir : t.include_dirs) args.push_back("-I" + dir);
   args.insert(args.end(), flags.begin(), flags.end());  // a -std= here wins over the default above
-#ifdef CANARY_JOB_SANITIZE
-  args.push_back(CANARY_JOB_SANITIZE);
+#ifdef CANARY_JOB_SANITIZE                              // the sanitizer build's flags, space-separated
+  std::istringstream sanitize(CANARY_JOB_SANITIZE);
+  for (std::string flag; sanitize >> flag;) args.push_back(flag);
 #endif
   // libcanary's own dependencies, from Debian's libzmq3-dev and libcapnp-dev.
   args.insert(args.end(),
