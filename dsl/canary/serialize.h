@@ -49,6 +49,7 @@ class Reader {
   Reader(const char* data, std::size_t size) : data_(data), left_(size) {}
   void bytes(void* into, std::size_t size) {
     if (size > left_) throw std::out_of_range("canary: truncated serialized value");
+    if (size == 0) return;  // `into` may be an empty vector's null data()
     std::memcpy(into, data_, size);
     data_ += size;
     left_ -= size;
