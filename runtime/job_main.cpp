@@ -428,7 +428,6 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.timeout_s = f.timeout_s;
   options.params = f.params;
   options.results = f.results;
-  options.balance = !f.no_balance;
   options.chaos_migrate_ms = f.chaos_migrate_ms;
   options.chaos_seed = f.chaos_seed;
   options.stale_map_worker = f.stale_map_worker;

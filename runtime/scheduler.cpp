@@ -137,7 +137,8 @@ struct Plan {
   std::vector<StageShape> shapes;  // per stage
   std::vector<std::uint64_t> stage_hash;
   int groups = 0;
-  int snapshot_every = 0;  // 0: no snapshots
+  std::vector<std::vector<int>> datasets_of_group;  // per co-location group, ascending
+  int snapshot_every = 0;                           // 0: no snapshots
 };
 
 // One stage instance as the unrolling makes it: the same on every shard.
@@ -413,7 +414,7 @@ struct LocalScheduler::Impl {
   class Shard;
 
   Impl(const Program& p, const void* params, RunConfig c, Outputs& o)
-      : program(p), config(std::move(c)), outputs(o), plan{p, {}, {}, {}, {}, 0, 0} {
+      : program(p), config(std::move(c)), outputs(o), plan{p, {}, {}, {}, {}, 0, {}, 0} {
     program.evaluate_counts(params, plan.partitions_of, plan.loop_counts);
     if (config.snapshots) plan.snapshot_every = config.snapshot_every;
     for (std::size_t d = 0; d < program.datasets.size(); ++d) {
@@ -421,6 +422,8 @@ struct LocalScheduler::Impl {
         throw std::runtime_error("dataset '" + program.datasets[d].name + "' would have " +
                                  std::to_string(plan.partitions_of[d]) + " partitions; it needs at least 1");
       plan.groups = std::max(plan.groups, program.group_of[d] + 1);
+      plan.datasets_of_group.resize(plan.groups);
+      plan.datasets_of_group[program.group_of[d]].push_back(static_cast<int>(d));
     }
     for (const StageInfo& s : program.stages) {
       plan.shapes.push_back(shape_of(s));
@@ -499,9 +502,7 @@ struct LocalScheduler::Impl {
         PartitionFile file;
         check(store.read(k, g, i, file));
         std::string path = store.path_of(k, g, i);
-        std::vector<int> expected;
-        for (std::size_t d = 0; d < program.datasets.size(); ++d)
-          if (program.group_of[d] == g) expected.push_back(static_cast<int>(d));
+        const std::vector<int>& expected = plan.datasets_of_group[g];
         bool fits = file.cut.seq == first.cut.seq && file.datasets.size() == expected.size();
         for (std::size_t j = 0; fits && j < expected.size(); ++j)
           fits = file.datasets[j].dataset == expected[j] &&
@@ -841,9 +842,7 @@ class LocalScheduler::Impl::Shard {
         file.group = g;
         file.partition = i;
         file.datasets.clear();
-        for (std::size_t d = 0; d < program_.datasets.size(); ++d)
-          if (program_.group_of[d] == g)
-            file.datasets.push_back({static_cast<int>(d), done_[d][i], saved_in_[d][i]});
+        for (int d : plan_.datasets_of_group[g]) file.datasets.push_back({d, done_[d][i], saved_in_[d][i]});
         file.serialize = [&](int d) {
           std::string bytes;
           program_.datasets[d].ops->write(job_.data[d][i], bytes);
@@ -1084,13 +1083,12 @@ class LocalScheduler::Impl::Shard {
       drop(in);
       if (in->complete()) retire_replay(in);
     }
-    for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
-      if (program_.group_of[d] != g) continue;
+    for (int d : plan_.datasets_of_group[g]) {
       std::string bytes;
       program_.datasets[d].ops->write(job_.data[d][i], bytes);
       program_.datasets[d].ops->destroy(job_.data[d][i]);
       job_.data[d][i] = nullptr;
-      h.datasets.push_back({static_cast<int>(d), done_[d][i], std::move(bytes)});
+      h.datasets.push_back({d, done_[d][i], std::move(bytes)});
     }
     retire();
     job_.config.peers->hand_over(r.to, h);
@@ -1563,12 +1561,9 @@ std::string LocalScheduler::Impl::adopt(Handover h) {
     return "a handover of a partition that does not exist";
   if (r->shard[g][i] >= 0) return "a handover of a partition this worker holds already";
   if (h.version < r->version[g][i]) return "a handover older than this worker's map";
-  std::vector<int> expected;
-  for (std::size_t d = 0; d < program.datasets.size(); ++d)
-    if (program.group_of[d] == g) expected.push_back(static_cast<int>(d));
   std::vector<int> given;
   for (const Handover::Dataset& d : h.datasets) given.push_back(d.dataset);
-  if (given != expected) return "a handover without every dataset of its group, in order";
+  if (given != plan.datasets_of_group[g]) return "a handover without every dataset of its group, in order";
   for (const Message& m : h.pending) {
     std::string problem = m.kind == Message::Kind::Signal ? "a signal" : check_remote(m);
     if (problem.empty() &&
