@@ -503,14 +503,18 @@ class Worker {
         list[i].setGroup(written[i].first);
         list[i].setPartition(written[i].second);
       }
-      encode_outputs(r.initOutputs(outputs_->entries().size()));
+      encode_outputs(r);
       send_envelope(message);
     }
   }
 
-  void encode_outputs(capnp::List<wire::Output>::Builder list) const {
+  // Every output so far, as the outputs list of `to` (a Done or a
+  // SnapshotWritten).
+  template <class Builder>
+  void encode_outputs(Builder to) const {
     std::vector<Outputs::Entry> entries = outputs_->entries();
-    for (std::size_t i = 0; i < entries.size() && i < list.size(); ++i) {
+    auto list = to.initOutputs(static_cast<unsigned>(entries.size()));
+    for (std::size_t i = 0; i < entries.size(); ++i) {
       list[i].setKey(entries[i].key);
       list[i].setStage(entries[i].stage);
       list[i].setIndex(entries[i].index);
@@ -663,7 +667,7 @@ class Worker {
     timespec cpu;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
     d.setProcessCpuS(cpu.tv_sec + cpu.tv_nsec * 1e-9);
-    encode_outputs(d.initOutputs(outputs_->entries().size()));
+    encode_outputs(d);
     send_envelope(message);
   }
 
