@@ -114,6 +114,9 @@ struct WorkerInfo {
   bool joining = false;   // it registered while the job ran, and waits for the next snapshot
   bool lost = false;      // it stopped answering: it holds nothing and hears nothing
   WorkerSummary summary;  // tasks from its load reports, the rest from Done
+
+  // It takes part in the job: it holds partitions (or may be given some).
+  bool running() const { return !lost && !joining; }
 };
 
 class Controller {
@@ -197,7 +200,7 @@ class Controller {
   // Sends to every worker that takes part: neither lost nor waiting to join.
   void send_to_running(capnp::MessageBuilder& message) {
     for (const WorkerInfo& w : workers_)
-      if (!w.lost && !w.joining) send(w.identity, message);
+      if (w.running()) send(w.identity, message);
   }
 
   int worker_of(const std::string& identity) const {
@@ -324,7 +327,7 @@ class Controller {
     Clock::time_point last_chaos = Clock::now(), last_balance = Clock::now();
     while (failure_.empty()) {
       bool all_done = !moving_;
-      for (const WorkerInfo& w : workers_) all_done &= w.done || w.lost || w.joining;
+      for (const WorkerInfo& w : workers_) all_done &= w.done || !w.running();
       if (all_done) return "";
       bool may_move = !moving_ && written_.empty();  // not while a snapshot is being written
       if (options_.chaos_migrate_ms > 0 && may_move &&
@@ -429,7 +432,7 @@ class Controller {
     m.setVersion(version);
     send(workers_[from].identity, order);
     for (std::size_t w = 0; w < workers_.size(); ++w)
-      if (static_cast<int>(w) != from && !workers_[w].lost && !workers_[w].joining) send_map_update(w);
+      if (static_cast<int>(w) != from && workers_[w].running()) send_map_update(w);
   }
 
   // Migration, step 5: the destination has installed the group, and will
@@ -454,7 +457,7 @@ class Controller {
     int partition = static_cast<int>(pick(map_.owner[group].size()));
     std::vector<int> others;  // any running worker but the one holding it
     for (std::size_t w = 0; w < workers_.size(); ++w)
-      if (!workers_[w].lost && !workers_[w].joining && static_cast<int>(w) != map_.owner[group][partition])
+      if (workers_[w].running() && static_cast<int>(w) != map_.owner[group][partition])
         others.push_back(static_cast<int>(w));
     if (!others.empty()) migrate(group, partition, others[pick(others.size())]);
   }
