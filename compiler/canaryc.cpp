@@ -12,6 +12,7 @@
 #include "codegen.h"
 #include "emit.h"
 #include "options.h"
+#include "viewer.h"
 
 namespace {
 
@@ -79,6 +80,9 @@ int main(int argc, char** argv) {
       return 0;
     case Emit::Dot:
       std::cout << canary::compiler::graph_to_dot(*graph);
+      return 0;
+    case Emit::Html:
+      std::cout << canary::graph_viewer_with(graph_json);
       return 0;
     case Emit::Build:
       break;

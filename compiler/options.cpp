@@ -11,6 +11,7 @@ const char* const kUsage =
     "                 default: the driver's name without .cpp\n"
     "  --emit=graph   only check the driver and print its stage graph as JSON\n"
     "  --emit=dot     only check the driver and print its stage graph as Graphviz\n"
+    "  --emit=html    only check the driver and print a web page that draws its graph\n"
     "  -I DIR         add DIR to the include path\n"
     "  -D NAME[=VAL]  define a macro\n"
     "  -std=STD       the C++ standard (default c++17)\n"
@@ -56,8 +57,10 @@ std::optional<Options> parse_options(const std::vector<std::string>& args, std::
         o.emit = Emit::Graph;
       } else if (what == "dot") {
         o.emit = Emit::Dot;
+      } else if (what == "html") {
+        o.emit = Emit::Html;
       } else {
-        error = "unknown --emit kind '" + what + "' (expected graph or dot)";
+        error = "unknown --emit kind '" + what + "' (expected graph, dot or html)";
       }
     } else if (a.rfind("-std=", 0) == 0) {
       o.frontend.clang_args.push_back(a);

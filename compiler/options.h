@@ -10,7 +10,7 @@
 
 namespace canary::compiler {
 
-enum class Emit { Build, Graph, Dot };
+enum class Emit { Build, Graph, Dot, Html };
 
 struct Options {
   FrontendOptions frontend;

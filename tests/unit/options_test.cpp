@@ -37,6 +37,7 @@ TEST_CASE("--emit and -p") {
   CHECK(o->emit == Emit::Dot);
   CHECK(o->frontend.build_dir == "build");
   CHECK(parse({"--emit=graph", "d.cpp"})->emit == Emit::Graph);
+  CHECK(parse({"--emit=html", "d.cpp"})->emit == Emit::Html);
 }
 
 TEST_CASE("bad command lines say what is wrong") {
