@@ -51,7 +51,7 @@ std::string build_job(const Toolchain& t, const std::string& tasks_cpp, const st
 #endif
   // libcanary's own dependencies, from Debian's libzmq3-dev and libcapnp-dev.
   args.insert(args.end(),
-              {tasks_cpp, "-o", output, t.library, "-lzmq", "-lcapnp", "-lkj", "-lz", "-lpthread"});
+              {tasks_cpp, "-o", output, t.library, "-lzmq", "-lcapnp", "-lkj", "-lcpp-httplib", "-lz", "-lpthread"});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -16,6 +16,8 @@
 #include "results.h"
 #include "scheduler.h"
 #include "snapshot.h"
+#include "status.h"
+#include "status_server.h"
 #include "wire.h"
 
 namespace canary::rt {
@@ -110,10 +112,12 @@ struct WorkerInfo {
   double slowdown = 1;  // as the worker said when it registered
   int pid = 0;          // as the worker said: meaningful for workers this controller started
   Clock::time_point last_seen;
-  bool done = false;      // it reported Done and nothing migrated to it since
-  bool joining = false;   // it registered while the job ran, and waits for the next snapshot
-  bool lost = false;      // it stopped answering: it holds nothing and hears nothing
-  WorkerSummary summary;  // tasks from its load reports, the rest from Done
+  bool done = false;                  // it reported Done and nothing migrated to it since
+  bool joining = false;               // it registered while the job ran, and waits for the next snapshot
+  bool lost = false;                  // it stopped answering: it holds nothing and hears nothing
+  WorkerSummary summary;              // tasks from its load reports, the rest from Done
+  RateMeter rate;                     // from its load reports
+  std::vector<StageProgress> stages;  // the newest load report's
 
   // It takes part in the job: it holds partitions (or may be given some).
   bool running() const { return !lost && !joining; }
@@ -126,7 +130,12 @@ class Controller {
         params_(params),
         options_(options),
         outputs_(program),
-        chaos_(options.chaos_seed) {}
+        chaos_(options.chaos_seed),
+        tasks_per_run_(tasks_per_run(program, params)),
+        progress_(!options.quiet, options.progress_every_s) {
+    std::vector<int> dataset_partitions;
+    program.evaluate_counts(params, dataset_partitions, loop_counts_);
+  }
 
   int run() {
     socket_.set(zmq::sockopt::router_mandatory, 1);
@@ -148,6 +157,12 @@ class Controller {
           program_.job + " keygen DIR`), or --insecure on a network you trust");
     }
     socket_.bind(options_.listen);
+    if (!options_.http.empty()) {
+      std::string error;
+      http_ = StatusServer::start(options_.http, program_.graph_json, error);
+      if (!http_) return fail(error);
+      log() << "controller: watch the job at " << http_->url() << "\n";
+    }
     if (!options_.snapshot_dir.empty()) {
       std::string dir, error = SnapshotStore::create_run_dir(options_.snapshot_dir, program_.job, dir);
       if (!error.empty()) return fail(error);
@@ -238,7 +253,6 @@ class Controller {
   }
 
   std::string await_workers() {
-    Clock::time_point reported = Clock::now();
     while (static_cast<int>(workers_.size()) < options_.expect) {
       if (seconds_since(started_) > options_.timeout_s)
         return std::to_string(workers_.size()) + " of " + std::to_string(options_.expect) +
@@ -250,11 +264,7 @@ class Controller {
       if (!exited.empty())
         return "worker process " + std::to_string(exited[0].first) + " " + exited[0].second +
                " before the job started";
-      if (seconds_since(reported) > 5) {
-        std::cerr << "controller: " << workers_.size() << " of " << options_.expect
-                  << " workers registered\n";
-        reported = Clock::now();
-      }
+      publish("waiting");
       poll(std::chrono::milliseconds(100), [&](const std::string& who, wire::Envelope::Reader e) {
         if (e.isRegister()) admit(who, e.getRegister(), false);
       });
@@ -272,8 +282,8 @@ class Controller {
     balancer_.emplace(threads);
     for (std::size_t w = 0; w < workers_.size(); ++w)
       send_start(w, static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_);
-    std::cerr << "controller: started " << workers_.size() << " worker(s)"
-              << (store_ ? ", snapshots in " + store_->dir() : "") << "\n";
+    log() << "controller: started " << workers_.size() << " worker(s)"
+          << (store_ ? ", snapshots in " + store_->dir() : "") << "\n";
     running_since_ = Clock::now();
   }
 
@@ -322,7 +332,7 @@ class Controller {
   }
 
   std::string await_done() {
-    Clock::time_point last_heartbeat = Clock::now(), last_progress = Clock::now();
+    Clock::time_point last_heartbeat = Clock::now();
     bool stale_fixed = options_.stale_map_worker < 0;
     Clock::time_point last_chaos = Clock::now(), last_balance = Clock::now();
     while (failure_.empty()) {
@@ -346,18 +356,7 @@ class Controller {
         last_heartbeat = Clock::now();
       }
       find_lost_workers();
-      if (seconds_since(last_progress) > 5) {  // a long job says how it goes
-        std::uint64_t tasks = 0;
-        std::string per_worker;
-        for (const WorkerInfo& w : workers_) {
-          tasks += w.summary.tasks;
-          per_worker += (per_worker.empty() ? "" : ", ") + std::to_string(w.summary.tasks);
-        }
-        std::cerr << "controller: " << static_cast<int>(seconds_since(running_since_)) << " s, " << tasks
-                  << " tasks done (per worker: " << per_worker << "), " << snapshots_ << " snapshot(s), "
-                  << recoveries_ << " recover" << (recoveries_ == 1 ? "y" : "ies") << "\n";
-        last_progress = Clock::now();
-      }
+      publish("running");
       if (!stale_fixed && seconds_since(running_since_) * 1000 > options_.stale_map_ms &&
           options_.stale_map_worker < static_cast<int>(workers_.size())) {
         send_map_update(options_.stale_map_worker);
@@ -374,8 +373,8 @@ class Controller {
     int w = worker_of(who);
     if (w < 0) {
       if (e.isRegister() && admit(who, e.getRegister(), true))
-        std::cerr << "controller: worker " << workers_.size() - 1 << " (" << workers_.back().data_endpoint
-                  << ") registered while the job runs; it joins at the next snapshot\n";
+        log() << "controller: worker " << workers_.size() - 1 << " (" << workers_.back().data_endpoint
+              << ") registered while the job runs; it joins at the next snapshot\n";
       return;
     }
     WorkerInfo& info = workers_[w];
@@ -407,7 +406,13 @@ class Controller {
   }
 
   void load_report(int worker, wire::LoadReport::Reader r) {
-    workers_[worker].summary.tasks = r.getTasks();
+    WorkerInfo& info = workers_[worker];
+    info.summary.tasks = r.getTasks();
+    info.rate.add(seconds_since(started_), r.getTasks(), r.getBusySeconds(), r.getIdleSeconds());
+    info.stages.clear();
+    for (auto st : r.getStages())
+      info.stages.push_back({static_cast<int>(std::min(st.getStage(), 1u << 30)), st.getRun(),
+                             st.getIteration(), static_cast<int>(std::min(st.getDone(), 1u << 30))});
     std::map<GroupKey, GroupWork> groups;
     for (auto g : r.getGroups())
       if (g.getGroup() < map_.owner.size() && g.getPartition() < map_.owner[g.getGroup()].size())
@@ -504,11 +509,11 @@ class Controller {
     if (complete_.size() > kSnapshotsKept) complete_.erase(complete_.begin());
     store_->prune(complete_);
     ++snapshots_;
+    last_snapshot_at_ = Clock::now();
     bool joiners = false;
     for (const WorkerInfo& w : workers_) joiners |= w.joining && !w.lost;
     if (joiners) {  // joining: a rollback to the snapshot just taken, with a map that includes them
-      std::cerr << "controller: snapshot " << k
-                << " complete; the workers that registered meanwhile join now\n";
+      log() << "controller: snapshot " << k << " complete; the workers that registered meanwhile join now\n";
       restart_from(k);
       return;
     }
@@ -542,7 +547,7 @@ class Controller {
     info.lost = true;
     std::string what = "worker " + std::to_string(w) + " (" + info.data_endpoint + ") " + how;
     if (info.joining) {  // it held nothing yet
-      std::cerr << "controller: " << what << "; it had not joined yet\n";
+      log() << "controller: " << what << "; it had not joined yet\n";
       return;
     }
     if (!store_) {
@@ -557,11 +562,11 @@ class Controller {
       failure_ = what + ", and no worker is left";
       return;
     }
-    std::cerr << "controller: " << what;
+    log() << "controller: " << what;
     if (moving_)
-      std::cerr << " during the migration of group " << moving_->group << " partition " << moving_->partition;
-    if (!written_.empty()) std::cerr << " during snapshot " << written_.begin()->first;
-    std::cerr << "\n";
+      log() << " during the migration of group " << moving_->group << " partition " << moving_->partition;
+    if (!written_.empty()) log() << " during snapshot " << written_.begin()->first;
+    log() << "\n";
     ++recoveries_;
     roll_back();
   }
@@ -572,8 +577,8 @@ class Controller {
     while (!complete_.empty()) {
       std::string error = store_->verify(complete_.back(), all_partitions_);
       if (error.empty()) break;
-      std::cerr << "controller: snapshot " << complete_.back() << " cannot be loaded: " << error
-                << "; trying an older one\n";
+      log() << "controller: snapshot " << complete_.back() << " cannot be loaded: " << error
+            << "; trying an older one\n";
       complete_.pop_back();
     }
     restart_from(complete_.empty() ? 0 : complete_.back());
@@ -581,7 +586,7 @@ class Controller {
 
   // A worker could not load the snapshot it was sent back to: an older one.
   void refused_snapshot(int worker, const std::string& error) {
-    std::cerr << "controller: worker " << worker << " could not start over: " << error << "\n";
+    log() << "controller: worker " << worker << " could not start over: " << error << "\n";
     if (start_at_ == 0) {
       failure_ = "worker " + std::to_string(worker) + " could not start over: " + error;
       return;
@@ -602,15 +607,69 @@ class Controller {
     for (WorkerInfo& w : workers_) {
       if (!w.lost) w.joining = false;
       w.done = false;
+      w.stages.clear();  // the new epoch's reports say how far it has got
       threads.push_back(w.lost ? 0 : w.threads);
     }
     map_ = rebalanced(map_, threads);
     balancer_.emplace(threads);
     for (std::size_t w = 0; w < workers_.size(); ++w)
       if (!workers_[w].lost) send_start(w, map_);
-    std::cerr << "controller: epoch " << epoch_ << ": every worker goes back to "
-              << (k ? "snapshot " + std::to_string(k) : std::string("the start")) << "\n";
+    log() << "controller: epoch " << epoch_ << ": every worker goes back to "
+          << (k ? "snapshot " + std::to_string(k) : std::string("the start")) << "\n";
   }
+
+  // What people see (status.h), from this controller's state.
+  JobStatus status(const std::string& state) const {
+    JobStatus s;
+    s.job = program_.job;
+    s.state = state;
+    s.elapsed_s = seconds_since(started_);
+    s.params = options_.params;
+    s.epoch = epoch_;
+    s.migrations = static_cast<int>(moves_.size());
+    s.recoveries = recoveries_;
+    s.snapshots = snapshots_;
+    s.last_snapshot = completed_through_;
+    s.snapshot_age_s = seconds_since(last_snapshot_at_);
+    std::vector<std::vector<StageProgress>> stages;
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+      const WorkerInfo& info = workers_[w];
+      WorkerStatus& ws = s.workers.emplace_back();
+      ws.id = static_cast<int>(w);
+      ws.endpoint = info.data_endpoint;
+      ws.pid = info.pid;
+      ws.threads = info.threads;
+      ws.state = info.lost ? "lost" : info.joining ? "joining" : info.done ? "done" : "running";
+      ws.tasks = info.summary.tasks;
+      s.tasks += ws.tasks;
+      if (info.lost) continue;
+      ws.tasks_per_s = info.rate.tasks_per_s();
+      ws.busy = info.rate.busy();
+      s.tasks_per_s += ws.tasks_per_s;
+      ++s.workers_alive;
+      stages.push_back(info.stages);
+    }
+    for (std::size_t g = 0; g < map_.owner.size(); ++g)
+      for (std::size_t i = 0; i < map_.owner[g].size(); ++i)
+        s.workers[map_.owner[g][i]].partitions.emplace_back(static_cast<int>(g), static_cast<int>(i));
+    combine_stage_progress(program_, tasks_per_run_, loop_counts_, stages, s);
+    return s;
+  }
+
+  // The status to the progress line and the status server: a few times a
+  // second, and whenever the job ends.
+  void publish(const std::string& state) {
+    bool ended = state == "finished" || state == "failed";
+    if (!ended && seconds_since(published_) < 0.25) return;
+    published_ = Clock::now();
+    JobStatus s = status(state);
+    if (http_) http_->publish(status_json(s).dump(), prometheus_text(s));
+    progress_.show(progress_text(s));
+    if (ended) progress_.end();
+  }
+
+  // Anything else the controller says on stderr goes through here.
+  std::ostream& log() { return progress_.log(); }
 
   void shutdown_all(const std::string& reason) {
     capnp::MallocMessageBuilder message;
@@ -620,13 +679,15 @@ class Controller {
   }
 
   int fail(const std::string& error) {
+    publish("failed");
     shutdown_all("the job failed: " + error);
-    std::cerr << program_.job << ": error: " << error << "\n";
-    if (store_) std::cerr << "controller: the snapshots are left in " << store_->dir() << "\n";
+    log() << program_.job << ": error: " << error << "\n";
+    if (store_) log() << "controller: the snapshots are left in " << store_->dir() << "\n";
     return 1;
   }
 
   int finish() {
+    publish("finished");
     shutdown_all("");
     if (store_) store_->remove_all();  // the job is done: nothing will roll back to them
     double elapsed = seconds_since(running_since_);
@@ -689,6 +750,12 @@ class Controller {
   std::string failure_;
   Clock::time_point started_, running_since_;
   DropLog dropped_{"controller"};
+  // For people watching.
+  std::vector<int> tasks_per_run_;
+  std::vector<int> loop_counts_;  // per block
+  Clock::time_point last_snapshot_at_, published_;
+  ProgressLine progress_;
+  std::unique_ptr<StatusServer> http_;
 };
 
 }  // namespace

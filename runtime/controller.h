@@ -46,6 +46,12 @@ struct ControllerOptions {
   // one message per ready task, and hears back after each, as Spark's
   // driver does. No balancing, migrations or snapshots then.
   bool central_dispatch = false;
+  // People watching: the progress line on stderr (a line redrawn on a
+  // terminal, else one every `progress_every_s`), and with `http`
+  // ("PORT" or "HOST:PORT") the status server (status_server.h).
+  bool quiet = false;
+  double progress_every_s = 5;
+  std::string http;
   // Called once the socket is bound, with its actual endpoint (a :* port
   // resolved): the embedded mode starts its workers there.
   std::function<void(const std::string&)> on_bound;

@@ -144,6 +144,9 @@ struct Flags {
   unsigned chaos_seed = 1;
   int expect = 0;
   bool graph = false, help = false;
+  bool quiet = false;               // no progress line
+  double progress_every_s = 0;      // 0: not given
+  std::string http;                 // --http PORT or HOST:PORT
   std::vector<std::string> params;  // "name=value", as given
 };
 
@@ -184,6 +187,11 @@ void print_help(const Program& program) {
       << "  --no-balance       controller: never move partitions off a straggler\n"
       << "  --chaos-migrate-ms N  controller, tests: move a random partition group every N ms\n"
       << "  --chaos-seed S     the seed of those random moves (default 1)\n"
+      << "  --http [HOST:]PORT controller: serve a live page, /status.json and /metrics at PORT (on\n"
+      << "                     127.0.0.1 unless HOST says otherwise, e.g. 0.0.0.0:8080; 0: a free port)\n"
+      << "  --quiet            controller: no progress line on stderr\n"
+      << "  --progress-every S controller: when stderr is no terminal, a progress line every S seconds\n"
+      << "                     (default 5; on a terminal one line is redrawn in place)\n"
       << "  --graph            print the job's stage graph (canary-graph/1 JSON) and exit\n\n"
       << "Job parameters (given to the controller, which passes them on):\n";
   nlohmann::json graph = nlohmann::json::parse(program.graph_json);
@@ -222,10 +230,11 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       name = name.substr(0, eq);
       has_value = true;
     }
-    if (name == "help" || name == "graph" || name == "no-balance" || name == "insecure") {
+    if (name == "help" || name == "graph" || name == "no-balance" || name == "insecure" || name == "quiet") {
       (name == "help"       ? f.help
        : name == "graph"    ? f.graph
        : name == "insecure" ? f.insecure
+       : name == "quiet"    ? f.quiet
                             : f.no_balance) = true;
       continue;
     }
@@ -273,6 +282,12 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
       problem = positive(f.kill_at_snapshot, 1 << 30);
     } else if (name == "test-kill-at-migration") {
       problem = positive(f.kill_at_migration, 1 << 30);
+    } else if (name == "http") {
+      f.http = value;
+      if (value.empty()) problem = "--http needs a port, or HOST:PORT";
+    } else if (name == "progress-every") {
+      if (!parse_value(value, f.progress_every_s, error) || f.progress_every_s <= 0)
+        problem = "--progress-every must be a positive number of seconds";
     } else if (name == "results") {
       f.results = value;
     } else if (name == "listen") {
@@ -338,6 +353,9 @@ std::string parse_command_line(const Program& program, int argc, char** argv, Fl
         return "--in-process opens no socket: --keys and --insecure are for workers and controllers";
       if (f.kill_at_snapshot || f.kill_at_migration) return "--test-kill-at-... belongs to a worker";
   }
+  if ((f.mode == Mode::Worker || f.mode == Mode::InProcess) &&
+      (!f.http.empty() || f.quiet || f.progress_every_s > 0))
+    return "--http, --quiet and --progress-every belong to the controller (or the embedded default)";
   if (f.snapshot_every && f.snapshot_dir.empty()) return "--snapshot-every needs --snapshot-dir";
   if (f.central_dispatch && (f.mode == Mode::Worker || f.mode == Mode::InProcess))
     return "--dispatch belongs to the controller (or the embedded default)";
@@ -439,6 +457,9 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.insecure = f.insecure;
   options.balance = !f.no_balance && !f.central_dispatch;
   if (f.snapshot_every) options.snapshot_every = f.snapshot_every;
+  options.quiet = f.quiet;
+  if (f.progress_every_s > 0) options.progress_every_s = f.progress_every_s;
+  options.http = f.http;
   return options;
 }
 

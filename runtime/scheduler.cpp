@@ -703,6 +703,18 @@ class LocalScheduler::Impl::Shard {
   double thread_cpu_s() const { return thread_cpu_s_.load(std::memory_order_relaxed); }
   std::uint64_t body_ticks() const { return body_ticks_.load(std::memory_order_relaxed); }
   std::uint64_t stage_instances() const { return issued(); }
+  // This shard's part of LocalScheduler::stage_progress(). The three fields
+  // are read until they agree: a task finishing meanwhile changes them.
+  StageProgress stage_run(int stage) const {
+    const StageRun& r = stage_runs_[stage];
+    StageProgress p{stage, 0, -1, 0};
+    do {
+      p.run = r.run.load(std::memory_order_acquire);
+      p.iteration = r.iteration.load(std::memory_order_relaxed);
+      p.done = r.done.load(std::memory_order_acquire);
+    } while (p.run != r.run.load(std::memory_order_acquire));
+    return p;
+  }
 
   void main_loop() {
     cpu_start_ = thread_cpu_seconds();
@@ -1361,11 +1373,25 @@ class LocalScheduler::Impl::Shard {
     tasks_.store(tasks_.load(std::memory_order_relaxed) + 1,
                  std::memory_order_relaxed);  // only this thread writes
     if (++in->tasks_done == in->tasks_total && !in->replay) --unfinished_;
+    if (!single || in->main_tasks == 0) count_run(*in);
     if (job_.config.snapshots)
       for (int d : single ? shape.single_writes : shape.main_writes) saved_in_[d][single ? 0 : slot] = 0;
     for (int d : single ? shape.single_touches : shape.main_touches) advance(d, single ? 0 : slot);
     if (in->replay && in->complete()) retire_replay(in);
     retire();
+  }
+
+  // A task of `in` that counts towards its stage's progress has finished.
+  void count_run(const Instance& in) {
+    StageRun& r = stage_runs_[in.stage];
+    std::uint64_t run = in.seq + 1, newest = r.run.load(std::memory_order_relaxed);
+    if (run < newest) return;  // late in an older run: the newer one is what progress shows
+    if (run > newest) {
+      r.done.store(0, std::memory_order_relaxed);
+      r.iteration.store(in.iterations.empty() ? -1 : in.iterations.front(), std::memory_order_relaxed);
+      r.run.store(run, std::memory_order_release);
+    }
+    r.done.store(r.done.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
 
   // The next access of partition `index` of dataset `d`, if issued yet.
@@ -1427,6 +1453,12 @@ class LocalScheduler::Impl::Shard {
   OutputsAt outputs_at_;
 
   // Written by this shard's thread only; atomic so load reports can read them.
+  struct StageRun {
+    std::atomic<std::uint64_t> run{0};  // the newest instance a task finished in, plus one (0: none)
+    std::atomic<int> iteration{-1};
+    std::atomic<int> done{0};  // of its tasks that count (see StageProgress)
+  };
+  std::vector<StageRun> stage_runs_{plan_.shapes.size()};
   std::atomic<std::uint64_t> tasks_{0};
   std::atomic<std::uint64_t> body_ticks_{0};
   std::atomic<double> thread_cpu_s_{0};
@@ -1716,6 +1748,32 @@ double LocalScheduler::busy_seconds() const {
   std::uint64_t ticks = 0;
   for (const auto& s : impl_->shards) ticks += s->body_ticks();
   return ticks / impl_->tsc_hz();
+}
+
+std::vector<StageProgress> LocalScheduler::stage_progress() const {
+  std::vector<StageProgress> stages;
+  for (std::size_t stage = 0; stage < impl_->plan.shapes.size(); ++stage) {
+    StageProgress newest{static_cast<int>(stage), 0, -1, 0};
+    for (const auto& shard : impl_->shards) {
+      StageProgress p = shard->stage_run(static_cast<int>(stage));
+      if (p.run > newest.run)
+        newest = p;
+      else if (p.run == newest.run && p.run > 0)
+        newest.done += p.done;
+    }
+    stages.push_back(newest);
+  }
+  return stages;
+}
+
+std::vector<int> tasks_per_run(const Program& program, const void* params) {
+  std::vector<int> partitions_of, loop_counts, tasks;
+  program.evaluate_counts(params, partitions_of, loop_counts);
+  for (const StageInfo& s : program.stages) {
+    int d = shape_of(s).main_partitions_of;
+    tasks.push_back(d >= 0 && d < static_cast<int>(partitions_of.size()) ? partitions_of[d] : 1);
+  }
+  return tasks;
 }
 
 std::uint64_t LocalScheduler::forwarded() const { return impl_->forwarded_parts; }

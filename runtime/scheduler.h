@@ -156,6 +156,21 @@ struct GroupLoad {
   double cpu_s;
 };
 
+// How far a stage has got on a worker, for people watching (the
+// controller's progress line and --http): its newest run (stage instance)
+// in which a task finished, and how many of that run's tasks finished. The
+// tasks that count are one per partition (a signal's one task; not a
+// reduce's combine, nor a broadcast's send), as the graph's `partitions`.
+struct StageProgress {
+  int stage;
+  std::uint64_t run;  // the instance's number plus one; 0: nothing finished yet
+  int iteration;      // of the outermost loop around the stage, from 0; -1 outside loops
+  int done;
+};
+
+// How many of a run's tasks count for StageProgress, per stage.
+std::vector<int> tasks_per_run(const Program& program, const void* params);
+
 struct RunConfig {
   int threads = 1;
   // How many unfinished stage instances a shard may have issued.
@@ -228,6 +243,8 @@ class LocalScheduler {
   // spent in task bodies over all threads.
   std::uint64_t tasks_done() const;
   double busy_seconds() const;
+  // Per stage, how far its newest run has got here; thread-safe.
+  std::vector<StageProgress> stage_progress() const;
   // Message parts forwarded to their owner, and held for a newer map, so far.
   std::uint64_t forwarded() const;
   std::uint64_t held() const;

@@ -95,6 +95,16 @@ struct LoadReport {
   idleSeconds @3 :Float64;  # the rest of its threads' time so far
   groups @4 :List(GroupLoad);  # every partition group it holds
   epoch @5 :UInt64;
+  stages @6 :List(StageRun);   # per stage, how far its newest run has got here
+}
+
+# A stage's newest run with a finished task on one worker (scheduler.h,
+# StageProgress): what the controller shows people, never decides on.
+struct StageRun {
+  stage @0 :UInt32;
+  run @1 :UInt64;       # the stage instance's number plus one; 0: none yet
+  iteration @2 :Int32;  # of the outermost loop around it, from 0; -1 outside loops
+  done @3 :UInt32;      # its tasks finished here, one per partition
 }
 
 struct GroupLoad {

@@ -438,6 +438,7 @@ class Worker {
       }
       send_snapshot_reports();
       if (generation_ && !reported_idle_ && generation_->scheduler->idle()) {
+        send_load_report();  // the controller's view of the progress is whole when Done arrives
         send_done();
         reported_idle_ = true;
       }
@@ -480,6 +481,14 @@ class Worker {
       groups[i].setPartition(loads[i].partition);
       groups[i].setCpuSeconds(loads[i].cpu_s);
       groups[i].setTasks(loads[i].tasks);
+    }
+    std::vector<StageProgress> progress = generation_->scheduler->stage_progress();
+    auto stages = r.initStages(progress.size());
+    for (std::size_t i = 0; i < progress.size(); ++i) {
+      stages[i].setStage(static_cast<unsigned>(progress[i].stage));
+      stages[i].setRun(progress[i].run);
+      stages[i].setIteration(progress[i].iteration);
+      stages[i].setDone(static_cast<unsigned>(progress[i].done));
     }
     send_envelope(message);
   }
