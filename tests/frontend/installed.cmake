@@ -2,16 +2,9 @@
 # installed canaryc, far from the source and build trees.
 #   cmake -DBUILD_DIR=... -DDRIVER=... -DWORK=... -P installed.cmake
 file(REMOVE_RECURSE "${WORK}")
-execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK}/prefix"
-                OUTPUT_QUIET RESULT_VARIABLE status)
-if(NOT status EQUAL 0)
-  message(FATAL_ERROR "cmake --install failed")
-endif()
-foreach(f bin/canaryc include/canary/dsl.h include/canary/program.h lib/libcanary.a)
-  if(NOT EXISTS "${WORK}/prefix/${f}")
-    message(FATAL_ERROR "the install lacks ${f}")
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/../install/install_canary.cmake)
+install_canary("${BUILD_DIR}" "${WORK}/prefix" bin/canaryc include/canary/dsl.h include/canary/program.h
+               lib/libcanary.a)
 execute_process(COMMAND "${WORK}/prefix/bin/canaryc" "${DRIVER}" -o "${WORK}/job" RESULT_VARIABLE status
                 ERROR_VARIABLE err)
 if(NOT status EQUAL 0)
