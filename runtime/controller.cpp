@@ -664,8 +664,11 @@ class Controller {
     published_ = Clock::now();
     JobStatus s = status(state);
     if (http_) http_->publish(status_json(s).dump(), prometheus_text(s));
-    progress_.show(progress_text(s));
-    if (ended) progress_.end();
+    if (ended) {
+      progress_.end(progress_text(s));
+    } else {
+      progress_.show(progress_text(s));
+    }
   }
 
   // Anything else the controller says on stderr goes through here.

@@ -252,7 +252,10 @@ double RateMeter::busy() const {
 }
 
 ProgressLine::ProgressLine(bool enabled, double every_s)
-    : enabled_(enabled), terminal_(isatty(STDERR_FILENO) == 1), every_s_(every_s) {}
+    : enabled_(enabled),
+      terminal_(isatty(STDERR_FILENO) == 1),
+      every_s_(every_s),
+      last_s_(terminal_ ? -1e9 : now_s()) {}  // a log's first line after `every_s`: short jobs stay quiet
 
 void ProgressLine::show(const std::string& text) {
   if (!enabled_) return;
@@ -274,8 +277,9 @@ std::ostream& ProgressLine::log() {
   return std::cerr;
 }
 
-void ProgressLine::end() {
-  if (drawn_) std::cerr << "\n";
+void ProgressLine::end(const std::string& text) {
+  if (!enabled_ || !terminal_) return;
+  std::cerr << "\r\033[K" << text << "\n" << std::flush;
   drawn_ = false;
 }
 

@@ -100,14 +100,15 @@ class ProgressLine {
   ProgressLine(bool enabled, double every_s);
   void show(const std::string& text);
   std::ostream& log();
-  // The job has ended: the last line stays.
-  void end();
+  // The job has ended: on a terminal `text` is drawn a last time and stays;
+  // in a log the summary line that follows says it all.
+  void end(const std::string& text);
 
  private:
   bool enabled_;
   bool terminal_;
   double every_s_;
-  double last_s_ = -1e9;
+  double last_s_;
   bool drawn_ = false;  // a line is on the terminal, without its newline
 };
 
