@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -143,6 +144,32 @@ TEST_CASE("stopping the launcher stops the job on every host") {
   CHECK(run.err.find("stopping every host") != std::string::npos);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   CHECK(leftovers(hosts).empty());
+}
+
+TEST_CASE("the launcher refuses what it cannot run, saying why") {
+  Hosts hosts;
+  auto launch = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--ssh", hosts.ssh()});
+    return finish_job(start_job(kLauncher, args, false));
+  };
+  JobRun no_keys = launch({hosts.work + "/hostfile", kJob});
+  CHECK(no_keys.exit_code == 2);
+  CHECK(no_keys.err.find("give --keys DIR") != std::string::npos);
+  JobRun no_file = launch({"--insecure", hosts.work + "/nothing", kJob});
+  CHECK(no_file.err.find("cannot read the host file") != std::string::npos);
+  std::ofstream(hosts.work + "/one") << "canary-mh@" << hosts.net << "1\n";
+  JobRun one = launch({"--insecure", hosts.work + "/one", kJob});
+  CHECK(one.err.find("it needs the controller's and at least one worker's") != std::string::npos);
+  // An address on the hosts' network that no host has.
+  std::ofstream(hosts.work + "/gone") << "canary-mh@" << hosts.net << "1\ncanary-mh@" << hosts.net << "99\n";
+  JobRun gone = launch({"--insecure", hosts.work + "/gone", kJob});
+  CHECK(gone.exit_code == 2);
+  CHECK(gone.err.find("cannot copy " + kJob + " to canary-mh@" + hosts.net + "99") != std::string::npos);
+  CHECK(leftovers(hosts).empty());
+  // What it copied to the host it reached is gone again.
+  JobRun copies =
+      finish_job(start_job("/bin/sh", {"-c", "ls -d /tmp/canary-logistic_regression.* 2>/dev/null"}, false));
+  CHECK(copies.out.empty());
 }
 
 int main(int argc, char** argv) {
