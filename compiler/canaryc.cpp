@@ -40,6 +40,22 @@ bool write_file(const std::string& path, const std::string& text) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// A Makefile rule: `target: inputs`, spaces escaped as make and Ninja read them.
+std::string depfile_rule(const std::string& target, const std::vector<std::string>& inputs) {
+  auto escaped = [](const std::string& path) {
+    std::string out;
+    for (char c : path) {
+      if (c == ' ' || c == '#') out += '\\';
+      if (c == '$') out += '$';
+      out += c;
+    }
+    return out;
+  };
+  std::string rule = escaped(target) + ":";
+  for (const std::string& f : inputs) rule += " \\\n  " + escaped(f);
+  return rule + "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,9 +84,9 @@ int main(int argc, char** argv) {
     std::cerr << "canaryc: error: " << error << "\n";
     return 1;
   }
-  std::vector<std::string> driver_flags;
+  std::vector<std::string> driver_flags, inputs;
   std::optional<canary::compiler::Graph> graph =
-      canary::compiler::analyze_driver(options->frontend, &driver_flags);
+      canary::compiler::analyze_driver(options->frontend, &driver_flags, &inputs);
   if (!graph) return 1;
 
   std::string graph_json = canary::compiler::graph_to_json(*graph).dump(2) + "\n";
@@ -102,6 +118,11 @@ int main(int argc, char** argv) {
   if (!error.empty() || std::rename(binary_tmp.c_str(), out.c_str()) != 0) {
     std::cerr << "canaryc: error: " << (error.empty() ? "cannot write " + out : error) << "\n";
     for (const std::string& f : {graph_path, tasks_path, binary_tmp}) std::remove(f.c_str());
+    return 1;
+  }
+  std::string target = std::filesystem::absolute(out).lexically_normal().string();
+  if (options->depfile && !write_file(out + ".d", depfile_rule(target, inputs))) {
+    std::cerr << "canaryc: error: cannot write " << out << ".d\n";
     return 1;
   }
   return 0;

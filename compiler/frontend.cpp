@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -41,42 +42,55 @@ class ClangSink : public DiagnosticSink {
   clang::DiagnosticsEngine& diags_;
 };
 
+// What one analysis gives back: the graph, and the files it read.
+struct Analysis {
+  std::optional<Graph> graph;
+  std::vector<std::string> inputs;
+};
+
 class AnalysisConsumer : public clang::ASTConsumer {
  public:
-  AnalysisConsumer(clang::CompilerInstance& ci, std::optional<Graph>& out) : ci_(ci), out_(out) {}
+  AnalysisConsumer(clang::CompilerInstance& ci, Analysis& out) : ci_(ci), out_(out) {}
   void HandleTranslationUnit(clang::ASTContext& context) override {
+    const clang::SourceManager& sm = context.getSourceManager();
+    for (auto file = sm.fileinfo_begin(); file != sm.fileinfo_end(); ++file) {
+      llvm::SmallString<256> path(file->first->getName());
+      llvm::sys::fs::make_absolute(path);
+      llvm::sys::path::remove_dots(path, true);
+      out_.inputs.emplace_back(path.str());
+    }
     clang::DiagnosticsEngine& diags = ci_.getDiagnostics();
     if (diags.hasErrorOccurred()) return;  // the driver is not valid C++: clang said why
     ClangSink sink(diags);
     std::optional<Job> job = extract_job(context, sink);
     if (!job || !check_job(*job, sink)) return;
-    out_ = build_graph(std::move(*job));
+    out_.graph = build_graph(std::move(*job));
   }
 
  private:
   clang::CompilerInstance& ci_;
-  std::optional<Graph>& out_;
+  Analysis& out_;
 };
 
 class AnalysisAction : public clang::ASTFrontendAction {
  public:
-  explicit AnalysisAction(std::optional<Graph>& out) : out_(out) {}
+  explicit AnalysisAction(Analysis& out) : out_(out) {}
   std::unique_ptr<clang::ASTConsumer> CreateASTConsumer(clang::CompilerInstance& ci,
                                                         llvm::StringRef) override {
     return std::make_unique<AnalysisConsumer>(ci, out_);
   }
 
  private:
-  std::optional<Graph>& out_;
+  Analysis& out_;
 };
 
 class AnalysisFactory : public clang::tooling::FrontendActionFactory {
  public:
-  explicit AnalysisFactory(std::optional<Graph>& out) : out_(out) {}
+  explicit AnalysisFactory(Analysis& out) : out_(out) {}
   std::unique_ptr<clang::FrontendAction> create() override { return std::make_unique<AnalysisAction>(out_); }
 
  private:
-  std::optional<Graph>& out_;
+  Analysis& out_;
 };
 
 bool has_std_flag(const std::vector<std::string>& args) {
@@ -117,7 +131,8 @@ std::string dsl_include_dir() {
   return CANARY_SOURCE_DSL_DIR;
 }
 
-std::optional<Graph> analyze_driver(const FrontendOptions& options, std::vector<std::string>* driver_flags) {
+std::optional<Graph> analyze_driver(const FrontendOptions& options, std::vector<std::string>* driver_flags,
+                                    std::vector<std::string>* inputs) {
   std::unique_ptr<clang::tooling::CompilationDatabase> db;
   if (!options.build_dir.empty()) {
     // Files the database does not list get the flags of their nearest
@@ -158,10 +173,14 @@ std::optional<Graph> analyze_driver(const FrontendOptions& options, std::vector<
 
   tool.setPrintErrorMessage(false);  // clang has already said what went wrong
 
-  std::optional<Graph> graph;
-  AnalysisFactory factory(graph);
+  Analysis analysis;
+  AnalysisFactory factory(analysis);
   if (tool.run(&factory) != 0) return std::nullopt;
-  return graph;
+  if (inputs) {
+    *inputs = std::move(analysis.inputs);
+    std::sort(inputs->begin(), inputs->end());  // the source manager's order is a hash map's
+  }
+  return std::move(analysis.graph);
 }
 
 }  // namespace canary::compiler

@@ -20,9 +20,11 @@ struct FrontendOptions {
 // The stage graph of a driver, or nothing when any error was reported.
 // `driver_flags`, when given, receives the flags the driver must be compiled
 // with (-I, -D, -U, -std= ..., from -p's database and the command line), with
-// include paths made absolute.
+// include paths made absolute; `inputs`, the files Clang read (the driver and
+// every header it includes), for build tools' dependency files.
 std::optional<Graph> analyze_driver(const FrontendOptions& options,
-                                    std::vector<std::string>* driver_flags = nullptr);
+                                    std::vector<std::string>* driver_flags = nullptr,
+                                    std::vector<std::string>* inputs = nullptr);
 
 // Where <canary/dsl.h> is: next to canaryc once installed, else the source tree.
 std::string dsl_include_dir();

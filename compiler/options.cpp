@@ -9,6 +9,8 @@ const char* const kUsage =
     "\n"
     "  -o OUT         write the job to OUT (and its graph to OUT.graph.json);\n"
     "                 default: the driver's name without .cpp\n"
+    "  -MD            also write OUT.d, the driver's and its headers' paths as a\n"
+    "                 Makefile rule, so build tools rebuild the job when they change\n"
     "  --emit=graph   only check the driver and print its stage graph as JSON\n"
     "  --emit=dot     only check the driver and print its stage graph as Graphviz\n"
     "  --emit=html    only check the driver and print a web page that draws its graph\n"
@@ -51,6 +53,8 @@ std::optional<Options> parse_options(const std::vector<std::string>& args, std::
       o.help = true;
     } else if (a == "--version") {
       o.version = true;
+    } else if (a == "-MD") {
+      o.depfile = true;
     } else if (a.rfind("--emit=", 0) == 0) {
       std::string what = a.substr(7);
       if (what == "graph" || what == "json") {
@@ -80,6 +84,10 @@ std::optional<Options> parse_options(const std::vector<std::string>& args, std::
   }
   if (!error.empty()) return std::nullopt;
   if (o.help || o.version) return o;
+  if (o.depfile && o.emit != Emit::Build) {
+    error = "-MD writes OUT.d beside the job it builds; with --emit there is none";
+    return std::nullopt;
+  }
   if (positional.size() != 1) {
     error = positional.empty() ? "no driver file given; see canaryc --help"
                                : "one driver file at a time, got " + std::to_string(positional.size());

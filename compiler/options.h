@@ -15,7 +15,8 @@ enum class Emit { Build, Graph, Dot, Html };
 struct Options {
   FrontendOptions frontend;
   Emit emit = Emit::Build;
-  std::string output;  // -o: the job binary; its graph goes to OUTPUT.graph.json
+  std::string output;    // -o: the job binary; its graph goes to OUTPUT.graph.json
+  bool depfile = false;  // -MD: also OUTPUT.d, the files the driver read, for make and Ninja
   bool help = false;
   bool version = false;
 };

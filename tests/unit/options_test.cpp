@@ -40,6 +40,14 @@ TEST_CASE("--emit and -p") {
   CHECK(parse({"--emit=html", "d.cpp"})->emit == Emit::Html);
 }
 
+TEST_CASE("-MD asks for a dependency file, and only beside a job") {
+  CHECK(parse({"-MD", "d.cpp"})->depfile);
+  CHECK_FALSE(parse({"d.cpp"})->depfile);
+  std::string error;
+  CHECK_FALSE(parse({"-MD", "--emit=graph", "d.cpp"}, &error));
+  CHECK(error.find("-MD writes OUT.d") == 0);
+}
+
 TEST_CASE("bad command lines say what is wrong") {
   std::string error;
   CHECK_FALSE(parse({"--frobnicate", "d.cpp"}, &error));
