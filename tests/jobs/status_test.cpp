@@ -227,7 +227,7 @@ TEST_CASE("controller --http shows a running job as it is: workers, partitions, 
   CHECK(run.results["stats"]["tasks"].get<double>() >= recovered["tasks"].get<double>());
 }
 
-TEST_CASE("on a terminal the progress line is redrawn in place; --quiet turns it off") {
+TEST_CASE("on a terminal the progress line is redrawn in place, and --quiet turns it off") {
   const std::string job = CANARY_JOB_logistic_regression;
   const std::string args = " --partitions=4 --iterations=300 --samples=20000";
   // script(1) gives the job a terminal.
