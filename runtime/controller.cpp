@@ -131,10 +131,10 @@ class Controller {
         options_(options),
         outputs_(program),
         chaos_(options.chaos_seed),
-        tasks_per_run_(tasks_per_run(program, params)),
         progress_(!options.quiet, options.progress_every_s) {
     std::vector<int> dataset_partitions;
     program.evaluate_counts(params, dataset_partitions, loop_counts_);
+    tasks_per_run_ = tasks_per_run(program, dataset_partitions);
   }
 
   int run() {

@@ -1754,24 +1754,17 @@ std::vector<StageProgress> LocalScheduler::stage_progress() const {
   std::vector<StageProgress> stages;
   for (std::size_t stage = 0; stage < impl_->plan.shapes.size(); ++stage) {
     StageProgress newest{static_cast<int>(stage), 0, -1, 0};
-    for (const auto& shard : impl_->shards) {
-      StageProgress p = shard->stage_run(static_cast<int>(stage));
-      if (p.run > newest.run)
-        newest = p;
-      else if (p.run == newest.run && p.run > 0)
-        newest.done += p.done;
-    }
+    for (const auto& shard : impl_->shards) newest.add(shard->stage_run(static_cast<int>(stage)));
     stages.push_back(newest);
   }
   return stages;
 }
 
-std::vector<int> tasks_per_run(const Program& program, const void* params) {
-  std::vector<int> partitions_of, loop_counts, tasks;
-  program.evaluate_counts(params, partitions_of, loop_counts);
+std::vector<int> tasks_per_run(const Program& program, const std::vector<int>& dataset_partitions) {
+  std::vector<int> tasks;
   for (const StageInfo& s : program.stages) {
     int d = shape_of(s).main_partitions_of;
-    tasks.push_back(d >= 0 && d < static_cast<int>(partitions_of.size()) ? partitions_of[d] : 1);
+    tasks.push_back(d >= 0 && d < static_cast<int>(dataset_partitions.size()) ? dataset_partitions[d] : 1);
   }
   return tasks;
 }

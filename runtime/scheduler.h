@@ -166,10 +166,20 @@ struct StageProgress {
   std::uint64_t run;  // the instance's number plus one; 0: nothing finished yet
   int iteration;      // of the outermost loop around the stage, from 0; -1 outside loops
   int done;
+
+  // Folds in another shard's or worker's view of the same stage: the newer
+  // run is the stage's, and the tasks of one run add up.
+  void add(const StageProgress& other) {
+    if (other.run > run)
+      *this = other;
+    else if (other.run == run && run > 0)
+      done += other.done;
+  }
 };
 
-// How many of a run's tasks count for StageProgress, per stage.
-std::vector<int> tasks_per_run(const Program& program, const void* params);
+// How many of a run's tasks count for StageProgress, per stage, given each
+// dataset's partition count.
+std::vector<int> tasks_per_run(const Program& program, const std::vector<int>& dataset_partitions);
 
 struct RunConfig {
   int threads = 1;

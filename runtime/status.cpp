@@ -44,14 +44,8 @@ void combine_stage_progress(const Program& program, const std::vector<int>& task
   std::vector<StageProgress> newest;
   for (std::size_t s = 0; s < program.stages.size(); ++s) newest.push_back({static_cast<int>(s), 0, -1, 0});
   for (const auto& worker : per_worker)
-    for (const StageProgress& p : worker) {
-      if (p.stage < 0 || p.stage >= static_cast<int>(newest.size())) continue;
-      StageProgress& n = newest[p.stage];
-      if (p.run > n.run)
-        n = p;
-      else if (p.run == n.run && p.run > 0)
-        n.done += p.done;
-    }
+    for (const StageProgress& p : worker)
+      if (p.stage >= 0 && p.stage < static_cast<int>(newest.size())) newest[p.stage].add(p);
   std::vector<int> top = outermost_blocks(program);
   std::uint64_t latest = 0;
   status.stages.clear();
