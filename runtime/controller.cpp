@@ -9,7 +9,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <tuple>
 
 #include "auth.h"
 #include "balancer.h"
@@ -467,11 +466,10 @@ class Controller {
     if (!others.empty()) migrate(group, partition, others[pick(others.size())]);
   }
 
-  // Central dispatch: what a worker's shard ran is done; what it found
-  // ready is launched there, where its partitions are, as a data-local
-  // central scheduler would. Every task passes through here twice.
+  // Central dispatch: what a worker's shard found ready is launched there,
+  // where its partitions are, as a data-local central scheduler would.
+  // Every task passes through here twice: reported ready, then finished.
   void dispatch(int worker, wire::TaskReport::Reader r) {
-    for (auto t : r.getFinished()) launched_.erase({worker, r.getShard(), t.getSeq(), t.getSlot()});
     auto ready = r.getReady();
     if (ready.size() == 0) return;
     capnp::MallocMessageBuilder message;
@@ -479,7 +477,6 @@ class Controller {
     l.setShard(r.getShard());
     auto tasks = l.initTasks(ready.size());
     for (std::size_t i = 0; i < ready.size(); ++i) {
-      launched_.insert({worker, r.getShard(), ready[i].getSeq(), ready[i].getSlot()});
       tasks[i].setSeq(ready[i].getSeq());
       tasks[i].setSlot(ready[i].getSlot());
     }
@@ -748,8 +745,6 @@ class Controller {
   int completed_through_ = 0;                        // the newest snapshot complete in this epoch
   int snapshots_ = 0;
   int recoveries_ = 0;
-  std::set<std::tuple<int, unsigned, std::uint64_t, unsigned>>
-      launched_;  // central: (worker, shard, seq, slot)
   std::string failure_;
   Clock::time_point started_, running_since_;
   DropLog dropped_{"controller"};
