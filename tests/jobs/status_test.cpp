@@ -17,6 +17,7 @@
 #include "browser.h"
 #include "run_job.h"
 #include "serial_reference.h"
+#include "status_client.h"
 
 using namespace canary::testing;
 using nlohmann::json;
@@ -34,32 +35,6 @@ std::string await_stderr(const JobProcess& p, const std::string& pattern, double
   }
   return "";
 }
-
-struct Http {
-  int port;
-  std::string get(const std::string& path) const {
-    httplib::Client client("127.0.0.1", port);
-    auto response = client.Get(path.c_str());
-    return response && response->status == 200 ? response->body : "";
-  }
-  json status() const {
-    std::string body = get("/status.json");
-    return body.empty() ? json() : json::parse(body);
-  }
-  // Polls the status until `ready` says yes.
-  template <class Ready>
-  json await(Ready ready, double seconds = 30) const {
-    json s;
-    for (auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-         std::chrono::steady_clock::now() < until;
-         std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
-      s = status();
-      if (!s.is_null() && ready(s)) return s;
-    }
-    FAIL("the status never got there; the last one: " << s.dump());
-    return s;
-  }
-};
 
 // The Prometheus text, as {"name{labels}": value}; fails on a malformed line
 // or a sample whose family has no HELP and TYPE.
@@ -108,7 +83,7 @@ TEST_CASE("controller --http shows a running job as it is: workers, partitions, 
             "--samples=" + std::to_string(samples), "--rate=0.5"});
   std::string url = await_stderr(controller, "watch the job at (http://127\\.0\\.0\\.1:[0-9]+/)");
   REQUIRE(!url.empty());
-  Http http{std::stoi(url.substr(url.rfind(':') + 1))};
+  StatusClient http{"127.0.0.1", std::stoi(url.substr(url.rfind(':') + 1))};
 
   // Before the workers: waiting, nobody registered.
   json waiting = http.await([](const json& s) { return s["state"] == "waiting"; });

@@ -6,7 +6,6 @@
 // reports as skipped.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
-#include <httplib.h>
 #include <signal.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 
 #include "run_job.h"
 #include "serial_reference.h"
+#include "status_client.h"
 
 using namespace canary::testing;
 using nlohmann::json;
@@ -43,7 +43,10 @@ struct Hosts {
     finish_job(start_job(kHosts, {"down", work, id, "3"}, false));
     (void)std::system(("rm -rf " + work).c_str());
   }
-  std::string ssh() const { return slurp(work + "/ssh").substr(0, slurp(work + "/ssh").find('\n')); }
+  std::string ssh() const {
+    std::string command = slurp(work + "/ssh");
+    return command.substr(0, command.find('\n'));
+  }
   // The launcher with the job and `flags` for the controller.
   JobProcess launch(const std::vector<std::string>& flags) const {
     std::vector<std::string> args = {"--ssh", ssh(), "--keys", work + "/keys", work + "/hostfile", kJob};
@@ -51,25 +54,6 @@ struct Hosts {
     return start_job(kLauncher, args, false);
   }
 };
-
-json status(const std::string& host, int port) {
-  httplib::Client client(host, port);
-  auto response = client.Get("/status.json");
-  return response && response->status == 200 ? json::parse(response->body) : json();
-}
-
-template <class Ready>
-json await_status(const std::string& host, int port, Ready ready) {
-  json s;
-  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-       std::chrono::steady_clock::now() < until;
-       std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
-    s = status(host, port);
-    if (!s.is_null() && ready(s)) return s;
-  }
-  FAIL("the job never got there; its last status: " << s.dump());
-  return s;
-}
 
 // The job processes still running in any of the namespaces.
 std::string leftovers(const Hosts& h) {
@@ -107,9 +91,11 @@ TEST_CASE("killing one host's worker mid-run: the job rolls back and still gives
                     results, "--snapshot-dir", hosts.work + "/shared/snapshots", "--snapshot-every=50",
                     "--heartbeat-timeout=2", "--http", "0.0.0.0:" + std::to_string(port)});
   std::string controller = hosts.net + "1";
-  json s = await_status(controller, port, [](const json& s) {
-    return s["state"] == "running" && !s["snapshot"].is_null() && s["workers"].size() == 2;
-  });
+  json s = StatusClient{controller, port}.await(
+      [](const json& s) {
+        return s["state"] == "running" && !s["snapshot"].is_null() && s["workers"].size() == 2;
+      },
+      60);
   // Each worker registered from its own host's address.
   int victim = -1;
   for (const json& w : s["workers"]) {
@@ -136,7 +122,7 @@ TEST_CASE("stopping the launcher stops the job on every host") {
   Hosts hosts;
   const int port = 8214;
   JobProcess launcher = hosts.launch({"--iterations=1000000", "--http", "0.0.0.0:" + std::to_string(port)});
-  await_status(hosts.net + "1", port, [](const json& s) { return s["state"] == "running"; });
+  StatusClient{hosts.net + "1", port}.await([](const json& s) { return s["state"] == "running"; }, 60);
   CHECK(leftovers(hosts).find("logistic_regres") != std::string::npos);
   kill(launcher.pid, SIGTERM);  // what Ctrl-C does to the foreground launcher
   JobRun run = finish_job(launcher);
