@@ -1,8 +1,11 @@
 // Builds the data-dependency edges by a dataflow pass over the structured
 // program: the state is, per dataset, the stages that may have written it
-// last and the stages that read it since. Branches merge their states; a loop
-// body is walked twice, the second time entering with the state its previous
-// iteration left, so that edges found only then cross an iteration.
+// last and the stages that read it since. Branches merge their states. A loop
+// body is walked once; the edges into its next iteration go from the state
+// that iteration leaves to the body's *exposed* accesses (those no stage
+// before them in the body is sure to overwrite), which are listed once per
+// block. Walking a body twice, as the textbook fixed point does, doubles the
+// work with every level of nesting.
 #include "graph.h"
 
 #include <algorithm>
@@ -77,8 +80,8 @@ class EdgeBuilder {
         case BlockKind::Loop: {
           // A loop may run zero times, so its exit state includes its entry.
           FlowState once = walk(b.body, state, crosses);
-          FlowState again = walk(b.body, merge(state, once), b.id);
-          state = merge(state, again);
+          into_next_iteration(b, once);
+          state = merge(state, once);
           break;
         }
         case BlockKind::While: {
@@ -87,15 +90,89 @@ class EdgeBuilder {
           FlowState head = state;
           apply(signal, head, crosses);
           FlowState once = walk(b.body, head, crosses);
-          FlowState next = merge(state, once);
-          apply(signal, next, b.id);
-          walk(b.body, next, b.id);
-          state = next;
+          state = merge(state, once);
+          apply(signal, state, b.id);
+          into_next_iteration(b, once);
           break;
         }
       }
     }
     return state;
+  }
+
+  // An access that sees the state its block was entered with.
+  struct Access {
+    StageId stage;
+    DatasetId dataset;
+    bool read;  // else a write
+  };
+
+  // The edges from what one iteration of `b` leaves to what the next one
+  // touches first (the while's signal is applied by the caller).
+  void into_next_iteration(const Block& b, const FlowState& left) {
+    for (const Access& a : exposed(b)) {
+      auto it = left.find(a.dataset);
+      if (it == left.end()) continue;
+      const Stage& s = job_.stages[a.stage];
+      if (a.read) {
+        for (StageId w : it->second.writers) add(w, s.id, a.dataset, EdgeKind::ReadAfterWrite, b.id);
+        continue;
+      }
+      if (std::count(s.reads.begin(), s.reads.end(), a.dataset) == 0)
+        for (StageId w : it->second.writers) add(w, s.id, a.dataset, EdgeKind::WriteAfterWrite, b.id);
+      for (StageId r : it->second.readers)
+        if (r != s.id) add(r, s.id, a.dataset, EdgeKind::WriteAfterRead, b.id);
+    }
+  }
+
+  // What a block's body (both arms of an if_) does to the state it is
+  // entered with: which of its accesses see that state, in program order,
+  // and which datasets it surely writes. Made once per block.
+  struct Summary {
+    std::vector<Access> exposed;
+    std::set<DatasetId> kills;
+  };
+
+  const Summary& summary(const Block& b) {
+    auto it = summaries_.find(b.id);
+    if (it != summaries_.end()) return it->second;
+    Summary out;
+    std::set<DatasetId> then_kills = expose(b.body, out.exposed);
+    if (b.kind == BlockKind::If) {  // written by both arms; a loop may not run at all
+      std::set<DatasetId> else_kills = expose(b.else_body, out.exposed);
+      for (DatasetId d : then_kills)
+        if (else_kills.count(d)) out.kills.insert(d);
+    }
+    return summaries_[b.id] = std::move(out);
+  }
+
+  const std::vector<Access>& exposed(const Block& b) { return summary(b).exposed; }
+
+  // Appends the accesses of `body` that no earlier access in it surely
+  // hides; returns the datasets `body` surely writes.
+  std::set<DatasetId> expose(const std::vector<Node>& body, std::vector<Access>& out) {
+    std::set<DatasetId> killed;
+    auto stage = [&](const Stage& s) {
+      for (DatasetId d : s.reads)
+        if (!killed.count(d)) out.push_back({s.id, d, true});
+      for (DatasetId d : s.writes)
+        if (!killed.count(d)) out.push_back({s.id, d, false});
+    };
+    for (const Node& n : body) {
+      if (n.kind == Node::Kind::Stage) {
+        const Stage& s = job_.stages[n.id];
+        stage(s);
+        killed.insert(s.writes.begin(), s.writes.end());
+        continue;
+      }
+      const Block& b = job_.blocks[n.id];
+      if (b.signal != kNone) stage(job_.stages[b.signal]);
+      const Summary& inner = summary(b);
+      for (const Access& a : inner.exposed)
+        if (!killed.count(a.dataset)) out.push_back(a);
+      killed.insert(inner.kills.begin(), inner.kills.end());
+    }
+    return killed;
   }
 
   // Pairs each scatter with the next gather of its destination in its block.
@@ -122,6 +199,7 @@ class EdgeBuilder {
   const Job& job_;
   std::vector<Edge> edges_;
   std::set<std::tuple<StageId, StageId, DatasetId, int>> seen_;
+  std::map<BlockId, Summary> summaries_;
 };
 
 // Union-find over datasets: one task touching several datasets joins them.

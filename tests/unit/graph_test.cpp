@@ -4,9 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <functional>
+#include <random>
 #include <set>
 #include <tuple>
 
+#include "graph_reference.h"
 #include "job_builder.h"
 
 using namespace canary::compiler;
@@ -148,6 +151,77 @@ TEST_CASE("a nested loop's edges cross the loop they come around") {
   }
   CHECK(inner_waw);
   CHECK(outer_raw);
+}
+
+// Random programs: stages reading and writing random datasets, nested in
+// random loops, while-loops and branches.
+class RandomProgram {
+ public:
+  explicit RandomProgram(unsigned seed) : rng_(seed) {
+    for (int d = 0; d < 4; ++d) data_.push_back(b_.dataset("d" + std::to_string(d), Count::of(1)));
+    body(0);
+  }
+  const Job& job() const { return b_.job; }
+
+ private:
+  int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+  std::vector<DatasetId> some() {
+    std::vector<DatasetId> out;
+    for (DatasetId d : data_)
+      if (pick(3) == 0) out.push_back(d);
+    return out;
+  }
+  std::string name() { return "s" + std::to_string(names_++); }
+  void body(int depth) {
+    for (int n = 1 + pick(4); n > 0; --n) {
+      int what = depth < 4 ? pick(6) : 0;
+      if (what <= 2) {
+        b_.transform(name(), some(), some());
+      } else if (what == 3) {
+        b_.loop(Count::of(2), [&] { body(depth + 1); });
+      } else if (what == 4) {
+        b_.loop_while(name(), data_[pick(4)], [&] { body(depth + 1); });
+      } else {
+        b_.if_(
+            name(), data_[pick(4)], [&] { body(depth + 1); }, [&] { body(depth + 1); });
+      }
+    }
+  }
+
+  std::mt19937 rng_;
+  JobBuilder b_;
+  std::vector<DatasetId> data_;
+  int names_ = 0;
+};
+
+TEST_CASE("the edges are those of walking every loop body twice, on random programs") {
+  for (unsigned seed = 1; seed <= 300; ++seed) {
+    RandomProgram p(seed);
+    std::vector<Edge> want = canary::compiler::testing::ReferenceEdges(p.job()).run();
+    Graph g = build_graph(p.job());
+    INFO("seed " << seed);
+    REQUIRE(g.edges.size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const Edge& e = g.edges[i];
+      CHECK(std::tie(e.from, e.to, e.dataset, e.kind, e.crosses) ==
+            std::tie(want[i].from, want[i].to, want[i].dataset, want[i].kind, want[i].crosses));
+    }
+  }
+}
+
+TEST_CASE("loops nested 64 deep take one walk per level, not two") {
+  JobBuilder b;
+  auto x = b.dataset("x", Count::of(2));
+  b.transform("init", {}, {x});
+  std::function<void(int)> nest = [&](int depth) {
+    b.transform("step" + std::to_string(depth), {x}, {x});
+    if (depth < 64) b.loop(Count::of(2), [&] { nest(depth + 1); });
+  };
+  b.loop(Count::of(2), [&] { nest(1); });
+  Graph g = build_graph(b.job);  // walking each body twice would take 2^64 walks: it would never return
+  std::set<EdgeKey> edges = edges_of(g);
+  CHECK(edges.count({"step64", "step64", "x", "raw", true}));
+  CHECK(edges.count({"step64", "step1", "x", "raw", true}));  // around the outermost loop
 }
 
 TEST_CASE("a scatter's chunks go to the gather that follows it") {
