@@ -9,12 +9,6 @@
 namespace canary::compiler {
 namespace {
 
-std::string int_list(const std::vector<int>& ids) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
-  return out + "}";
-}
-
 // The runtime's enumerator for a kind: canary::rt::StageKind::Transform for
 // "transform" (the runtime's enums name the same kinds, capitalised).
 template <class Kind>
@@ -64,7 +58,6 @@ class Generator {
         .line()
         .line("#include <canary/program.h>")
         .line()
-        .line("#include <optional>")
         .line("#include <utility>")
         .line()
         .line("namespace canary_generated_job {")
@@ -99,8 +92,10 @@ class Generator {
     w_.from_driver(s.function_loc, s.function_text);
     w_.line("      ;")
         .line("}")
-        .line("std::optional<decltype(make_stage_" + n + "(std::declval<const CanaryJobParams&>()))> stage_" +
-              n + ";")
+        .line("canary::rt::BoundStage<decltype(make_stage_" + n +
+              "(std::declval<const CanaryJobParams&>()))> stage_" + n + ";")
+        .line("void bind_stage_" + n + "(const CanaryJobParams& params) { stage_" + n + ".bind(make_stage_" +
+              n + "(params)); }")
         .line("void run_stage_" + n + "(canary::rt::TaskArgs& a) {");
     std::string args;
     int slot = 0;
@@ -165,50 +160,80 @@ class Generator {
     w_.line("  canary_datasets = {" + datasets + "};")
         .line("  canary_loops = {" + loops + "};")
         .line("}")
+        .line("using BindStage = void (*)(const CanaryJobParams&);");
+    std::string binds;
+    for (const Stage& s : job_.stages)
+      if (s.kind != StageKind::Broadcast) binds += "&bind_stage_" + std::to_string(s.id) + ", ";
+    w_.line("constexpr BindStage kBindStages[] = {" + binds + "nullptr};")
         .line("void bind(const void* storage) {")
         .line("  const CanaryJobParams& params = *static_cast<const CanaryJobParams*>(storage);")
-        .line("  (void)params;");
-    for (const Stage& s : job_.stages)
-      if (s.kind != StageKind::Broadcast)
-        w_.line("  stage_" + std::to_string(s.id) + ".emplace(make_stage_" + std::to_string(s.id) +
-                "(params));");
-    w_.line("}");
+        .line("  for (BindStage b : kBindStages)")
+        .line("    if (b) b(params);")
+        .line("}");
   }
 
-  static std::string nodes(const std::vector<Node>& list) {
-    std::string out = "{";
-    for (const Node& n : list)
-      out += std::string(out.size() > 1 ? ", " : "") + "{" +
-             (n.kind == Node::Kind::Block ? "true" : "false") + ", " + std::to_string(n.id) + "}";
-    return out + "}";
+  // A table of constant rows: `const Row NAME[] = {...};`, and how
+  // ProgramTables refers to it (no array when there are no rows).
+  std::string table(const std::string& row, const std::string& name, const std::vector<std::string>& rows) {
+    if (rows.empty()) return "{}";
+    w_.line("constexpr canary::rt::" + row + " " + name + "[] = {");
+    for (const std::string& r : rows) w_.line("    " + r + ",");
+    w_.line("};");
+    return "{" + name + ", " + std::to_string(rows.size()) + "}";
   }
 
+  // One row per dataset, stage and block, and one list of every node list:
+  // data the compiler does not have to optimise, however big the job.
   void program(const std::string& graph_json) {
-    w_.line()
-        .line("canary::rt::Program make_program() {")
-        .line("  canary::rt::Program p;")
-        .line("  p.job = " + quoted(job_.name) + ";")
-        .line("  p.graph_json = " + quoted(graph_json) + ";");
+    std::vector<std::string> datasets, stages, stage_datasets, blocks, nodes;
     for (const Dataset& d : job_.datasets)
-      w_.line("  p.datasets.push_back({" + quoted(d.name) + ", canary::rt::type_ops<" + d.type + ">()});");
+      datasets.push_back("{" + quoted(d.name) + ", &canary::rt::type_ops<" + d.type + ">, " +
+                         std::to_string(g_.group_of[d.id]) + "}");
     for (const Stage& s : job_.stages) {
       std::string run = s.kind == StageKind::Broadcast ? "nullptr" : "&run_stage_" + std::to_string(s.id);
       bool one = s.partitions.constant && *s.partitions.constant == 1;
-      w_.line("  p.stages.push_back({" + quoted(s.name) + ", " + runtime_kind("StageKind", s.kind) + ", " +
-              int_list(s.reads) + ", " + int_list(s.writes) + ", " + std::to_string(s.scatter_to) + ", " +
-              run + ", " + (one ? "true" : "false") + "});");
+      stages.push_back("{" + quoted(s.name) + ", " + runtime_kind("StageKind", s.kind) + ", " +
+                       std::to_string(stage_datasets.size()) + ", " + std::to_string(s.reads.size()) + ", " +
+                       std::to_string(s.writes.size()) + ", " + std::to_string(s.scatter_to) + ", " + run +
+                       ", " + (one ? "true" : "false") + "}");
+      for (DatasetId d : s.reads) stage_datasets.push_back(std::to_string(d));
+      for (DatasetId d : s.writes) stage_datasets.push_back(std::to_string(d));
     }
-    for (const Block& b : job_.blocks)
-      w_.line("  p.blocks.push_back({" + runtime_kind("BlockKind", b.kind) + ", " + std::to_string(b.parent) +
-              ", " + std::to_string(b.signal) + ", " + nodes(b.body) + ", " + nodes(b.else_body) + "});");
-    w_.line("  p.body = " + nodes(job_.body) + ";")
-        .line("  p.group_of = " + int_list(g_.group_of) + ";")
-        .line("  p.new_params = &new_params;")
-        .line("  p.delete_params = &delete_params;")
-        .line("  p.set_param = &set_param;")
-        .line("  p.evaluate_counts = &evaluate_counts;")
-        .line("  p.bind = &bind;")
-        .line("  return p;")
+    auto node_list = [&](const std::vector<Node>& list) {
+      std::string where = std::to_string(nodes.size()) + ", " + std::to_string(list.size());
+      for (const Node& n : list)
+        nodes.push_back(std::string("{") + (n.kind == Node::Kind::Block ? "true" : "false") + ", " +
+                        std::to_string(n.id) + "}");
+      return where;
+    };
+    for (const Block& b : job_.blocks) {
+      std::string body = node_list(b.body);
+      blocks.push_back("{" + runtime_kind("BlockKind", b.kind) + ", " + std::to_string(b.parent) + ", " +
+                       std::to_string(b.signal) + ", " + body + ", " + node_list(b.else_body) + "}");
+    }
+    std::string top = node_list(job_.body);
+    w_.line();
+    std::string dataset_rows = table("DatasetRow", "kDatasets", datasets);
+    std::string stage_rows = table("StageRow", "kStages", stages);
+    std::string stage_dataset_rows = "{}";
+    if (!stage_datasets.empty()) {
+      std::string list;
+      for (const std::string& d : stage_datasets) list += d + ", ";
+      w_.line("constexpr int kStageDatasets[] = {" + list + "};");
+      stage_dataset_rows = "{kStageDatasets, " + std::to_string(stage_datasets.size()) + "}";
+    }
+    std::string block_rows = table("BlockRow", "kBlocks", blocks);
+    std::string node_rows = table("Node", "kNodes", nodes);
+    w_.line()
+        .line("canary::rt::Program make_program() {")
+        .line("  canary::rt::ProgramTables t{" + quoted(job_.name) + ",")
+        .line("                              " + quoted(graph_json) + ",")
+        .line("                              " + dataset_rows + ", " + stage_rows + ", " +
+              stage_dataset_rows + ", " + block_rows + ", " + node_rows + ", " + top + ",")
+        .line(
+            "                              &new_params, &delete_params, &set_param, &evaluate_counts, "
+            "&bind};")
+        .line("  return canary::rt::make_program(t);")
         .line("}")
         .line();
   }

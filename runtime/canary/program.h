@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <new>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -83,6 +84,10 @@ inline std::uint64_t task_seed(const std::string& stage, int index, const std::v
   return task_seed(stage_name_hash(stage), index, iterations);
 }
 
+// The most partitions a dataset may have: a job asking for more is refused
+// before it starts (every worker keeps per-partition state for the whole map).
+constexpr int kMaxPartitions = 1 << 20;
+
 enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal };
 enum class BlockKind { Loop, While, If };
 
@@ -104,6 +109,33 @@ struct TaskArgs {
   }
 };
 using StageFunction = void (*)(TaskArgs&);
+
+// A stage's function object, made from the job's parameters once per run.
+// Closures cannot be assigned, hence the placement; and this instantiates a
+// small fraction of what std::optional does, which decides how long a job of
+// thousands of stages takes to compile.
+template <class F>
+class BoundStage {
+ public:
+  BoundStage() = default;
+  BoundStage(const BoundStage&) = delete;
+  BoundStage& operator=(const BoundStage&) = delete;
+  ~BoundStage() { reset(); }
+  void bind(F f) {
+    reset();
+    new (storage_) F(std::move(f));
+    bound_ = true;
+  }
+  F& operator*() { return *std::launder(reinterpret_cast<F*>(storage_)); }
+
+ private:
+  void reset() {
+    if (bound_) (**this).~F();
+    bound_ = false;
+  }
+  alignas(F) unsigned char storage_[sizeof(F)];
+  bool bound_ = false;
+};
 
 struct DatasetInfo {
   std::string name;
@@ -154,6 +186,56 @@ struct Program {
   // Builds the stage functions' closures from the parameters, once per run.
   void (*bind)(const void* params);
 };
+
+// The tables canaryc generates, as constant data: a job of thousands of
+// stages compiles in seconds because there is no code per entry, only rows.
+// make_program() turns them into the Program the runtime runs.
+struct DatasetRow {
+  const char* name;
+  const TypeOps* (*ops)();
+  int group;  // its co-location group
+};
+struct StageRow {
+  const char* name;
+  StageKind kind;
+  int datasets;  // where its reads, then its writes, start in ProgramTables::stage_datasets
+  int reads;
+  int writes;
+  int to;
+  StageFunction run;
+  bool partitions_is_one;
+};
+struct BlockRow {
+  BlockKind kind;
+  int parent;
+  int signal;
+  int body, body_size;  // where its nodes start in ProgramTables::nodes, and how many
+  int else_body, else_size;
+};
+template <class Row>
+struct Rows {
+  const Row* rows = nullptr;
+  int size = 0;
+  const Row* begin() const { return rows; }
+  const Row* end() const { return rows + size; }
+};
+struct ProgramTables {
+  const char* job;
+  const char* graph_json;
+  Rows<DatasetRow> datasets;
+  Rows<StageRow> stages;
+  Rows<int> stage_datasets;
+  Rows<BlockRow> blocks;
+  Rows<Node> nodes;  // every node list, one after another
+  int body, body_size;
+  void* (*new_params)();
+  void (*delete_params)(void*);
+  bool (*set_param)(void* params, const std::string& name, const std::string& value, std::string& error);
+  void (*evaluate_counts)(const void* params, std::vector<int>& dataset_partitions,
+                          std::vector<int>& loop_counts);
+  void (*bind)(const void* params);
+};
+Program make_program(const ProgramTables& tables);
 
 // Parses one parameter value; used by the generated set_param.
 bool parse_value(const std::string& text, int& out, std::string& error);
