@@ -263,7 +263,7 @@ TEST_CASE("without --snapshot-dir a worker that registers while the job runs is 
 
 TEST_CASE("snapshot flags are checked") {
   auto refused = [](std::vector<std::string> args, const std::string& why) {
-    JobRun r = run_job(CANARY_JOB_kmeans, std::move(args));
+    JobRun r = finish_job(start_job(CANARY_JOB_kmeans, std::move(args), false));
     CHECK(r.exit_code == 2);
     CHECK(r.err == "kmeans: error: " + why + "\n");
   };
@@ -271,6 +271,6 @@ TEST_CASE("snapshot flags are checked") {
   refused({"--in-process", "--snapshot-dir=/tmp/x"},
           "--in-process cannot lose a worker: --snapshot-dir needs worker processes");
   refused({"worker", "--controller", "tcp://127.0.0.1:1", "--snapshot-dir=/tmp/x"},
-          "--snapshot-dir and --snapshot-every belong to the controller; workers receive them from it");
+          "--snapshot-dir belongs to the controller; workers receive the job's settings from it");
   refused({"--heartbeat-timeout=0"}, "--heartbeat-timeout must be a positive number of seconds");
 }

@@ -127,5 +127,5 @@ TEST_CASE("migration flags are checked") {
   r = finish_job(
       start_job(CANARY_JOB_kmeans, {"worker", "--controller", "tcp://127.0.0.1:1", "--no-balance"}, false));
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("belong to the controller") != std::string::npos);
+  CHECK(r.err.find("belongs to the controller") != std::string::npos);
 }

@@ -226,7 +226,7 @@ TEST_CASE("bad --http, --quiet and --progress-every flags are refused with a rea
   JobRun worker =
       finish_job(start_job(job, {"worker", "--controller", "tcp://127.0.0.1:1", "--http", "8080"}, false));
   CHECK(worker.exit_code != 0);
-  CHECK(worker.err.find("belong to the controller") != std::string::npos);
+  CHECK(worker.err.find("belongs to the controller") != std::string::npos);
   JobRun every = finish_job(start_job(job, {"--progress-every", "0"}, false));
   CHECK(every.exit_code != 0);
   CHECK(every.err.find("--progress-every must be a positive number") != std::string::npos);
