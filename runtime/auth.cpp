@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <vector>
 
 namespace canary::rt {
@@ -72,6 +73,31 @@ std::string read_cluster_keys(const std::string& dir, bool controller, ClusterKe
   out.own = {own[0], own[1]};
   out.controller_public = controller ? own[0] : other[0];
   out.worker_public = controller ? other[0] : own[0];
+  return "";
+}
+
+std::string make_run_keys(RunKeys& out) {
+  char public_z85[2][kZ85KeyChars + 1], secret_z85[2][kZ85KeyChars + 1];
+  for (int i = 0; i < 2; ++i)
+    if (zmq_curve_keypair(public_z85[i], secret_z85[i]) != 0) return "ZeroMQ cannot make CURVE keys here";
+  CurveKeyPair controller{public_z85[0], secret_z85[0]}, worker{public_z85[1], secret_z85[1]};
+  out.controller = {controller, controller.public_z85, worker.public_z85};
+  out.worker = {worker, controller.public_z85, worker.public_z85};
+  return "";
+}
+
+std::string worker_keys_text(const ClusterKeys& worker) {
+  return worker.own.public_z85 + " " + worker.own.secret_z85 + " " + worker.controller_public;
+}
+
+std::string worker_keys_from_text(const std::string& text, ClusterKeys& out) {
+  std::istringstream in(text);
+  ClusterKeys keys;
+  in >> keys.own.public_z85 >> keys.own.secret_z85 >> keys.controller_public;
+  keys.worker_public = keys.own.public_z85;
+  for (const std::string* key : {&keys.own.public_z85, &keys.own.secret_z85, &keys.controller_public})
+    if (!valid_z85_key(*key)) return std::string("$") + kRunKeysVariable + " does not hold this run's keys";
+  out = keys;
   return "";
 }
 

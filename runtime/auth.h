@@ -33,6 +33,20 @@ struct ClusterKeys {
 std::string write_cluster_keys(const std::string& dir);
 std::string read_cluster_keys(const std::string& dir, bool controller, ClusterKeys& out);
 
+// The embedded default's keys, made afresh for each run and never written
+// to a file: the controller's side, and the workers', which the worker
+// processes it starts take from the environment variable kRunKeysVariable
+// (visible only to the user's own processes, like a key file).
+struct RunKeys {
+  ClusterKeys controller;
+  ClusterKeys worker;
+};
+constexpr char kRunKeysVariable[] = "CANARY_RUN_KEYS";
+std::string make_run_keys(RunKeys& out);
+// A worker's keys as one line of text, and back.
+std::string worker_keys_text(const ClusterKeys& worker);
+std::string worker_keys_from_text(const std::string& text, ClusterKeys& out);
+
 // `socket` serves with `keys.own` (it binds), or connects as a client with
 // `keys.own` to a server whose public key is `server_public`.
 void make_curve_server(zmq::socket_t& socket, const ClusterKeys& keys);

@@ -274,6 +274,12 @@ const std::vector<Flag>& flag_table() {
          return integer("test-kill-at-migration", v, 1, 1 << 30, f.kill_at_migration);
        },
        kTests},
+      {"run-keys", nullptr, nullptr, kWorker,
+       [](const std::string&, Flags& f) {
+         f.run_keys = true;
+         return "";
+       },
+       kTests},
       {"test-stale-map", "W:MS", nullptr, kControls,
        [](const std::string& v, Flags& f) {
          return std::sscanf(v.c_str(), "%d:%d", &f.stale_map_worker, &f.stale_map_ms) == 2 &&

@@ -140,13 +140,10 @@ class Controller {
     socket_.set(zmq::sockopt::router_mandatory, 1);
     socket_.set(zmq::sockopt::sndtimeo, 1000);
     socket_.set(zmq::sockopt::linger, 1000);
-    socket_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxFrameBytes));
-    if (!options_.keys.empty()) {
-      ClusterKeys keys;
-      std::string error = read_cluster_keys(options_.keys, true, keys);
-      if (!error.empty()) return fail(error);
-      authenticator_.emplace(context_, keys.worker_public, "controller");
-      make_curve_server(socket_, keys);
+    socket_.set(zmq::sockopt::maxmsgsize, max_frame_bytes(kControlPieceBytes));
+    if (options_.keys) {
+      authenticator_.emplace(context_, options_.keys->worker_public, "controller");
+      make_curve_server(socket_, *options_.keys);
       refusals_.emplace(socket_, "controller");
     } else if (!is_loopback_endpoint(options_.listen) && !options_.insecure) {
       return fail(
@@ -189,26 +186,16 @@ class Controller {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, wait);
     if (!(item.revents & ZMQ_POLLIN)) return;
-    zmq::message_t identity, frame;
-    if (!socket_.recv(identity, zmq::recv_flags::dontwait)) return;
-    if (!identity.more() || !socket_.recv(frame, zmq::recv_flags::dontwait)) return;
-    while (frame.more()) {  // nothing of ours has more parts: discard the rest
-      zmq::message_t rest;
-      if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
-    }
-    std::string who = identity.to_string();
+    zmq::message_t frame;
+    std::string who;
+    if (!receive_frames(socket_, frame, dropped_, &who)) return;
     std::string bad = with_envelope(frame, [&](wire::Envelope::Reader e) { handle(who, e); });
     if (!bad.empty()) dropped_.about(bad);
   }
 
   void send(const std::string& identity, capnp::MessageBuilder& message) {
-    zmq::message_t frame = to_frame(message);
-    try {
-      (void)socket_.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-      (void)socket_.send(frame, zmq::send_flags::dontwait);
-    } catch (const zmq::error_t&) {
-      // EHOSTUNREACH: that peer is gone; its heartbeat timeout will say so.
-    }
+    Frames frames = to_frames(message, kControlPieceBytes);
+    (void)send_frames(socket_, frames, &identity);  // a peer that is gone: its silence will say so
   }
 
   // Sends to every worker that takes part: neither lost nor waiting to join.

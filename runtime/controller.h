@@ -9,15 +9,18 @@
 #include <canary/program.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "auth.h"
 
 namespace canary::rt {
 
 struct ControllerOptions {
   std::string listen;               // the endpoint to bind, e.g. tcp://0.0.0.0:7100
-  std::string keys;                 // the cluster's keys (see auth.h); empty: none
+  std::optional<ClusterKeys> keys;  // the cluster's keys (see auth.h); none: no authentication
   bool insecure = false;            // without keys, may listen beyond loopback
   int expect = 1;                   // how many workers the job needs
   double timeout_s = 30;            // for registrations

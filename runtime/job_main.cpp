@@ -135,7 +135,6 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.heartbeat_timeout_s = f.heartbeat_timeout_s;
   options.snapshot_dir = f.snapshot_dir;
   options.central_dispatch = f.central_dispatch;
-  options.keys = f.keys;
   options.insecure = f.insecure;
   options.balance = !f.no_balance && !f.central_dispatch;
   if (f.snapshot_every) options.snapshot_every = f.snapshot_every;
@@ -147,9 +146,27 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
 
 // The embedded default: this process is the controller, and it starts
 // --workers copies of itself as workers, connected over loopback.
+//
+// Its connections are authenticated like a cluster's: with --keys DIR by
+// those keys, else by keys made for this run alone (unless --insecure), so
+// that no other local process can join the job or feed it data.
 int run_embedded(const Program& program, void* params, const Flags& f) {
   std::vector<pid_t> children;
   ControllerOptions options = controller_options(f, "tcp://127.0.0.1:*", f.workers);
+  std::vector<std::string> environment(environ, environ + std::char_traits<char*>::length(environ));
+  if (!f.keys.empty()) {
+    std::string error = read_cluster_keys(f.keys, true, options.keys.emplace());
+    if (!error.empty()) throw std::runtime_error(error);
+  } else if (!f.insecure) {
+    RunKeys run;
+    std::string error = make_run_keys(run);
+    if (!error.empty()) throw std::runtime_error(error);
+    options.keys = run.controller;
+    environment.push_back(std::string(kRunKeysVariable) + "=" + worker_keys_text(run.worker));
+  }
+  std::vector<char*> envp;
+  for (std::string& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int threads = f.threads ? f.threads : std::max(1, cores() / f.workers);
   options.on_bound = [&](const std::string& endpoint) {
     std::string exe = "/proc/self/exe", threads_arg = std::to_string(threads),
@@ -159,11 +176,12 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
                                        "--threads", threads_arg, "--timeout",    timeout};
       if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
       if (!f.keys.empty()) args.insert(args.end(), {"--keys", f.keys});
+      if (f.keys.empty() && !f.insecure) args.emplace_back("--run-keys");
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       pid_t pid = 0;
-      if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ) == 0)
+      if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()) == 0)
         children.push_back(pid);
     }
   };
@@ -228,8 +246,12 @@ int job_main(const Program& program, int argc, char** argv) {
         return run_in_process(program, params.get(), flags);
       case Mode::Embedded:
         return run_embedded(program, params.get(), flags);
-      case Mode::Controller:
-        return run_controller(program, params.get(), controller_options(flags, flags.listen, flags.expect));
+      case Mode::Controller: {
+        ControllerOptions options = controller_options(flags, flags.listen, flags.expect);
+        if (!flags.keys.empty()) error = read_cluster_keys(flags.keys, true, options.keys.emplace());
+        if (!error.empty()) break;
+        return run_controller(program, params.get(), options);
+      }
       case Mode::Worker: {
         WorkerOptions options;
         options.controller = flags.controller;
@@ -240,8 +262,11 @@ int job_main(const Program& program, int argc, char** argv) {
         options.slowdown = flags.slowdown;
         options.kill_at_snapshot = flags.kill_at_snapshot;
         options.kill_at_migration = flags.kill_at_migration;
-        options.keys = flags.keys;
         options.insecure = flags.insecure;
+        if (!flags.keys.empty()) error = read_cluster_keys(flags.keys, false, options.keys.emplace());
+        const char* run_keys = flags.run_keys ? std::getenv(kRunKeysVariable) : nullptr;
+        if (flags.run_keys) error = worker_keys_from_text(run_keys ? run_keys : "", options.keys.emplace());
+        if (!error.empty()) break;
         return run_worker(program, options);
       }
       case Mode::Keygen: {
@@ -257,6 +282,8 @@ int job_main(const Program& program, int argc, char** argv) {
         return 0;
       }
     }
+    std::cerr << program.job << ": error: " << error << "\n";  // the keys cannot be had
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << program.job << ": error: " << e.what() << "\n";
   }

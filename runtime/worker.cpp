@@ -62,7 +62,7 @@ class Outbox : public Peers, public Dispatcher {
     };
     fill(r.initFinished(finished.size()), finished);
     fill(r.initReady(ready.size()), ready);
-    post(kToController, to_frame(message));
+    post(kToController, to_frames(message, kControlPieceBytes));
   }
   // Only while no compute thread runs (between two schedulers).
   void set_sender(unsigned worker, std::uint64_t epoch) {
@@ -74,7 +74,7 @@ class Outbox : public Peers, public Dispatcher {
     (void)!::write(wake_, &one, sizeof one);
   }
   int fd() const { return wake_; }
-  std::deque<std::pair<int, zmq::message_t>> take() {
+  std::deque<std::pair<int, Frames>> take() {
     std::uint64_t count;
     (void)!::read(wake_, &count, sizeof count);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -82,10 +82,10 @@ class Outbox : public Peers, public Dispatcher {
   }
 
  private:
-  void post(int worker, zmq::message_t frame) {
+  void post(int worker, Frames frames) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.emplace_back(worker, std::move(frame));
+      queue_.emplace_back(worker, std::move(frames));
     }
     wake();
   }
@@ -95,7 +95,7 @@ class Outbox : public Peers, public Dispatcher {
   std::uint64_t epoch_ = 0;
   int wake_;
   std::mutex mutex_;
-  std::deque<std::pair<int, zmq::message_t>> queue_;
+  std::deque<std::pair<int, Frames>> queue_;
 };
 
 // A worker's statistics over all its schedulers (one per rollback).
@@ -152,18 +152,17 @@ class Worker {
   int run() {
     control_.set(zmq::sockopt::linger, 1000);
     control_.set(zmq::sockopt::sndtimeo, 1000);
-    data_in_.set(zmq::sockopt::rcvhwm, 100000);
-    data_in_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxFrameBytes));
+    control_.set(zmq::sockopt::maxmsgsize, max_frame_bytes(kControlPieceBytes));
+    // What a peer may have queued here: kDataRcvHwm pieces. More waits in its
+    // own memory (a worker's Outbox), never dropped.
+    data_in_.set(zmq::sockopt::rcvhwm, kDataRcvHwm);
+    data_in_.set(zmq::sockopt::maxmsgsize, max_frame_bytes(kDataPieceBytes));
     std::string host = options_.host.empty() ? guess_host() : options_.host;
     std::string listen = !options_.listen.empty()
                              ? options_.listen
                              : "tcp://" + (host == "127.0.0.1" ? host : std::string("*")) + ":0";
-    if (!options_.keys.empty()) {
-      std::string error = read_cluster_keys(options_.keys, false, keys_.emplace());
-      if (!error.empty()) {
-        std::cerr << "worker: error: " << error << "\n";
-        return 2;
-      }
+    if (options_.keys) {
+      keys_ = options_.keys;
       authenticator_.emplace(context_, keys_->worker_public, "worker");
       make_curve_server(data_in_, *keys_);
       make_curve_client(control_, *keys_, keys_->controller_public);
@@ -222,8 +221,8 @@ class Worker {
   }
 
   void send_envelope(capnp::MessageBuilder& message) {
-    zmq::message_t frame = to_frame(message);
-    (void)control_.send(frame, zmq::send_flags::dontwait);
+    Frames frames = to_frames(message, kControlPieceBytes);
+    (void)send_frames(control_, frames);
   }
 
   void send_register() {
@@ -248,7 +247,7 @@ class Worker {
       }
       if (!(items[0].revents & ZMQ_POLLIN)) continue;
       zmq::message_t frame;
-      if (!control_.recv(frame, zmq::recv_flags::dontwait)) continue;
+      if (!receive_frames(control_, frame, dropped_)) continue;
       bool started = false, refused = false;
       std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
         if (e.isShutdown()) {
@@ -409,11 +408,11 @@ class Worker {
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     if (refusals_) refusals_->poll();
     if (items[2].revents & ZMQ_POLLIN)
-      for (auto& [w, frame] : outbox_->take()) {
+      for (auto& [w, frames] : outbox_->take()) {
         if (w == kToController) {
-          (void)control_.send(frame, zmq::send_flags::dontwait);
+          (void)send_frames(control_, frames);
         } else if (!peers_[w].empty()) {  // a lost peer gets nothing
-          pending_[w].push_back(std::move(frame));
+          pending_[w].push_back(std::move(frames));
         }
       }
     send_pending();
@@ -538,7 +537,7 @@ class Worker {
   void send_pending() {
     for (std::size_t w = 0; w < pending_.size(); ++w) {
       while (!pending_[w].empty()) {
-        if (!push_[w].send(pending_[w].front(), zmq::send_flags::dontwait)) break;
+        if (!send_frames(push_[w], pending_[w].front())) break;
         pending_[w].pop_front();
       }
     }
@@ -546,8 +545,9 @@ class Worker {
 
   void receive_data() {
     zmq::message_t frame;
-    while (data_in_.recv(frame, zmq::recv_flags::dontwait)) receive_data_frame(frame);
+    while (receive_frames(data_in_, frame, dropped_)) receive_data_frame(frame);
   }
+  static constexpr int kDataRcvHwm = 256;
 
   // Data of an older epoch is dropped: the rollback made it void. Data of a
   // newer one waits for this worker's own order to roll back.
@@ -588,7 +588,7 @@ class Worker {
 
   void receive_control(bool& shutdown) {
     zmq::message_t frame;
-    while (control_.recv(frame, zmq::recv_flags::dontwait)) {
+    while (receive_frames(control_, frame, dropped_)) {
       std::string error = with_envelope(frame, [&](wire::Envelope::Reader e) {
         LocalScheduler* scheduler = generation_ ? generation_->scheduler.get() : nullptr;
         if (e.isShutdown()) {
@@ -727,7 +727,7 @@ class Worker {
   zmq::socket_t data_in_{context_, zmq::socket_type::pull};
   std::optional<RefusalLog> refusals_;  // with --keys: of the data socket
   std::vector<zmq::socket_t> push_;
-  std::vector<std::deque<zmq::message_t>> pending_;
+  std::vector<std::deque<Frames>> pending_;
   std::deque<zmq::message_t> early_;  // data of an epoch this worker has not reached yet
   std::string data_endpoint_;
   unsigned id_ = 0;

@@ -89,7 +89,7 @@ TEST_CASE("keygen writes the controller's and the workers' keys, the secret halv
   }
   JobRun missing = run_job(CANARY_JOB_kmeans, {"controller", "--listen", "tcp://127.0.0.1:1", "--expect=1",
                                                "--keys", "/tmp/canary-no-such-keys"});
-  CHECK(missing.exit_code == 1);
+  CHECK(missing.exit_code == 2);  // refused before anything starts
   CHECK(missing.err.find("cannot read /tmp/canary-no-such-keys/controller.key; make the keys with") !=
         std::string::npos);
   JobRun usage = finish_job(start_job(CANARY_JOB_kmeans, {"keygen"}, false));

@@ -104,3 +104,73 @@ TEST_CASE("random frames and raw TCP garbage leave a running job's answers right
   std::vector<std::vector<double>> ranks = serial_pagerank(6, 40, 20000, 8, 0.85);
   for (std::size_t p = 0; p < ranks.size(); ++p) check_close(c.results["outputs"]["ranks"][p], ranks[p]);
 }
+
+TEST_CASE(
+    "a peer that declares a huge frame is cut off at its header: the controller and workers stay small") {
+  int controller_port = free_port(), data_port = free_port();
+  std::string controller = "tcp://127.0.0.1:" + std::to_string(controller_port);
+  JobProcess job = start_job(CANARY_JOB_pagerank, {"controller", "--listen", controller, "--expect=2",
+                                                   "--partitions=4", "--vertices=20000", "--iterations=10"});
+  JobProcess target = start_job(CANARY_JOB_pagerank,
+                                {"worker", "--controller", controller, "--threads=1", "--listen",
+                                 "tcp://127.0.0.1:" + std::to_string(data_port)},
+                                false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both listen, and wait for a second worker
+  std::size_t controller_before = resident_bytes(job.pid), worker_before = resident_bytes(target.pid);
+  std::vector<int> attacks;
+  for (int i = 0; i < 4; ++i) {  // 4 x 64 MiB: a target that holds them grows by 256 MiB
+    attacks.push_back(huge_frame_attack(controller_port, "DEALER", std::size_t{64} << 20));
+    attacks.push_back(huge_frame_attack(data_port, "PUSH", std::size_t{64} << 20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::size_t controller_after = resident_bytes(job.pid), worker_after = resident_bytes(target.pid);
+  for (int fd : attacks)
+    if (fd >= 0) close(fd);
+  JobProcess other =
+      start_job(CANARY_JOB_pagerank, {"worker", "--controller", controller, "--threads=1"}, false);
+  JobRun c = finish_job(job);
+  finish_job(target);
+  finish_job(other);
+  INFO("controller " << controller_before << " -> " << controller_after << " bytes, worker " << worker_before
+                     << " -> " << worker_after << "\n"
+                     << c.err);
+  CHECK(controller_after < controller_before + (std::size_t{32} << 20));
+  CHECK(worker_after < worker_before + (std::size_t{32} << 20));
+  REQUIRE(c.exit_code == 0);
+  std::vector<std::vector<double>> ranks = serial_pagerank(4, 10, 20000, 8, 0.85);
+  for (std::size_t p = 0; p < ranks.size(); ++p) check_close(c.results["outputs"]["ranks"][p], ranks[p]);
+}
+
+TEST_CASE("the embedded default authenticates its own processes: a stranger is refused at the handshake") {
+  JobProcess job =
+      start_job(CANARY_JOB_pagerank, {"--partitions=4", "--vertices=20000", "--iterations=400", "--quiet"});
+  std::vector<int> ports;
+  for (int i = 0; i < 100 && ports.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ports = listening_ports(job.pid);
+  }
+  REQUIRE(ports.size() == 1);  // the controller's socket, bound to a free port
+  std::size_t before = resident_bytes(job.pid);
+  std::vector<int> attacks;
+  for (int i = 0; i < 4; ++i) attacks.push_back(huge_frame_attack(ports[0], "DEALER", std::size_t{64} << 20));
+  zmq::context_t context;
+  zmq::socket_t keyless(context, zmq::socket_type::dealer);
+  keyless.set(zmq::sockopt::linger, 0);
+  keyless.connect("tcp://127.0.0.1:" + std::to_string(ports[0]));
+  capnp::MallocMessageBuilder message;
+  message.initRoot<canary::wire::Envelope>().initRegister().setJob("pagerank");
+  zmq::message_t frame = frame_of(message);
+  (void)keyless.send(frame, zmq::send_flags::dontwait);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::size_t after = resident_bytes(job.pid);
+  for (int fd : attacks)
+    if (fd >= 0) close(fd);
+  JobRun r = finish_job(job);
+  INFO(r.err);
+  CHECK(after < before + (std::size_t{32} << 20));
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("controller: refused a connection") != std::string::npos);
+  CHECK(r.results["stats"]["workers"] == 2);  // the stranger never joined
+  std::vector<std::vector<double>> ranks = serial_pagerank(4, 400, 20000, 8, 0.85);
+  for (std::size_t p = 0; p < ranks.size(); ++p) check_close(r.results["outputs"]["ranks"][p], ranks[p]);
+}
