@@ -1,13 +1,40 @@
 // libFuzzer: any bytes as a snapshot's partition file, then as one of its
-// dataset files. The store must refuse what does not check out, never crash.
+// dataset files, each both as they come and behind a header that checks out
+// (the right magic, size and CRC-32), so that the fuzzer reaches the
+// decoding behind the checksum. The store must refuse what does not fit,
+// never crash.
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 
 #include "snapshot.h"
+
+namespace {
+
+// A file's header as the store writes it: magic, contents' size and CRC-32
+// (little-endian), 4 bytes of zero.
+std::string with_header(const char* magic, std::string_view contents) {
+  std::string out(magic, 8);
+  auto put = [&out](std::uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(value >> (8 * i) & 0xff));
+  };
+  put(contents.size(), 8);
+  put(crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(contents.data()), contents.size()), 4);
+  put(0, 4);
+  return out.append(contents);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace canary::rt;
@@ -22,15 +49,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return store.write(w).empty();
   }();
   if (!made) return 0;
-  for (const std::string& path : {store.path_of(1, 0, 0), store.data_path_of(1, 0, 0)}) {
-    std::string original;
-    {
-      std::ifstream in(path, std::ios::binary);
-      original.assign(std::istreambuf_iterator<char>(in), {});
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  for (const auto& [path, magic] :
+       {std::pair{store.path_of(1, 0, 0), "CNRYSNP2"}, std::pair{store.data_path_of(1, 0, 0), "CNRYDAT1"}}) {
+    std::string original = slurp(path);
+    for (const std::string& bytes : {std::string(input), with_header(magic, input)}) {
+      std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+      PartitionFile file;
+      (void)store.read(1, 0, 0, file);
     }
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data), size);
-    PartitionFile file;
-    (void)store.read(1, 0, 0, file);
     std::ofstream(path, std::ios::binary | std::ios::trunc) << original;
   }
   return 0;
