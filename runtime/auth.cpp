@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
+#include <stdexcept>
 #include <vector>
 
 namespace canary::rt {
@@ -76,46 +76,63 @@ std::string read_cluster_keys(const std::string& dir, bool controller, ClusterKe
   return "";
 }
 
-std::string make_run_keys(RunKeys& out) {
-  char public_z85[2][kZ85KeyChars + 1], secret_z85[2][kZ85KeyChars + 1];
-  for (int i = 0; i < 2; ++i)
-    if (zmq_curve_keypair(public_z85[i], secret_z85[i]) != 0) return "ZeroMQ cannot make CURVE keys here";
-  CurveKeyPair controller{public_z85[0], secret_z85[0]}, worker{public_z85[1], secret_z85[1]};
-  out.controller = {controller, controller.public_z85, worker.public_z85};
-  out.worker = {worker, controller.public_z85, worker.public_z85};
-  return "";
+Credentials Credentials::of_cluster(ClusterKeys keys) {
+  Credentials c;
+  c.keys_ = std::move(keys);
+  return c;
 }
 
-std::string worker_keys_text(const ClusterKeys& worker) {
-  return worker.own.public_z85 + " " + worker.own.secret_z85 + " " + worker.controller_public;
+Credentials Credentials::for_run() {
+  // 32 bytes from the same source as CURVE's keys (libsodium's), as Z85.
+  char public_z85[kZ85KeyChars + 1], secret_z85[kZ85KeyChars + 1];
+  if (zmq_curve_keypair(public_z85, secret_z85) != 0)
+    throw std::runtime_error("ZeroMQ cannot make a secret here");
+  return of_run(secret_z85);
 }
 
-std::string worker_keys_from_text(const std::string& text, ClusterKeys& out) {
-  std::istringstream in(text);
-  ClusterKeys keys;
-  in >> keys.own.public_z85 >> keys.own.secret_z85 >> keys.controller_public;
-  keys.worker_public = keys.own.public_z85;
-  for (const std::string* key : {&keys.own.public_z85, &keys.own.secret_z85, &keys.controller_public})
-    if (!valid_z85_key(*key)) return std::string("$") + kRunKeysVariable + " does not hold this run's keys";
-  out = keys;
-  return "";
+Credentials Credentials::of_run(std::string secret) {
+  Credentials c;
+  c.run_secret_ = std::move(secret);
+  return c;
 }
 
-void make_curve_server(zmq::socket_t& socket, const ClusterKeys& keys) {
+void Credentials::serve(zmq::socket_t& socket) const {
   socket.set(zmq::sockopt::zap_domain, "canary");
-  socket.set(zmq::sockopt::curve_server, 1);
-  socket.set(zmq::sockopt::curve_secretkey, keys.own.secret_z85);
+  if (keys_) {
+    socket.set(zmq::sockopt::curve_server, 1);
+    socket.set(zmq::sockopt::curve_secretkey, keys_->own.secret_z85);
+  } else {
+    socket.set(zmq::sockopt::plain_server, 1);
+  }
 }
 
-void make_curve_client(zmq::socket_t& socket, const ClusterKeys& keys, const std::string& server_public) {
-  socket.set(zmq::sockopt::curve_serverkey, server_public);
-  socket.set(zmq::sockopt::curve_publickey, keys.own.public_z85);
-  socket.set(zmq::sockopt::curve_secretkey, keys.own.secret_z85);
+void Credentials::connect_to_controller(zmq::socket_t& socket) const {
+  if (!keys_) {
+    socket.set(zmq::sockopt::plain_username, "canary");
+    socket.set(zmq::sockopt::plain_password, run_secret_);
+    return;
+  }
+  socket.set(zmq::sockopt::curve_serverkey, keys_->controller_public);
+  socket.set(zmq::sockopt::curve_publickey, keys_->own.public_z85);
+  socket.set(zmq::sockopt::curve_secretkey, keys_->own.secret_z85);
 }
 
-Authenticator::Authenticator(zmq::context_t& context, const std::string& allowed_public_z85, std::string who)
-    : handler_(context, zmq::socket_type::rep), allowed_(32, '\0'), who_(std::move(who)) {
-  zmq_z85_decode(reinterpret_cast<std::uint8_t*>(allowed_.data()), allowed_public_z85.c_str());
+void Credentials::connect_to_worker(zmq::socket_t& socket) const {
+  connect_to_controller(socket);
+  if (keys_) socket.set(zmq::sockopt::curve_serverkey, keys_->worker_public);
+}
+
+bool Credentials::admits(const std::string& mechanism, const std::vector<std::string>& credentials) const {
+  if (keys_) {
+    std::string allowed(32, '\0');
+    zmq_z85_decode(reinterpret_cast<std::uint8_t*>(allowed.data()), keys_->worker_public.c_str());
+    return mechanism == "CURVE" && credentials.size() == 1 && credentials[0] == allowed;
+  }
+  return mechanism == "PLAIN" && credentials.size() == 2 && credentials[1] == run_secret_;
+}
+
+Authenticator::Authenticator(zmq::context_t& context, Credentials credentials, std::string who)
+    : handler_(context, zmq::socket_type::rep), credentials_(std::move(credentials)), who_(std::move(who)) {
   handler_.set(zmq::sockopt::linger, 0);
   handler_.bind(kZapEndpoint);
   thread_ = std::thread([this] { serve(); });
@@ -139,10 +156,11 @@ void Authenticator::serve() {
       if (!handler_.recv(part, zmq::recv_flags::dontwait)) break;
       request.push_back(part.to_string());
     } while (part.more());
-    bool ok = request.size() >= 7 && request[0] == "1.0" && request[5] == "CURVE" && request[6] == allowed_;
+    bool ok = request.size() >= 6 && request[0] == "1.0" &&
+              credentials_.admits(request[5], std::vector<std::string>(request.begin() + 6, request.end()));
     if (!ok && (++refused_ <= 5 || refused_ % 1000 == 0))
       std::cerr << who_ << ": refused a connection from " << (request.size() > 3 ? request[3] : "?")
-                << ": it does not hold the cluster's worker key (" << refused_ << " refused so far)\n";
+                << ": it does not hold the job's keys (" << refused_ << " refused so far)\n";
     std::vector<std::string> reply = {"1.0",
                                       request.size() > 1 ? request[1] : "",
                                       ok ? "200" : "400",

@@ -11,8 +11,10 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 #include <zmq.hpp>
 
 namespace canary::rt {
@@ -33,32 +35,45 @@ struct ClusterKeys {
 std::string write_cluster_keys(const std::string& dir);
 std::string read_cluster_keys(const std::string& dir, bool controller, ClusterKeys& out);
 
-// The embedded default's keys, made afresh for each run and never written
-// to a file: the controller's side, and the workers', which the worker
-// processes it starts take from the environment variable kRunKeysVariable
-// (visible only to the user's own processes, like a key file).
-struct RunKeys {
-  ClusterKeys controller;
-  ClusterKeys worker;
+// What a process proves itself with and admits its peers by: a cluster's
+// CURVE keys (--keys: authenticated and encrypted), or the embedded
+// default's secret for one run (authenticated by ZeroMQ's PLAIN mechanism,
+// not encrypted: its processes talk over loopback, which only the machine's
+// administrator can watch, and encrypting every byte there would cost data-
+// heavy jobs a third of their time for nothing).
+class Credentials {
+ public:
+  static Credentials of_cluster(ClusterKeys keys);
+  // A fresh secret for one run, or for its workers the one they were given.
+  static Credentials for_run();
+  static Credentials of_run(std::string secret);
+  const std::string& run_secret() const { return run_secret_; }
+
+  // A socket that binds and admits peers with these credentials (with an
+  // Authenticator in its context), or one that connects to the controller
+  // or to a worker.
+  void serve(zmq::socket_t& socket) const;
+  void connect_to_controller(zmq::socket_t& socket) const;
+  void connect_to_worker(zmq::socket_t& socket) const;
+  // ZAP: whether a peer with this mechanism and these credentials gets in.
+  bool admits(const std::string& mechanism, const std::vector<std::string>& credentials) const;
+
+ private:
+  std::optional<ClusterKeys> keys_;  // CURVE
+  std::string run_secret_;           // PLAIN, when no keys
 };
-constexpr char kRunKeysVariable[] = "CANARY_RUN_KEYS";
-std::string make_run_keys(RunKeys& out);
-// A worker's keys as one line of text, and back.
-std::string worker_keys_text(const ClusterKeys& worker);
-std::string worker_keys_from_text(const std::string& text, ClusterKeys& out);
+// The environment variable through which the embedded default gives its
+// worker processes the run's secret (readable only by the user's own
+// processes, as a key file would be).
+constexpr char kRunSecretVariable[] = "CANARY_RUN_SECRET";
 
-// `socket` serves with `keys.own` (it binds), or connects as a client with
-// `keys.own` to a server whose public key is `server_public`.
-void make_curve_server(zmq::socket_t& socket, const ClusterKeys& keys);
-void make_curve_client(zmq::socket_t& socket, const ClusterKeys& keys, const std::string& server_public);
-
-// Answers ZAP for one ZeroMQ context, on a thread of its own: a CURVE client
-// whose public key is the workers' is admitted; any other is refused and
-// logged (the first few, then one in a thousand). Make it before binding a
-// CURVE server socket in the context.
+// Answers ZAP for one ZeroMQ context, on a thread of its own: a peer the
+// credentials admit gets in (with CURVE, one holding the workers' key);
+// any other is refused and logged (the first few, then one in a thousand).
+// Make it before binding a server socket in the context.
 class Authenticator {
  public:
-  Authenticator(zmq::context_t& context, const std::string& allowed_public_z85, std::string who);
+  Authenticator(zmq::context_t& context, Credentials credentials, std::string who);
   ~Authenticator();
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
@@ -67,7 +82,7 @@ class Authenticator {
   void serve();
 
   zmq::socket_t handler_;
-  std::string allowed_;  // 32 bytes
+  Credentials credentials_;
   std::string who_;
   std::atomic<bool> stop_{false};
   long refused_ = 0;

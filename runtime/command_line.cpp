@@ -274,9 +274,9 @@ const std::vector<Flag>& flag_table() {
          return integer("test-kill-at-migration", v, 1, 1 << 30, f.kill_at_migration);
        },
        kTests},
-      {"run-keys", nullptr, nullptr, kWorker,
+      {"run-secret", nullptr, nullptr, kWorker,
        [](const std::string&, Flags& f) {
-         f.run_keys = true;
+         f.run_secret = true;
          return "";
        },
        kTests},

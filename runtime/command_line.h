@@ -29,7 +29,7 @@ struct Flags {
   bool central_dispatch = false;                    // --dispatch=central
   std::string keys;                                 // --keys DIR; keygen's DIR
   bool insecure = false;
-  bool run_keys = false;  // a worker of the embedded default: this run's keys are in the environment
+  bool run_secret = false;  // a worker of the embedded default: the run's secret is in the environment
   int stale_map_worker = -1, stale_map_ms = 0;  // --test-stale-map=W:MS
   double slowdown = 1;
   int slow_worker = -1;  // --slow-worker=W:F, the embedded default's worker W gets --slowdown F

@@ -141,9 +141,9 @@ class Controller {
     socket_.set(zmq::sockopt::sndtimeo, 1000);
     socket_.set(zmq::sockopt::linger, 1000);
     socket_.set(zmq::sockopt::maxmsgsize, max_frame_bytes(kControlPieceBytes));
-    if (options_.keys) {
-      authenticator_.emplace(context_, options_.keys->worker_public, "controller");
-      make_curve_server(socket_, *options_.keys);
+    if (options_.credentials) {
+      authenticator_.emplace(context_, *options_.credentials, "controller");
+      options_.credentials->serve(socket_);
       refusals_.emplace(socket_, "controller");
     } else if (!is_loopback_endpoint(options_.listen) && !options_.insecure) {
       return fail(
@@ -709,7 +709,7 @@ class Controller {
   ControllerOptions options_;
   Outputs outputs_;
   zmq::context_t context_;
-  std::optional<Authenticator> authenticator_;  // with --keys
+  std::optional<Authenticator> authenticator_;  // with credentials
   zmq::socket_t socket_{context_, zmq::socket_type::router};
   std::optional<RefusalLog> refusals_;  // with --keys
   std::vector<WorkerInfo> workers_;

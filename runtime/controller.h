@@ -19,15 +19,15 @@
 namespace canary::rt {
 
 struct ControllerOptions {
-  std::string listen;               // the endpoint to bind, e.g. tcp://0.0.0.0:7100
-  std::optional<ClusterKeys> keys;  // the cluster's keys (see auth.h); none: no authentication
-  bool insecure = false;            // without keys, may listen beyond loopback
-  int expect = 1;                   // how many workers the job needs
-  double timeout_s = 30;            // for registrations
-  double heartbeat_timeout_s = 10;  // a worker silent this long is lost
-  std::vector<std::string> params;  // the job's parameters as "name=value", sent to the workers
-  std::string results;              // where to write the results JSON, if anywhere
-  bool balance = true;              // migrate partition groups off workers that hold the others up
+  std::string listen;                      // the endpoint to bind, e.g. tcp://0.0.0.0:7100
+  std::optional<Credentials> credentials;  // see auth.h; none: no authentication
+  bool insecure = false;                   // without keys, may listen beyond loopback
+  int expect = 1;                          // how many workers the job needs
+  double timeout_s = 30;                   // for registrations
+  double heartbeat_timeout_s = 10;         // a worker silent this long is lost
+  std::vector<std::string> params;         // the job's parameters as "name=value", sent to the workers
+  std::string results;                     // where to write the results JSON, if anywhere
+  bool balance = true;                     // migrate partition groups off workers that hold the others up
   // Tests: every this many milliseconds, move a random partition group to a
   // random other worker (0: never), drawing from `chaos_seed`.
   int chaos_migrate_ms = 0;

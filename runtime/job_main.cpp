@@ -30,6 +30,15 @@ namespace {
 
 int cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+// A controller's or worker's keys, with --keys: those of the cluster.
+std::string cluster_credentials(const Flags& f, bool controller, std::optional<Credentials>& out) {
+  if (f.keys.empty()) return "";
+  ClusterKeys keys;
+  std::string error = read_cluster_keys(f.keys, controller, keys);
+  if (error.empty()) out = Credentials::of_cluster(keys);
+  return error;
+}
+
 // The partition counts the parameters give, refused here, by the one
 // process that has the parameters, before any worker starts.
 std::string check_counts(const Program& program, const void* params) {
@@ -154,15 +163,11 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
   std::vector<pid_t> children;
   ControllerOptions options = controller_options(f, "tcp://127.0.0.1:*", f.workers);
   std::vector<std::string> environment(environ, environ + std::char_traits<char*>::length(environ));
-  if (!f.keys.empty()) {
-    std::string error = read_cluster_keys(f.keys, true, options.keys.emplace());
-    if (!error.empty()) throw std::runtime_error(error);
-  } else if (!f.insecure) {
-    RunKeys run;
-    std::string error = make_run_keys(run);
-    if (!error.empty()) throw std::runtime_error(error);
-    options.keys = run.controller;
-    environment.push_back(std::string(kRunKeysVariable) + "=" + worker_keys_text(run.worker));
+  std::string error = cluster_credentials(f, true, options.credentials);
+  if (!error.empty()) throw std::runtime_error(error);
+  if (!options.credentials && !f.insecure) {
+    options.credentials = Credentials::for_run();
+    environment.push_back(std::string(kRunSecretVariable) + "=" + options.credentials->run_secret());
   }
   std::vector<char*> envp;
   for (std::string& e : environment) envp.push_back(e.data());
@@ -176,7 +181,7 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
                                        "--threads", threads_arg, "--timeout",    timeout};
       if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
       if (!f.keys.empty()) args.insert(args.end(), {"--keys", f.keys});
-      if (f.keys.empty() && !f.insecure) args.emplace_back("--run-keys");
+      if (f.keys.empty() && !f.insecure) args.emplace_back("--run-secret");
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -248,7 +253,7 @@ int job_main(const Program& program, int argc, char** argv) {
         return run_embedded(program, params.get(), flags);
       case Mode::Controller: {
         ControllerOptions options = controller_options(flags, flags.listen, flags.expect);
-        if (!flags.keys.empty()) error = read_cluster_keys(flags.keys, true, options.keys.emplace());
+        error = cluster_credentials(flags, true, options.credentials);
         if (!error.empty()) break;
         return run_controller(program, params.get(), options);
       }
@@ -263,9 +268,12 @@ int job_main(const Program& program, int argc, char** argv) {
         options.kill_at_snapshot = flags.kill_at_snapshot;
         options.kill_at_migration = flags.kill_at_migration;
         options.insecure = flags.insecure;
-        if (!flags.keys.empty()) error = read_cluster_keys(flags.keys, false, options.keys.emplace());
-        const char* run_keys = flags.run_keys ? std::getenv(kRunKeysVariable) : nullptr;
-        if (flags.run_keys) error = worker_keys_from_text(run_keys ? run_keys : "", options.keys.emplace());
+        error = cluster_credentials(flags, false, options.credentials);
+        if (flags.run_secret) {  // a worker of the embedded default
+          const char* secret = std::getenv(kRunSecretVariable);
+          if (secret) options.credentials = Credentials::of_run(secret);
+          if (!secret) error = std::string("--run-secret: $") + kRunSecretVariable + " is not set";
+        }
         if (!error.empty()) break;
         return run_worker(program, options);
       }

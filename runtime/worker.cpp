@@ -161,11 +161,10 @@ class Worker {
     std::string listen = !options_.listen.empty()
                              ? options_.listen
                              : "tcp://" + (host == "127.0.0.1" ? host : std::string("*")) + ":0";
-    if (options_.keys) {
-      keys_ = options_.keys;
-      authenticator_.emplace(context_, keys_->worker_public, "worker");
-      make_curve_server(data_in_, *keys_);
-      make_curve_client(control_, *keys_, keys_->controller_public);
+    if (options_.credentials) {
+      authenticator_.emplace(context_, *options_.credentials, "worker");
+      options_.credentials->serve(data_in_);
+      options_.credentials->connect_to_controller(control_);
       refusals_.emplace(data_in_, "worker");
     } else if (!is_loopback_endpoint(listen) && !options_.insecure) {
       std::cerr
@@ -293,7 +292,7 @@ class Worker {
       }
       push_[w].set(zmq::sockopt::linger, 5000);
       push_[w].set(zmq::sockopt::sndhwm, 10000);
-      if (keys_) make_curve_client(push_[w], *keys_, keys_->worker_public);
+      if (options_.credentials) options_.credentials->connect_to_worker(push_[w]);
       if (w != id_ && !order.peers[w].empty()) push_[w].connect(order.peers[w]);
     }
     peers_ = order.peers;
@@ -721,11 +720,10 @@ class Worker {
   WorkerOptions options_;
   std::unique_ptr<void, void (*)(void*)> params_;
   zmq::context_t context_;
-  std::optional<ClusterKeys> keys_;             // with --keys
-  std::optional<Authenticator> authenticator_;  // with --keys: for the data socket
+  std::optional<Authenticator> authenticator_;  // with credentials: for the data socket
   zmq::socket_t control_{context_, zmq::socket_type::dealer};
   zmq::socket_t data_in_{context_, zmq::socket_type::pull};
-  std::optional<RefusalLog> refusals_;  // with --keys: of the data socket
+  std::optional<RefusalLog> refusals_;  // with credentials: of the data socket
   std::vector<zmq::socket_t> push_;
   std::vector<std::deque<Frames>> pending_;
   std::deque<zmq::message_t> early_;  // data of an epoch this worker has not reached yet

@@ -16,12 +16,12 @@ namespace canary::rt {
 struct WorkerOptions {
   std::string controller;  // the controller's endpoint, e.g. tcp://head:7100
   int threads = 1;
-  double timeout_s = 30;            // how long the controller may stay silent
-  std::string host;                 // how the other workers reach this one; empty: guessed
-  std::string listen;               // where to bind the data socket; empty: any free port
-  std::optional<ClusterKeys> keys;  // the cluster's keys (see auth.h); none: no authentication
-  bool insecure = false;            // without keys, may listen beyond loopback
-  double slowdown = 1;              // tests: task bodies take this many times as long
+  double timeout_s = 30;                   // how long the controller may stay silent
+  std::string host;                        // how the other workers reach this one; empty: guessed
+  std::string listen;                      // where to bind the data socket; empty: any free port
+  std::optional<Credentials> credentials;  // see auth.h; none: no authentication
+  bool insecure = false;                   // without keys, may listen beyond loopback
+  double slowdown = 1;                     // tests: task bodies take this many times as long
   // Fault tests: the worker kills itself (SIGKILL) once its shards have
   // written their first partition of this snapshot, or on receiving this
   // many migration orders (0: never).
