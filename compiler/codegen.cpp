@@ -231,8 +231,8 @@ class Generator {
         .line("                              " + dataset_rows + ", " + stage_rows + ", " +
               stage_dataset_rows + ", " + block_rows + ", " + node_rows + ", " + top + ",")
         .line(
-            "                              &new_params, &delete_params, &set_param, &evaluate_counts, "
-            "&bind};")
+            "                              {&new_params, &delete_params, &set_param, &evaluate_counts, "
+            "&bind}};")
         .line("  return canary::rt::make_program(t);")
         .line("}")
         .line();

@@ -59,6 +59,14 @@ struct Flag {
   unsigned refused_by = 0;
 };
 
+// A switch's setter: it turns `field` on.
+Setter switch_on(bool Flags::*field) {
+  return [field](const std::string&, Flags& f) {
+    f.*field = true;
+    return std::string();
+  };
+}
+
 std::string integer(const std::string& flag, const std::string& text, int min, int max, int& out) {
   std::string error;
   if (!parse_value(text, out, error)) return "--" + flag + ": " + error;
@@ -131,11 +139,7 @@ const std::vector<Flag>& flag_table() {
        },
        kWhere},
       {"graph", nullptr, "print the job's stage graph (canary-graph/1 JSON) and exit", kAny,
-       [](const std::string&, Flags& f) {
-         f.graph = true;
-         return "";
-       },
-       kWhere},
+       switch_on(&Flags::graph), kWhere},
       {"listen", "ENDPOINT",
        "controller: where workers reach it, e.g. tcp://0.0.0.0:7100; worker: where it takes data (default: a "
        "free port)",
@@ -172,13 +176,8 @@ const std::vector<Flag>& flag_table() {
        "no keys: listen beyond loopback without them (a cluster), or let the embedded default's processes "
        "talk "
        "unauthenticated",
-       kControls | kWorker,
-       [](const std::string&, Flags& f) {
-         f.insecure = true;
-         return "";
-       },
-       kCluster, "--in-process opens no socket: --keys and --insecure are for workers and controllers",
-       kInProcess},
+       kControls | kWorker, switch_on(&Flags::insecure), kCluster,
+       "--in-process opens no socket: --keys and --insecure are for workers and controllers", kInProcess},
       {"heartbeat-timeout", "S", "a worker silent S seconds is lost (default 10)", kControls,
        [](const std::string& v, Flags& f) {
          return positive_seconds("heartbeat-timeout", v, f.heartbeat_timeout_s);
@@ -209,23 +208,15 @@ const std::vector<Flag>& flag_table() {
        },
        kControl},
       {"no-balance", nullptr, "never move partitions off a straggler", kControls,
-       [](const std::string&, Flags& f) {
-         f.no_balance = true;
-         return "";
-       },
-       kControl, "--in-process does not migrate: --no-balance needs workers", kInProcess},
+       switch_on(&Flags::no_balance), kControl, "--in-process does not migrate: --no-balance needs workers",
+       kInProcess},
       {"http", "[HOST:]PORT",
        "serve a live page, /status.json and /metrics at PORT (on 127.0.0.1 unless HOST says otherwise; 0: a "
        "free port)",
        kControls,
        [](const std::string& v, Flags& f) { return not_empty("http", v, "a port, or HOST:PORT", f.http); },
        kControl},
-      {"quiet", nullptr, "no progress line on stderr", kControls,
-       [](const std::string&, Flags& f) {
-         f.quiet = true;
-         return "";
-       },
-       kControl},
+      {"quiet", nullptr, "no progress line on stderr", kControls, switch_on(&Flags::quiet), kControl},
       {"progress-every", "S",
        "when stderr is no terminal, a progress line every S seconds (default 5; on a terminal one line is "
        "redrawn in place)",
@@ -274,12 +265,7 @@ const std::vector<Flag>& flag_table() {
          return integer("test-kill-at-migration", v, 1, 1 << 30, f.kill_at_migration);
        },
        kTests},
-      {"run-secret", nullptr, nullptr, kWorker,
-       [](const std::string&, Flags& f) {
-         f.run_secret = true;
-         return "";
-       },
-       kTests},
+      {"run-secret", nullptr, nullptr, kWorker, switch_on(&Flags::run_secret), kTests},
       {"test-stale-map", "W:MS", nullptr, kControls,
        [](const std::string& v, Flags& f) {
          return std::sscanf(v.c_str(), "%d:%d", &f.stale_map_worker, &f.stale_map_ms) == 2 &&

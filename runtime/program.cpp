@@ -23,11 +23,7 @@ Program make_program(const ProgramTables& t) {
     p.blocks.push_back(
         {b.kind, b.parent, b.signal, nodes(b.body, b.body_size), nodes(b.else_body, b.else_size)});
   p.body = nodes(t.body, t.body_size);
-  p.new_params = t.new_params;
-  p.delete_params = t.delete_params;
-  p.set_param = t.set_param;
-  p.evaluate_counts = t.evaluate_counts;
-  p.bind = t.bind;
+  static_cast<ParamFunctions&>(p) = t.functions;
   return p;
 }
 

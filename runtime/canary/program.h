@@ -165,16 +165,9 @@ struct BlockInfo {
   std::vector<Node> else_body;
 };
 
-struct Program {
-  std::string job;
-  std::string graph_json;  // the canary-graph/1 document, for --graph and --help
-  std::vector<DatasetInfo> datasets;
-  std::vector<StageInfo> stages;
-  std::vector<BlockInfo> blocks;
-  std::vector<Node> body;
-  std::vector<int> group_of;  // per dataset: its co-location group
-
-  // The job's parameter struct, behind a type-erased interface.
+// The job's parameter struct, behind a type-erased interface, and what the
+// parameters decide: generated functions.
+struct ParamFunctions {
   void* (*new_params)();
   void (*delete_params)(void*);
   // Sets one field from its flag's text; false with `error` set when the
@@ -185,6 +178,16 @@ struct Program {
                           std::vector<int>& loop_counts);
   // Builds the stage functions' closures from the parameters, once per run.
   void (*bind)(const void* params);
+};
+
+struct Program : ParamFunctions {
+  std::string job;
+  std::string graph_json;  // the canary-graph/1 document, for --graph and --help
+  std::vector<DatasetInfo> datasets;
+  std::vector<StageInfo> stages;
+  std::vector<BlockInfo> blocks;
+  std::vector<Node> body;
+  std::vector<int> group_of;  // per dataset: its co-location group
 };
 
 // The tables canaryc generates, as constant data: a job of thousands of
@@ -228,12 +231,7 @@ struct ProgramTables {
   Rows<BlockRow> blocks;
   Rows<Node> nodes;  // every node list, one after another
   int body, body_size;
-  void* (*new_params)();
-  void (*delete_params)(void*);
-  bool (*set_param)(void* params, const std::string& name, const std::string& value, std::string& error);
-  void (*evaluate_counts)(const void* params, std::vector<int>& dataset_partitions,
-                          std::vector<int>& loop_counts);
-  void (*bind)(const void* params);
+  ParamFunctions functions;
 };
 Program make_program(const ProgramTables& tables);
 

@@ -19,10 +19,10 @@ class ReferenceEdges {
  public:
   explicit ReferenceEdges(const Job& job) : job_(job) {}
 
-  // Every edge once, sorted like Graph::edges.
+  // Every dataflow edge once (not the chunk edges of scatter/gather pairs),
+  // sorted like Graph::edges.
   std::vector<Edge> run() {
     walk(job_.body, {}, kNone);
-    add_chunk_edges(job_.body);
     std::stable_sort(edges_.begin(), edges_.end(), [](const Edge& a, const Edge& b) {
       return std::tie(a.to, a.from, a.dataset) < std::tie(b.to, b.from, b.dataset);
     });
@@ -88,26 +88,6 @@ class ReferenceEdges {
       }
     }
     return state;
-  }
-
-  void add_chunk_edges(const std::vector<Node>& body) {
-    std::map<DatasetId, StageId> open;
-    for (const Node& n : body) {
-      if (n.kind == Node::Kind::Block) {
-        add_chunk_edges(job_.blocks[n.id].body);
-        add_chunk_edges(job_.blocks[n.id].else_body);
-        continue;
-      }
-      const Stage& s = job_.stages[n.id];
-      if (s.kind == StageKind::Scatter) open[s.scatter_to] = s.id;
-      if (s.kind == StageKind::Gather) {
-        auto it = open.find(s.writes.front());
-        if (it != open.end()) {
-          add(it->second, s.id, it->first, EdgeKind::Chunks, kNone);
-          open.erase(it);
-        }
-      }
-    }
   }
 
   const Job& job_;
