@@ -1,33 +1,48 @@
-// <canary/serialize.h>: how partitions, chunks and outputs become bytes.
+// <canary/serialize.h>: how partitions, chunks and outputs become bytes, and
+// outputs JSON.
 //
-// Trivially copyable types, std::string, and std::vector / std::array /
-// std::pair / std::tuple / std::map / std::set / std::unordered_map of
-// serializable types need no user code. Any other type T is made
-// serializable by specialising canary::Serializer<T> (see docs/dsl.md):
+// No user code is needed for: arithmetic types and enums; std::string;
+// std::vector, std::deque, std::array, std::pair, std::tuple, std::optional,
+// std::variant, std::map, std::set, std::unordered_map, std::unordered_set
+// and C arrays of serializable types; and any aggregate (a struct whose
+// non-static data members are all public, with no virtual functions) of
+// serializable members: canaryc sees the struct and generates its
+// canary::Fields<T>, member by member. Two customization points remain:
 //
+//   // the members, in order, with their names (what canaryc generates):
+//   template <> struct canary::Fields<Pair> {
+//     template <class V, class F> static void each(V& v, F&& f) { f("a", v.a); f("b", v.b); }
+//   };
+//   // the bytes themselves; wins over everything else:
 //   template <> struct canary::Serializer<Graph> {
 //     static void write(canary::Writer& w, const Graph& g) { canary::write(w, g.edges); }
 //     static void read(canary::Reader& r, Graph& g) { canary::read(r, g.edges); }
 //   };
 //
-// canaryc rejects a dataset whose type is none of these.
+// canaryc refuses, at the driver's line, a type that is none of these.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace canary {
@@ -55,11 +70,12 @@ class Reader {
     left_ -= size;
   }
   // Bounds a length prefix by what is left, so a hostile length cannot make
-  // a reader allocate more than the buffer could describe.
+  // a reader allocate more than the buffer could describe. Every value takes
+  // at least one byte.
   std::size_t length(std::size_t min_element_size) {
     std::uint64_t n = 0;
     bytes(&n, sizeof n);
-    if (min_element_size > 0 && n > left_ / min_element_size)
+    if (n > left_ / std::max<std::size_t>(min_element_size, 1))
       throw std::out_of_range("canary: serialized length exceeds the buffer");
     return static_cast<std::size_t>(n);
   }
@@ -70,46 +86,102 @@ class Reader {
   std::size_t left_;
 };
 
-// The customization point: specialise for a type the defaults do not cover.
+// The customization points (see the top of this file).
 template <class T, class Enable = void>
 struct Serializer;
+template <class T>
+struct Fields;
 
+// (canaryc reads drivers with CANARY_ANALYSIS defined, before it has
+// generated the Fields of their structs: it judges the types itself.)
 template <class T>
 void write(Writer& w, const T& value) {
+#ifndef CANARY_ANALYSIS
   Serializer<T>::write(w, value);
+#else
+  (void)w, (void)value;
+#endif
 }
 template <class T>
 void read(Reader& r, T& value) {
+#ifndef CANARY_ANALYSIS
   Serializer<T>::read(r, value);
+#else
+  (void)r, (void)value;
+#endif
 }
 
 namespace detail {
-template <class T>
-struct is_std_container : std::false_type {};
-template <class T, class A>
-struct is_std_container<std::vector<T, A>> : std::true_type {};
-template <class K, class V, class C, class A>
-struct is_std_container<std::map<K, V, C, A>> : std::true_type {};
-template <class K, class C, class A>
-struct is_std_container<std::set<K, C, A>> : std::true_type {};
-template <class K, class V, class H, class E, class A>
-struct is_std_container<std::unordered_map<K, V, H, E, A>> : std::true_type {};
+
+template <class T, template <class...> class Template>
+struct is_instance : std::false_type {};
+template <template <class...> class Template, class... A>
+struct is_instance<Template<A...>, Template> : std::true_type {};
 
 template <class T>
-struct is_std_tuple_like : std::false_type {};
-template <class A, class B>
-struct is_std_tuple_like<std::pair<A, B>> : std::true_type {};
-template <class... T>
-struct is_std_tuple_like<std::tuple<T...>> : std::true_type {};
+struct is_std_array : std::false_type {};
 template <class T, std::size_t N>
-struct is_std_tuple_like<std::array<T, N>> : std::true_type {};
+struct is_std_array<std::array<T, N>> : std::true_type {};
 
+template <class T>
+constexpr bool is_tuple_like =
+    is_instance<T, std::pair>::value || is_instance<T, std::tuple>::value || is_std_array<T>::value;
+template <class T>
+constexpr bool is_sequence = (is_instance<T, std::vector>::value && !std::is_same_v<T, std::vector<bool>>) ||
+                             is_instance<T, std::deque>::value || std::is_same_v<T, std::vector<bool>>;
+template <class T>
+constexpr bool is_map_like = is_instance<T, std::map>::value || is_instance<T, std::unordered_map>::value;
+template <class T>
+constexpr bool is_set_like = is_instance<T, std::set>::value || is_instance<T, std::unordered_set>::value;
+template <class T>
+constexpr bool is_unordered =
+    is_instance<T, std::unordered_map>::value || is_instance<T, std::unordered_set>::value;
+
+// Fields<T> is defined (canaryc generated it, or the user wrote it).
+template <class T, class = void>
+struct has_fields : std::false_type {};
+template <class T>
+struct has_fields<T, std::void_t<decltype(sizeof(Fields<T>))>> : std::true_type {};
+
+// Whether a value's bytes are all its own: no padding, whose contents are
+// arbitrary, so that the same value always has the same bytes (what
+// hash_partition and snapshots rely on). Fields<T>::packed says it for a
+// struct: canaryc reads it off the struct's layout.
+template <class T, class = void>
+struct is_packed : std::bool_constant<std::has_unique_object_representations_v<T>> {};
+template <class T>
+struct is_packed<T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>> : std::true_type {};
+template <class T, std::size_t N>
+struct is_packed<std::array<T, N>> : is_packed<T> {};
+template <class T, std::size_t N>
+struct is_packed<T[N]> : is_packed<T> {};
+template <class A, class B>
+struct is_packed<std::pair<A, B>> : std::bool_constant<is_packed<A>::value && is_packed<B>::value &&
+                                                       sizeof(std::pair<A, B>) == sizeof(A) + sizeof(B)> {};
+template <class... T>
+struct is_packed<std::tuple<T...>>
+    : std::bool_constant<(is_packed<T>::value && ...) && sizeof(std::tuple<T...>) == (0 + ... + sizeof(T))> {
+};
+template <class T>
+struct is_packed<T, std::enable_if_t<has_fields<T>::value>> : std::bool_constant<Fields<T>::packed> {};
+
+// One memcpy: trivially copyable types without padding that are not
+// pointers (canaryc refuses pointers inside structs). Not bools, optionals
+// and variants: bytes from elsewhere could hold a value they cannot (a bool
+// of 2, an alternative that does not exist), so they are checked as they
+// are read.
 template <class T>
 constexpr bool is_memcpy_serializable =
-    std::is_trivially_copyable_v<T> && !is_std_tuple_like<T>::value && !std::is_pointer_v<T>;
+    std::is_trivially_copyable_v<T>&& is_packed<T>::value && !std::is_pointer_v<T> &&
+    !std::is_member_pointer_v<T> && !std::is_same_v<T, bool> && !is_instance<T, std::optional>::value &&
+    !is_instance<T, std::variant>::value;
 
 template <class T>
-using element_t = std::remove_const_t<typename T::value_type>;
+void write_length(Writer& w, const T& c) {
+  std::uint64_t n = c.size();
+  w.bytes(&n, sizeof n);
+}
+
 }  // namespace detail
 
 template <class T>
@@ -119,10 +191,23 @@ struct Serializer<T, std::enable_if_t<detail::is_memcpy_serializable<T>>> {
 };
 
 template <>
+struct Serializer<bool> {
+  static void write(Writer& w, bool v) {
+    std::uint8_t byte = v;
+    w.bytes(&byte, 1);
+  }
+  static void read(Reader& r, bool& v) {
+    std::uint8_t byte = 0;
+    r.bytes(&byte, 1);
+    if (byte > 1) throw std::out_of_range("canary: malformed bool");
+    v = byte;
+  }
+};
+
+template <>
 struct Serializer<std::string> {
   static void write(Writer& w, const std::string& s) {
-    std::uint64_t n = s.size();
-    w.bytes(&n, sizeof n);
+    detail::write_length(w, s);
     w.bytes(s.data(), s.size());
   }
   static void read(Reader& r, std::string& s) {
@@ -131,63 +216,168 @@ struct Serializer<std::string> {
   }
 };
 
-// Pairs, tuples and arrays: their elements in order. (An array of trivially
-// copyable elements is one memcpy.)
+// Pairs, tuples and arrays of anything not trivially copyable: their
+// elements in order.
 template <class T>
-struct Serializer<T, std::enable_if_t<detail::is_std_tuple_like<T>::value>> {
+struct Serializer<T, std::enable_if_t<detail::is_tuple_like<T> && !detail::is_memcpy_serializable<T>>> {
   static void write(Writer& w, const T& v) {
-    if constexpr (std::is_trivially_copyable_v<T>) {
-      w.bytes(&v, sizeof v);
-    } else {
-      std::apply([&w](const auto&... e) { (canary::write(w, e), ...); }, v);
-    }
+    std::apply([&w](const auto&... e) { (canary::write(w, e), ...); }, v);
   }
   static void read(Reader& r, T& v) {
-    if constexpr (std::is_trivially_copyable_v<T>) {
-      r.bytes(&v, sizeof v);
+    std::apply([&r](auto&... e) { (canary::read(r, e), ...); }, v);
+  }
+};
+
+// C arrays of anything not trivially copyable.
+template <class T, std::size_t N>
+struct Serializer<T[N], std::enable_if_t<!detail::is_memcpy_serializable<T[N]>>> {
+  static void write(Writer& w, const T (&v)[N]) {
+    for (const T& e : v) canary::write(w, e);
+  }
+  static void read(Reader& r, T (&v)[N]) {
+    for (T& e : v) canary::read(r, e);
+  }
+};
+
+// Vectors and deques: a length, then the elements (one memcpy for a vector
+// of trivially copyable ones).
+template <class C>
+struct Serializer<C, std::enable_if_t<detail::is_sequence<C>>> {
+  using Element = typename C::value_type;
+  static constexpr bool kContiguous = detail::is_instance<C, std::vector>::value &&
+                                      !std::is_same_v<Element, bool> &&
+                                      detail::is_memcpy_serializable<Element>;
+  static void write(Writer& w, const C& c) {
+    detail::write_length(w, c);
+    if constexpr (kContiguous) {
+      w.bytes(c.data(), c.size() * sizeof(Element));
     } else {
-      std::apply([&r](auto&... e) { (canary::read(r, e), ...); }, v);
+      for (const auto& e : c) canary::write(w, static_cast<const Element&>(e));
+    }
+  }
+  static void read(Reader& r, C& c) {
+    std::size_t n = r.length(kContiguous ? sizeof(Element) : 1);
+    if constexpr (kContiguous) {
+      c.resize(n);
+      r.bytes(c.data(), n * sizeof(Element));
+    } else {
+      C out;
+      for (std::size_t i = 0; i < n; ++i) {
+        Element e{};
+        canary::read(r, e);
+        out.push_back(std::move(e));
+      }
+      c = std::move(out);
     }
   }
 };
 
-// Vectors, maps and sets: a length, then the elements.
+// Maps: a length, then each key and its value; sets: a length, then the
+// keys. (Read into plain values, then inserted: the containers' own
+// elements have const keys.)
 template <class C>
-struct Serializer<C, std::enable_if_t<detail::is_std_container<C>::value>> {
-  using Element = detail::element_t<C>;
+struct Serializer<C, std::enable_if_t<detail::is_map_like<C>>> {
   static void write(Writer& w, const C& c) {
-    std::uint64_t n = c.size();
-    w.bytes(&n, sizeof n);
-    if constexpr (std::is_trivially_copyable_v<Element> && std::is_same_v<C, std::vector<Element>>) {
-      w.bytes(c.data(), c.size() * sizeof(Element));
-    } else {
-      for (const auto& e : c) canary::write(w, e);
+    detail::write_length(w, c);
+    for (const auto& [k, v] : c) {
+      canary::write(w, k);
+      canary::write(w, v);
     }
   }
   static void read(Reader& r, C& c) {
-    std::size_t n = r.length(std::is_trivially_copyable_v<Element> ? sizeof(Element) : 1);
+    std::size_t n = r.length(1);
     c.clear();
-    if constexpr (std::is_same_v<C, std::vector<Element>>) {
-      c.resize(n);
-      if constexpr (std::is_trivially_copyable_v<Element>) {
-        r.bytes(c.data(), n * sizeof(Element));
-      } else {
-        for (auto& e : c) canary::read(r, e);
-      }
-    } else {
-      for (std::size_t i = 0; i < n; ++i) {
-        Element e{};
-        canary::read(r, e);
-        c.insert(std::move(e));
-      }
+    for (std::size_t i = 0; i < n; ++i) {
+      typename C::key_type k{};
+      typename C::mapped_type v{};
+      canary::read(r, k);
+      canary::read(r, v);
+      c.emplace(std::move(k), std::move(v));
     }
+  }
+};
+template <class C>
+struct Serializer<C, std::enable_if_t<detail::is_set_like<C>>> {
+  static void write(Writer& w, const C& c) {
+    detail::write_length(w, c);
+    for (const auto& k : c) canary::write(w, k);
+  }
+  static void read(Reader& r, C& c) {
+    std::size_t n = r.length(1);
+    c.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      typename C::key_type k{};
+      canary::read(r, k);
+      c.insert(std::move(k));
+    }
+  }
+};
+
+template <class T>
+struct Serializer<std::optional<T>> {
+  static void write(Writer& w, const std::optional<T>& v) {
+    std::uint8_t has = v.has_value();
+    w.bytes(&has, 1);
+    if (v) canary::write(w, *v);
+  }
+  static void read(Reader& r, std::optional<T>& v) {
+    std::uint8_t has = 0;
+    r.bytes(&has, 1);
+    if (has > 1) throw std::out_of_range("canary: malformed std::optional");
+    if (!has) {
+      v.reset();
+      return;
+    }
+    if (!v) v.emplace();
+    canary::read(r, *v);
+  }
+};
+
+template <class... T>
+struct Serializer<std::variant<T...>> {
+  static void write(Writer& w, const std::variant<T...>& v) {
+    if (v.valueless_by_exception()) throw std::invalid_argument("canary: a std::variant without a value");
+    std::uint32_t index = static_cast<std::uint32_t>(v.index());
+    w.bytes(&index, sizeof index);
+    std::visit([&w](const auto& held) { canary::write(w, held); }, v);
+  }
+  static void read(Reader& r, std::variant<T...>& v) {
+    std::uint32_t index = 0;
+    r.bytes(&index, sizeof index);
+    if (index >= sizeof...(T)) throw std::out_of_range("canary: malformed std::variant");
+    read_as(r, v, index, std::index_sequence_for<T...>{});
+  }
+
+ private:
+  template <std::size_t... I>
+  static void read_as(Reader& r, std::variant<T...>& v, std::uint32_t index, std::index_sequence<I...>) {
+    ((index == I ? (canary::read(r, v.template emplace<I>()), true) : false) || ...);
+  }
+};
+
+// Aggregates: their members, in order (Fields<T>, which canaryc generates).
+template <class T>
+struct Serializer<T, std::enable_if_t<detail::has_fields<T>::value && !detail::is_memcpy_serializable<T>>> {
+  static void write(Writer& w, const T& v) {
+    Fields<T>::each(v, [&w](const char*, const auto& member) { canary::write(w, member); });
+  }
+  static void read(Reader& r, T& v) {
+    Fields<T>::each(v, [&r](const char*, auto& member) { canary::read(r, member); });
   }
 };
 
 namespace detail {
-// Output values as JSON text: arithmetic types, strings, and sequences of
-// them. Doubles print in the shortest form that reads back bit-identical.
-inline void append_json_string(std::string& out, const std::string& s) {
+
+// Values as JSON text, for the results (DESIGN.md section 4): an aggregate
+// is an object keyed by its members' names, a map with string keys an
+// object, any other map a list of [key, value] pairs; pairs, tuples,
+// sequences and sets are lists; an optional is null or its value, a variant
+// its held value, an enum its integer. Doubles print in the shortest form
+// that reads back bit-identical; NaN and infinities, which JSON has no
+// numbers for, as the strings "nan", "inf" and "-inf". Unordered
+// containers are listed in the order of their elements' JSON text, so the
+// same values always print alike.
+inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (char c : s) {
     switch (c) {
@@ -220,34 +410,91 @@ inline void append_json_string(std::string& out, const std::string& s) {
 }
 
 template <class T>
+void append_json(std::string& out, const T& value);
+
+// Appends `items` (already JSON) as a JSON list, or as an object when `keys`.
+inline void append_joined(std::string& out, const std::vector<std::string>& items, char open, char close) {
+  out += open;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += items[i];
+  }
+  out += close;
+}
+
+template <class C, class Each>
+void append_container(std::string& out, const C& c, char open, char close, Each&& each) {
+  std::vector<std::string> items;
+  for (const auto& e : c) each(items.emplace_back(), e);
+  if constexpr (is_unordered<C>) std::sort(items.begin(), items.end());
+  append_joined(out, items, open, close);
+}
+
+template <class T>
 void append_json(std::string& out, const T& value) {
   if constexpr (std::is_same_v<T, bool>) {
     out += value ? "true" : "false";
   } else if constexpr (std::is_floating_point_v<T>) {
-    if (value != value || value - value != 0) {  // NaN or infinity: not JSON numbers
-      out += "null";
-      return;
+    if (value != value) {
+      out += "\"nan\"";
+    } else if (value - value != 0) {
+      out += value > 0 ? "\"inf\"" : "\"-inf\"";
+    } else {
+      char buf[64];
+      auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+      out.append(buf, end);
     }
-    char buf[64];
-    auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
-    out.append(buf, end);
+  } else if constexpr (std::is_enum_v<T>) {
+    append_json(out, static_cast<std::underlying_type_t<T>>(value));
   } else if constexpr (std::is_arithmetic_v<T>) {
     out += std::to_string(value);
-  } else if constexpr (std::is_convertible_v<const T&, std::string>) {
-    append_json_string(out, std::string(value));
-  } else {
-    static_assert(!std::is_same_v<decltype(std::begin(value)), void>,
-                  "t.output takes arithmetic values, strings, and vectors or arrays of them");
-    out += '[';
-    bool first = true;
-    for (const auto& e : value) {
-      if (!first) out += ',';
-      first = false;
-      append_json(out, e);
+  } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    append_json_string(out, std::string_view(value));
+  } else if constexpr (is_instance<T, std::optional>::value) {
+    if (value) {
+      append_json(out, *value);
+    } else {
+      out += "null";
     }
-    out += ']';
+  } else if constexpr (is_instance<T, std::variant>::value) {
+    std::visit([&out](const auto& held) { append_json(out, held); }, value);
+  } else if constexpr (is_map_like<T>) {
+    using Key = typename T::key_type;
+    if constexpr (std::is_convertible_v<const Key&, std::string_view>) {
+      append_container(out, value, '{', '}', [](std::string& item, const auto& kv) {
+        append_json_string(item, std::string_view(kv.first));
+        item += ':';
+        append_json(item, kv.second);
+      });
+    } else {
+      append_container(out, value, '[', ']', [](std::string& item, const auto& kv) {
+        item += '[';
+        append_json(item, kv.first);
+        item += ',';
+        append_json(item, kv.second);
+        item += ']';
+      });
+    }
+  } else if constexpr (is_tuple_like<T>) {
+    std::vector<std::string> items;
+    std::apply([&items](const auto&... e) { (append_json(items.emplace_back(), e), ...); }, value);
+    append_joined(out, items, '[', ']');
+  } else if constexpr (has_fields<T>::value) {
+    std::vector<std::string> items;
+    Fields<T>::each(value, [&items](const char* name, const auto& member) {
+      std::string& item = items.emplace_back();
+      append_json_string(item, name);
+      item += ':';
+      append_json(item, member);
+    });
+    append_joined(out, items, '{', '}');
+  } else {
+    static_assert(std::is_array_v<T> || is_sequence<T> || is_set_like<T>,
+                  "t.output takes serializable values (canaryc names the type it cannot show)");
+    append_container(out, value, '[', ']', [](std::string& item, const auto& e) { append_json(item, e); });
   }
 }
+
 }  // namespace detail
 
 }  // namespace canary
