@@ -58,8 +58,9 @@ class Generator {
         .line()
         .line("#include <canary/program.h>")
         .line()
-        .line("#include <utility>")
-        .line()
+        .line("#include <utility>");
+    for (const Aggregate& a : job_.aggregates) fields(a);
+    w_.line()
         .line("namespace canary_generated_job {")
         .line()
         .line("using CanaryJobParams = " + job_.params_type + ";");
@@ -78,6 +79,40 @@ class Generator {
  private:
   const std::string& type(DatasetId d) const { return job_.datasets[d].type; }
   const std::string& pv() const { return job_.params_variable; }
+
+  // canary::Fields<T> for an aggregate the job's datasets or outputs use
+  // (DESIGN.md section 4): how it serializes, and shows as JSON, member by
+  // member. A bit-field travels through a copy, having no address.
+  void fields(const Aggregate& a) {
+    w_.line()
+        .line("template <>")
+        .line("struct canary::Fields< " + a.type + "> {")
+        .line(std::string("  static constexpr bool packed = ") + (a.packed ? "true" : "false") + ";")
+        .line("  template <class F>")
+        .line("  static void each(const " + a.type + "& v, F&& f) {")
+        .line("    (void)v, (void)f;");
+    for (const Aggregate::Member& m : a.members) {
+      std::string value =
+          m.bitfield_type.empty() ? m.access : "static_cast<" + m.bitfield_type + ">(" + m.access + ")";
+      w_.line("    f(" + quoted(m.name) + ", " + value + ");");
+    }
+    w_.line("  }")
+        .line("  template <class F>")
+        .line("  static void each(" + a.type + "& v, F&& f) {")
+        .line("    (void)v, (void)f;");
+    for (const Aggregate::Member& m : a.members) {
+      if (m.bitfield_type.empty()) {
+        w_.line("    f(" + quoted(m.name) + ", " + m.access + ");");
+      } else {
+        w_.line("    {")
+            .line("      " + m.bitfield_type + " canary_bits = " + m.access + ";")
+            .line("      f(" + quoted(m.name) + ", canary_bits);")
+            .line("      " + m.access + " = canary_bits;")
+            .line("    }");
+      }
+    }
+    w_.line("  }").line("};");
+  }
 
   // make_stage_N builds the closure from the parameters; stage_N holds it
   // for the run; run_stage_N unpacks a task's partitions and calls it.

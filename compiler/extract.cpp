@@ -29,7 +29,17 @@ std::string dsl_name(const CallExpr* call) {
 
 const Expr* strip(const Expr* e) { return e ? e->IgnoreUnlessSpelledInSource() : nullptr; }
 
-// Every DSL statement call outside system headers, and the job functions.
+// Whether `call` is t.output(key, value) on a canary::Task.
+bool is_output(const CallExpr* call) {
+  const auto* member = dyn_cast<CXXMemberCallExpr>(call);
+  const CXXMethodDecl* method = member ? member->getMethodDecl() : nullptr;
+  if (!method || method->getName() != "output" || method->getParent()->getName() != "Task") return false;
+  const auto* ns = dyn_cast<NamespaceDecl>(method->getParent()->getDeclContext());
+  return ns && ns->getName() == "canary";
+}
+
+// Every DSL statement call and t.output() outside system headers, and the
+// job functions.
 class Survey : public RecursiveASTVisitor<Survey> {
  public:
   explicit Survey(const SourceManager& sm) : sm_(sm) {}
@@ -37,9 +47,10 @@ class Survey : public RecursiveASTVisitor<Survey> {
   bool shouldVisitLambdaBodies() const { return true; }
 
   bool VisitCallExpr(CallExpr* call) {
-    if (!sm_.isInSystemHeader(sm_.getExpansionLoc(call->getBeginLoc())) &&
-        kStatementCalls.count(dsl_name(call)))
-      calls.push_back(call);
+    if (sm_.isInSystemHeader(sm_.getExpansionLoc(call->getBeginLoc()))) return true;
+    if (kStatementCalls.count(dsl_name(call))) calls.push_back(call);
+    if (is_output(call)) outputs.push_back(call);
+    if (dsl_name(call) == "hash_partition") keys.push_back(call);
     return true;
   }
   bool VisitFunctionDecl(FunctionDecl* f) {
@@ -50,6 +61,8 @@ class Survey : public RecursiveASTVisitor<Survey> {
   }
 
   std::vector<const CallExpr*> calls;
+  std::vector<const CallExpr*> outputs;  // t.output(key, value)
+  std::vector<const CallExpr*> keys;     // canary::hash_partition(key, parts)
   std::vector<const FunctionDecl*> jobs;
 
  private:
@@ -79,7 +92,10 @@ class Extractor {
     if (ok_) walk(cast<CompoundStmt>(job_fn_->getBody()), kNone, Branch::None, job_.body);
     for (const CallExpr* call : survey.calls)
       if (!consumed_.count(call)) report_misplaced(call);
+    for (const CallExpr* call : survey.outputs) output(call);
+    for (const CallExpr* call : survey.keys) hash_key(call);
     if (!ok_) return std::nullopt;
+    job_.aggregates = types_.aggregates();
     return std::move(job_);
   }
 
@@ -214,7 +230,7 @@ class Extractor {
     d.name = literal->getString().str();
     QualType element = call->getDirectCallee()->getTemplateSpecializationArgs()->get(0).getAsType();
     d.type = spelled_template_argument(call).value_or(element.getAsString(context_.getPrintingPolicy()));
-    std::string why = why_not_serializable(element, context_);
+    std::string why = types_.why_not(element);
     if (!why.empty()) {
       error(call->getBeginLoc(), "dataset '" + d.name + "' has a type Canary cannot serialize: " + why);
       return;
@@ -501,6 +517,30 @@ class Extractor {
         .str();
   }
 
+  // --- outputs ------------------------------------------------------------
+
+  // t.output(key, value): the value is shown as JSON in the results, so its
+  // type must be one canaryc can serialize and name the members of.
+  void output(const CallExpr* call) {
+    const auto* method = cast<CXXMemberCallExpr>(call)->getMethodDecl();
+    const TemplateArgumentList* args = method->getTemplateSpecializationArgs();
+    if (!args || args->size() != 1) return;
+    std::string why = types_.why_not_shown(args->get(0).getAsType());
+    if (!why.empty()) error(call->getBeginLoc(), "t.output takes a value Canary cannot show: " + why);
+  }
+
+  // canary::hash_partition(key, parts): a key that is no integer or string
+  // is hashed by its serialized bytes.
+  void hash_key(const CallExpr* call) {
+    const TemplateArgumentList* args = call->getDirectCallee()->getTemplateSpecializationArgs();
+    if (!args || args->size() < 1) return;
+    QualType key = args->get(0).getAsType().getCanonicalType();
+    if (key->isIntegralOrEnumerationType()) return;
+    std::string why = types_.why_not(key);
+    if (!why.empty())
+      error(call->getBeginLoc(), "canary::hash_partition takes a key Canary cannot serialize: " + why);
+  }
+
   // --- control flow -------------------------------------------------------
 
   void control(const std::string& kind, const CallExpr* call, BlockId parent, std::vector<Node>& out) {
@@ -673,6 +713,7 @@ class Extractor {
   std::set<const CallExpr*> consumed_;
   std::set<const CXXRecordDecl*> task_functions_;
   std::set<const CXXRecordDecl*> body_lambdas_;
+  TypeJudge types_{context_};
 };
 
 }  // namespace

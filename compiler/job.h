@@ -93,6 +93,19 @@ struct Block {
   SourceLoc loc;
 };
 
+// A struct whose serialization (and JSON, for outputs) canaryc generates
+// member by member, as canary::Fields<T> (DESIGN.md section 4).
+struct Aggregate {
+  std::string type;  // as C++ from the global scope, e.g. ::geo::Pair<int>
+  struct Member {
+    std::string name;           // for JSON
+    std::string access;         // from a value `v`: v.name, or v.Base::name for a base's member
+    std::string bitfield_type;  // a bit-field's type (it is passed by copy), else empty
+  };
+  std::vector<Member> members;  // its bases' first, in declaration order
+  bool packed = false;          // trivially copyable without padding: its bytes are its value
+};
+
 struct Job {
   std::string name;
   std::string source;
@@ -102,7 +115,8 @@ struct Job {
   std::vector<Dataset> datasets;
   std::vector<Stage> stages;
   std::vector<Block> blocks;
-  std::vector<Node> body;  // top level, in program order
+  std::vector<Node> body;             // top level, in program order
+  std::vector<Aggregate> aggregates;  // those datasets and outputs use, in no particular order
 };
 
 const char* to_string(StageKind kind);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -55,12 +56,17 @@ class Task {
   // Depends only on the stage, the partition and the loop iterations.
   std::uint64_t seed() const { return seed_; }
   // Returns a value to the user: printed by the controller and written to the
-  // results file. Arithmetic types, std::string, and vectors/arrays of them.
+  // results file as JSON (see <canary/serialize.h>). Any type a dataset may
+  // have; canaryc refuses, at the call, one it cannot show.
   template <class V>
   void output(const std::string& key, const V& value) {
+#ifndef CANARY_ANALYSIS  // canaryc judges the type itself, before it generates the Fields JSON needs
     std::string json;
     detail::append_json(json, value);
     outputs_->add(stage_, index_, key, std::move(json));
+#else
+    (void)key, (void)value;
+#endif
   }
 
  private:
@@ -120,6 +126,10 @@ class Emit {
  public:
   explicit Emit(detail::ChunkSink* sink) : sink_(sink) {}
   void send(int destination, const T& value) {
+#ifdef CANARY_ANALYSIS  // canaryc judges T itself, before it generates the Fields serializing needs
+    (void)destination, (void)value;
+    return;
+#endif
     std::string* buffer = sink_->buffer(destination);
     if (!buffer)
       throw std::out_of_range("canary: send to partition " + std::to_string(destination) +
@@ -246,6 +256,74 @@ void if_(const char*, Reads<S>, Pred, Then, Else) {
 template <class S, class Pred, class Then>
 void if_(const char* name, Reads<S> s, Pred predicate, Then then_body) {
   if_(name, s, std::move(predicate), std::move(then_body), [] {});
+}
+
+// --- helpers every driver needs (DESIGN.md section 4.2) ---------------------
+
+namespace detail {
+inline std::uint64_t mix64(std::uint64_t x) {  // splitmix64's finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+inline std::uint64_t fnv1a64(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+inline void require_parts(long long parts) {
+  if (parts < 1)
+    throw std::invalid_argument("canary: " + std::to_string(parts) + " parts; there must be at least 1");
+}
+}  // namespace detail
+
+// {begin, end} of block `i` when `total` items are cut into `parts`
+// contiguous blocks: total*i/parts .. total*(i+1)/parts.
+template <class I, class T, class P,
+          class = std::enable_if_t<std::is_integral_v<I> && std::is_integral_v<T> && std::is_integral_v<P>>>
+std::pair<long, long> range_of(I i, T total, P parts) {
+  detail::require_parts(parts);
+  if (i < 0 || static_cast<long long>(i) >= static_cast<long long>(parts))
+    throw std::out_of_range("canary: block " + std::to_string(i) + " of " + std::to_string(parts));
+  __int128 t = total;
+  return {static_cast<long>(t * i / parts), static_cast<long>(t * (static_cast<__int128>(i) + 1) / parts)};
+}
+
+// The block that holds `item` under range_of's cut.
+template <class I, class T, class P,
+          class = std::enable_if_t<std::is_integral_v<I> && std::is_integral_v<T> && std::is_integral_v<P>>>
+int owner_of(I item, T total, P parts) {
+  detail::require_parts(parts);
+  if (item < 0 || static_cast<long long>(item) >= static_cast<long long>(total))
+    throw std::out_of_range("canary: item " + std::to_string(item) + " of " + std::to_string(total));
+  // The first block whose end passes the item: begin(b) = total*b/parts <= item.
+  __int128 b = (static_cast<__int128>(item) * parts + parts) / total;
+  if (b >= parts) b = parts - 1;
+  while (b > 0 && static_cast<__int128>(total) * b / parts > item) --b;
+  while (static_cast<__int128>(total) * (b + 1) / parts <= item) ++b;
+  return static_cast<int>(b);
+}
+
+// A partition for `key` among `parts`, the same on every machine, compiler
+// and run: integers (and enums) by their value, strings by their bytes, any
+// other serializable type by its serialized bytes, each hashed (FNV-1a,
+// then splitmix64's finalizer, which spreads keys evenly) modulo `parts`.
+template <class K>
+int hash_partition(const K& key, int parts) {
+  detail::require_parts(parts);
+  std::uint64_t h;
+  if constexpr (std::is_integral_v<K> || std::is_enum_v<K>) {
+    h = detail::mix64(static_cast<std::uint64_t>(key));
+  } else if constexpr (std::is_convertible_v<const K&, std::string_view>) {
+    h = detail::mix64(detail::fnv1a64(std::string_view(key)));
+  } else {
+    std::string bytes;
+    Writer w(bytes);
+    canary::write(w, key);
+    h = detail::mix64(detail::fnv1a64(bytes));
+  }
+  return static_cast<int>(h % static_cast<std::uint64_t>(parts));
 }
 
 }  // namespace canary

@@ -64,20 +64,10 @@ std::vector<T> read_all(const std::vector<std::string_view>& buffers) {
 // t.seed(): a function of the stage's name, the partition index and the
 // iterations of the enclosing loops (outermost first), nothing else, so a run
 // is reproducible whatever the placement.
-inline std::uint64_t mix_seed(std::uint64_t x) {  // splitmix64's finalizer
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-inline std::uint64_t stage_name_hash(const std::string& stage) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (unsigned char c : stage) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
+inline std::uint64_t stage_name_hash(const std::string& stage) { return detail::fnv1a64(stage); }
 inline std::uint64_t task_seed(std::uint64_t stage_hash, int index, const std::vector<int>& iterations) {
-  std::uint64_t seed = mix_seed(stage_hash ^ mix_seed(static_cast<std::uint64_t>(index)));
-  for (int it : iterations) seed = mix_seed(seed ^ static_cast<std::uint64_t>(it));
+  std::uint64_t seed = detail::mix64(stage_hash ^ detail::mix64(static_cast<std::uint64_t>(index)));
+  for (int it : iterations) seed = detail::mix64(seed ^ static_cast<std::uint64_t>(it));
   return seed;
 }
 inline std::uint64_t task_seed(const std::string& stage, int index, const std::vector<int>& iterations) {
