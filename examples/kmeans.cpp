@@ -32,31 +32,6 @@ struct Model {
   int updates = 0;
 };
 
-template <>
-struct canary::Serializer<ClusterSums> {
-  static void write(canary::Writer& w, const ClusterSums& s) {
-    canary::write(w, s.sum);
-    canary::write(w, s.count);
-  }
-  static void read(canary::Reader& r, ClusterSums& s) {
-    canary::read(r, s.sum);
-    canary::read(r, s.count);
-  }
-};
-template <>
-struct canary::Serializer<Model> {
-  static void write(canary::Writer& w, const Model& m) {
-    canary::write(w, m.centroids);
-    canary::write(w, m.moved);
-    canary::write(w, m.updates);
-  }
-  static void read(canary::Reader& r, Model& m) {
-    canary::read(r, m.centroids);
-    canary::read(r, m.moved);
-    canary::read(r, m.updates);
-  }
-};
-
 CANARY_JOB(kmeans, Params params) {
   auto points = canary::dataset<std::vector<Point>>("points", params.partitions);
   auto local_model = canary::dataset<Model>("local_model", params.partitions);

@@ -25,27 +25,13 @@ struct Vertices {
 // Contributions addressed to vertices of one partition: (vertex, amount).
 using Contributions = std::vector<std::pair<long, double>>;
 
-template <>
-struct canary::Serializer<Vertices> {
-  static void write(canary::Writer& w, const Vertices& v) {
-    canary::write(w, v.first);
-    canary::write(w, v.rank);
-    canary::write(w, v.out);
-  }
-  static void read(canary::Reader& r, Vertices& v) {
-    canary::read(r, v.first);
-    canary::read(r, v.rank);
-    canary::read(r, v.out);
-  }
-};
-
 CANARY_JOB(pagerank, Params params) {
   auto graph = canary::dataset<Vertices>("graph", params.partitions);
   auto incoming = canary::dataset<Contributions>("incoming", params.partitions);
 
   canary::transform("generate", canary::writes(graph), [params](canary::Task& t, Vertices& v) {
-    v.first = params.vertices * t.index() / t.partitions();
-    long end = params.vertices * (t.index() + 1) / t.partitions();
+    auto [first, end] = canary::range_of(t.index(), params.vertices, t.partitions());
+    v.first = first;
     std::mt19937_64 rng(t.seed());
     std::uniform_int_distribution<long> target(0, params.vertices - 1);
     v.rank.assign(end - v.first, 1.0 / params.vertices);
@@ -54,22 +40,18 @@ CANARY_JOB(pagerank, Params params) {
       for (int e = 0; e < params.degree; ++e) edges.push_back(target(rng));
   });
   canary::loop(params.iterations, [&] {
-    canary::scatter(
-        "contribute", canary::reads(graph), canary::to(incoming),
-        [params](canary::Task& t, const Vertices& v, canary::Emit<Contributions>& out) {
-          std::vector<Contributions> per(t.partitions());
-          for (std::size_t i = 0; i < v.rank.size(); ++i) {
-            double share = v.rank[i] / v.out[i].size();
-            for (long target : v.out[i]) {
-              int owner = static_cast<int>((target * t.partitions() + t.partitions() - 1) / params.vertices);
-              while (params.vertices * owner / t.partitions() > target) --owner;
-              while (params.vertices * (owner + 1) / t.partitions() <= target) ++owner;
-              per[owner].emplace_back(target, share);
-            }
-          }
-          for (int p = 0; p < t.partitions(); ++p)
-            if (!per[p].empty()) out.send(p, per[p]);
-        });
+    canary::scatter("contribute", canary::reads(graph), canary::to(incoming),
+                    [params](canary::Task& t, const Vertices& v, canary::Emit<Contributions>& out) {
+                      std::vector<Contributions> per(t.partitions());
+                      for (std::size_t i = 0; i < v.rank.size(); ++i) {
+                        double share = v.rank[i] / v.out[i].size();
+                        for (long target : v.out[i])
+                          per[canary::owner_of(target, params.vertices, t.partitions())].emplace_back(target,
+                                                                                                      share);
+                      }
+                      for (int p = 0; p < t.partitions(); ++p)
+                        if (!per[p].empty()) out.send(p, per[p]);
+                    });
     canary::gather("collect", incoming,
                    [](canary::Task&, canary::Chunks<Contributions>& in, Contributions& mine) {
                      mine.clear();
