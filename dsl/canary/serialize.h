@@ -351,7 +351,7 @@ struct Serializer<std::variant<T...>> {
  private:
   template <std::size_t... I>
   static void read_as(Reader& r, std::variant<T...>& v, std::uint32_t index, std::index_sequence<I...>) {
-    ((index == I ? (canary::read(r, v.template emplace<I>()), true) : false) || ...);
+    (void)((index == I ? (canary::read(r, v.template emplace<I>()), true) : false) || ...);
   }
 };
 

@@ -203,7 +203,7 @@ TEST_CASE("a vector of trivially copyable values is its length and one block of 
   std::vector<double> v = {1.5, 2.5, 3.5};
   std::string bytes = bytes_of(v);
   REQUIRE(bytes.size() == 8 + 3 * sizeof(double));
-  CHECK(std::memcmp(bytes.data() + 8, v.data(), 3 * sizeof(double)) == 0);
+  CHECK(bytes.substr(8) == std::string(reinterpret_cast<const char*>(v.data()), 3 * sizeof(double)));
 }
 
 TEST_CASE("malformed bytes are refused, never read past their end") {
