@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "quote.h"
+#include "touches.h"
 
 namespace canary::compiler {
 namespace {
@@ -227,12 +228,16 @@ class Generator {
     for (const Stage& s : job_.stages) {
       std::string run = s.kind == StageKind::Broadcast ? "nullptr" : "&run_stage_" + std::to_string(s.id);
       bool one = s.partitions.constant && *s.partitions.constant == 1;
-      stages.push_back("{" + quoted(s.name) + ", " + runtime_kind("StageKind", s.kind) + ", " +
-                       std::to_string(stage_datasets.size()) + ", " + std::to_string(s.reads.size()) + ", " +
-                       std::to_string(s.writes.size()) + ", " + std::to_string(s.scatter_to) + ", " + run +
-                       ", " + (one ? "true" : "false") + "}");
-      for (DatasetId d : s.reads) stage_datasets.push_back(std::to_string(d));
-      for (DatasetId d : s.writes) stage_datasets.push_back(std::to_string(d));
+      const Touches t = touches_of(s);
+      std::string row = "{" + quoted(s.name) + ", " + runtime_kind("StageKind", s.kind) + ", " +
+                        std::to_string(stage_datasets.size());
+      for (const std::vector<DatasetId>* list :
+           {&s.reads, &s.writes, &t.main, &t.single, &t.main_writes, &t.single_writes}) {
+        row += ", " + std::to_string(list->size());
+        for (DatasetId d : *list) stage_datasets.push_back(std::to_string(d));
+      }
+      stages.push_back(row + ", " + std::to_string(s.scatter_to) + ", " + run + ", " +
+                       (one ? "true" : "false") + "}");
     }
     auto node_list = [&](const std::vector<Node>& list) {
       std::string where = std::to_string(nodes.size()) + ", " + std::to_string(list.size());

@@ -140,6 +140,16 @@ struct StageInfo {
   int to;                  // scatter: the destination dataset, else -1
   StageFunction run;       // null for broadcast, which needs no user code
   bool partitions_is_one;  // its partition count is the constant 1: outputs are scalars, not lists
+  // Which datasets its tasks touch, by the role they play (canaryc decides):
+  // the "main" tasks, one per partition, touch partition i of main_touches;
+  // a reduce's combine, a broadcast's send and a signal's evaluation are a
+  // single task on partition 0 of single_touches. Of those, the *_writes
+  // may change.
+  std::vector<int> main_touches, single_touches, main_writes, single_writes;
+
+  // The dataset whose partition count is the main tasks' (-1: none).
+  int main_partitions_of() const { return main_touches.empty() ? -1 : main_touches.front(); }
+  bool has_single() const { return !single_touches.empty(); }
 };
 
 struct Node {
@@ -191,9 +201,11 @@ struct DatasetRow {
 struct StageRow {
   const char* name;
   StageKind kind;
-  int datasets;  // where its reads, then its writes, start in ProgramTables::stage_datasets
-  int reads;
-  int writes;
+  // Where its reads, writes, main_touches, single_touches, main_writes and
+  // single_writes start, one after another, in ProgramTables::stage_datasets,
+  // and how many of each.
+  int datasets;
+  int reads, writes, main_touches, single_touches, main_writes, single_writes;
   int to;
   StageFunction run;
   bool partitions_is_one;

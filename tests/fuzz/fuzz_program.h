@@ -19,10 +19,10 @@ inline const rt::Program& program() {
     p.datasets.push_back({"graph", rt::type_ops<std::vector<double>>()});
     p.datasets.push_back({"incoming", rt::type_ops<Contributions>()});
     p.datasets.push_back({"total", rt::type_ops<std::vector<double>>()});
-    p.stages.push_back({"contribute", rt::StageKind::Scatter, {0}, {}, 1, nullptr, false});
-    p.stages.push_back({"collect", rt::StageKind::Gather, {}, {1}, -1, nullptr, false});
-    p.stages.push_back({"sum", rt::StageKind::Reduce, {0}, {2}, -1, nullptr, true});
-    p.stages.push_back({"share", rt::StageKind::Broadcast, {2}, {0}, -1, nullptr, false});
+    p.stages.push_back({"contribute", rt::StageKind::Scatter, {0}, {}, 1, nullptr, false, {0}, {}, {}, {}});
+    p.stages.push_back({"collect", rt::StageKind::Gather, {}, {1}, -1, nullptr, false, {1}, {}, {1}, {}});
+    p.stages.push_back({"sum", rt::StageKind::Reduce, {0}, {2}, -1, nullptr, true, {0}, {2}, {}, {2}});
+    p.stages.push_back({"share", rt::StageKind::Broadcast, {2}, {0}, -1, nullptr, false, {0}, {2}, {0}, {}});
     p.body = {{false, 0}, {false, 1}, {false, 2}, {false, 3}};
     p.group_of = {0, 0, 1};
     return p;

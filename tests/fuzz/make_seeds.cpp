@@ -5,7 +5,6 @@
 // the fuzzers past it.
 //   make_seeds DIR           writes DIR/wire, DIR/chunks, DIR/snapshot
 //   make_seeds --check DIR   exits 1 if DIR holds other seeds than it would write
-#include <capnp/message.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,8 +15,8 @@
 #include <string>
 
 #include "fuzz_program.h"
-#include "snapshot.h"
-#include "wire.h"
+#include "store/snapshot.h"
+#include "wire/codec.h"
 
 namespace {
 
@@ -33,10 +32,6 @@ std::string joined(const Frames& frames) {
   return out;
 }
 
-std::string envelope(capnp::MessageBuilder& message) {
-  return joined(to_frames(message, kControlPieceBytes));
-}
-
 template <class T>
 std::string serialized(const T& value) {
   std::string out;
@@ -48,92 +43,55 @@ Seeds wire_seeds() {
   const Program& p = fuzz::program();
   Seeds seeds;
   fuzz::Contributions contributions = {{0, 0.25}, {3, 1.5}, {7, -2.0}};
-  Message chunks(Message::Kind::Chunks, 12, 0, 1);
+  Message chunks(Message::Kind::Chunks, Seq(12), StageId(0), PartitionIndex(1));
   chunks.iterations = {2};
-  chunks.parts.push_back({0, 1, serialized(contributions)});
-  chunks.parts.push_back({1, 2, ""});
-  seeds["data-chunks"] = joined(encode_data(chunks, p.job, p, 0));
-  Message reduce(Message::Kind::ReduceInput, 13, 2, 1);
+  chunks.parts.push_back({PartitionIndex(0), Version(1), serialized(contributions)});
+  chunks.parts.push_back({PartitionIndex(1), Version(2), ""});
+  seeds["data-chunks"] = joined(encode_data(Epoch(0), chunks, p));
+  Message reduce(Message::Kind::ReduceInput, Seq(13), StageId(2), PartitionIndex(1));
   reduce.value = serialized(std::vector<double>{1, 2, 3});
-  reduce.parts.push_back({0, 1, ""});
-  seeds["data-reduce"] = joined(encode_data(reduce, p.job, p, 1));
-  Message broadcast(Message::Kind::BroadcastValue, 14, 3, 0);
+  reduce.parts.push_back({PartitionIndex(0), Version(1), ""});
+  seeds["data-reduce"] = joined(encode_data(Epoch(1), reduce, p));
+  Message broadcast(Message::Kind::BroadcastValue, Seq(14), StageId(3), PartitionIndex(0));
   broadcast.value = serialized(std::vector<double>{4, 5});
-  broadcast.parts.push_back({0, 1, ""});
-  broadcast.parts.push_back({1, 1, ""});
-  seeds["data-broadcast"] = joined(encode_data(broadcast, p.job, p, 0));
+  broadcast.parts.push_back({PartitionIndex(0), Version(1), ""});
+  broadcast.parts.push_back({PartitionIndex(1), Version(1), ""});
+  seeds["data-broadcast"] = joined(encode_data(Epoch(0), broadcast, p));
 
   Handover h;
-  h.group = 0;
-  h.partition = 1;
-  h.version = 3;
-  h.datasets.push_back({0, 5, serialized(std::vector<double>{1, 2})});
-  h.datasets.push_back({1, 5, serialized(contributions)});
+  h.which = {GroupId(0), PartitionIndex(1)};
+  h.version = Version(3);
+  h.datasets.push_back({DatasetId(0), 5, serialized(std::vector<double>{1, 2})});
+  h.datasets.push_back({DatasetId(1), 5, serialized(contributions)});
   h.pending.push_back(chunks);
-  seeds["handover"] = joined(encode_handover(h, p.job, p, 2));
+  seeds["handover"] = joined(encode_handover(Epoch(2), h, p));
 
   PartitionMap map;
-  map.owner = {{0, 1}, {0}};
-  map.version = {{1, 2}, {1}};
-  {
-    capnp::MallocMessageBuilder m;
-    auto s = m.initRoot<wire::Envelope>().initStart();
-    s.setWorker(1);
-    auto params = s.initParams(1);
-    params.set(0, "iterations=3");
-    auto peers = s.initPeers(2);
-    peers.set(0, "tcp://127.0.0.1:7001");
-    peers.set(1, "tcp://127.0.0.1:7002");
-    encode_map(map, s.initMap(map_entries(map)));
-    s.setEpoch(1);
-    s.setSnapshotDir("/tmp/snapshots");
-    s.setSnapshotEvery(2);
-    s.setStartAt(1);
-    seeds["start"] = envelope(m);
-  }
-  {
-    capnp::MallocMessageBuilder m;
-    encode_map(map, m.initRoot<wire::Envelope>().initMapUpdate().initMap(map_entries(map)));
-    seeds["map-update"] = envelope(m);
-  }
-  {
-    capnp::MallocMessageBuilder m;
-    auto r = m.initRoot<wire::Envelope>().initRegister();
-    r.setJob(p.job);
-    r.setDataEndpoint("tcp://127.0.0.1:7003");
-    r.setThreads(2);
-    r.setPid(42);
-    seeds["register"] = envelope(m);
-  }
-  {
-    capnp::MallocMessageBuilder m;
-    auto r = m.initRoot<wire::Envelope>().initLoadReport();
-    r.setWorker(1);
-    r.setTasks(100);
-    r.setBusySeconds(0.5);
-    auto groups = r.initGroups(1);
-    groups[0].setGroup(0);
-    groups[0].setPartition(1);
-    groups[0].setCpuSeconds(0.25);
-    groups[0].setTasks(40);
-    auto stages = r.initStages(1);
-    stages[0].setStage(0);
-    stages[0].setRun(13);
-    stages[0].setDone(1);
-    seeds["load-report"] = envelope(m);
-  }
-  {
-    capnp::MallocMessageBuilder m;
-    auto d = m.initRoot<wire::Envelope>().initDone();
-    d.setWorker(0);
-    d.setTasks(7);
-    auto outputs = d.initOutputs(1);
-    outputs[0].setKey("total");
-    outputs[0].setStage(2);
-    outputs[0].setJson("[1,2,3]");
-    outputs[0].setSeq(13);
-    seeds["done"] = envelope(m);
-  }
+  map.owner = {{WorkerId(0), WorkerId(1)}, {WorkerId(0)}};
+  map.version = {{Version(1), Version(2)}, {Version(1)}};
+  seeds["start"] = joined(encode(msg::Start{WorkerId(1),
+                                            {"iterations=3"},
+                                            {"tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002"},
+                                            map,
+                                            Epoch(1),
+                                            "/tmp/snapshots",
+                                            2,
+                                            1,
+                                            false}));
+  seeds["map-update"] = joined(encode(msg::MapUpdate{map}));
+  seeds["register"] = joined(encode(msg::Register{p.job, "tcp://127.0.0.1:7003", 2, 1, 42}));
+  seeds["load-report"] = joined(encode(msg::LoadReport{WorkerId(1),
+                                                       Epoch(0),
+                                                       100,
+                                                       0.5,
+                                                       0.25,
+                                                       {{{GroupId(0), PartitionIndex(1)}, 40, 0.25}},
+                                                       {{StageId(0), 13, -1, 1}}}));
+  seeds["done"] = joined(encode(msg::Done{
+      WorkerId(0), Epoch(0), 7, 0.1, 0.2, 0.3, 0, 0, {{"total", StageId(2), 0, Seq(13), "[1,2,3]"}}}));
+  seeds["snapshot-written"] =
+      joined(encode(msg::SnapshotWritten{WorkerId(1), Epoch(0), 1, {{GroupId(0), PartitionIndex(1)}}, {}}));
+  seeds["task-report"] = joined(encode(msg::TaskReport{WorkerId(0), 1, {{Seq(3), 0}}, {{Seq(4), 1}}}));
   return seeds;
 }
 
@@ -152,12 +110,13 @@ Seeds snapshot_seeds() {
   SnapshotStore store(dir, "fuzz");
   PartitionWrite w;
   w.cut = Cut{1, 10, {true, false}};
-  w.datasets = {{0, 3, 0}};
-  w.serialize = [](int) { return serialized(std::vector<double>{1, 2, 3}); };
+  w.datasets = {{DatasetId(0), 3, 0}};
+  w.serialize = [](DatasetId) { return serialized(std::vector<double>{1, 2, 3}); };
   Seeds seeds;
-  if (store.write(w).empty()) {
-    for (auto [name, path] : {std::pair{"partition-file", store.path_of(1, 0, 0)},
-                              std::pair{"data-file", store.data_path_of(1, 0, 0)}}) {
+  if (store.write(w).ok()) {
+    for (auto [name, path] :
+         {std::pair{"partition-file", store.path_of(1, {GroupId(0), PartitionIndex(0)})},
+          std::pair{"data-file", store.data_path_of(1, DatasetId(0), PartitionIndex(0))}}) {
       std::ifstream in(path, std::ios::binary);
       seeds[name].assign(std::istreambuf_iterator<char>(in), {});
       seeds[std::string(name) + "-contents"] = seeds[name].substr(kHeaderBytes);  // the fuzzer adds a header

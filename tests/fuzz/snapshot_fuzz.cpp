@@ -12,7 +12,7 @@
 #include <fstream>
 #include <string_view>
 
-#include "snapshot.h"
+#include "store/snapshot.h"
 
 namespace {
 
@@ -44,19 +44,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::filesystem::create_directories(dir + "/snapshot-1");
     PartitionWrite w;
     w.cut = Cut{1, 10, {true, false}};
-    w.datasets = {{0, 3, 0}};
-    w.serialize = [](int) { return std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8); };
-    return store.write(w).empty();
+    w.datasets = {{DatasetId(0), 3, 0}};
+    w.serialize = [](DatasetId) { return std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8); };
+    return store.write(w).ok();
   }();
   if (!made) return 0;
   std::string_view input(reinterpret_cast<const char*>(data), size);
+  const GroupPartition first{GroupId(0), PartitionIndex(0)};
   for (const auto& [path, magic] :
-       {std::pair{store.path_of(1, 0, 0), "CNRYSNP2"}, std::pair{store.data_path_of(1, 0, 0), "CNRYDAT1"}}) {
+       {std::pair{store.path_of(1, first), "CNRYSNP2"},
+        std::pair{store.data_path_of(1, DatasetId(0), PartitionIndex(0)), "CNRYDAT1"}}) {
     std::string original = slurp(path);
     for (const std::string& bytes : {std::string(input), with_header(magic, input)}) {
       std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-      PartitionFile file;
-      (void)store.read(1, 0, 0, file);
+      (void)store.read(1, first);
     }
     std::ofstream(path, std::ios::binary | std::ios::trunc) << original;
   }

@@ -1,6 +1,6 @@
 // The controller's balancing policy, fed with load reports as the workers
 // would send them: cumulative tasks and CPU seconds per partition group.
-#include "balancer.h"
+#include "controller/balancer.h"
 
 #include <doctest/doctest.h>
 
@@ -22,29 +22,29 @@ struct Cluster {
   std::optional<Move> window(double seconds, int tasks) {
     now += seconds;
     for (std::size_t w = 0; w < held.size(); ++w) {
-      std::map<GroupKey, GroupWork> report;
+      std::map<GroupPartition, Load> report;
       for (int i : held[w]) {
-        GroupWork& t = totals[w][i];
+        Load& t = totals[w][i];
         t.tasks += tasks;
         t.cpu_s += tasks * cost[w];
-        report[{0, i}] = t;
+        report[{GroupId(0), PartitionIndex(i)}] = t;
       }
-      balancer.report(static_cast<int>(w), now, report);
+      balancer.report(WorkerId(static_cast<int>(w)), now, report);
     }
     return balancer.decide();
   }
   void apply(const Move& m) {
-    auto& from = held[m.from];
-    from.erase(std::find(from.begin(), from.end(), m.partition));
-    held[m.to].push_back(m.partition);
-    totals[m.to][m.partition] = {};
+    auto& from = held[m.from.value()];
+    from.erase(std::find(from.begin(), from.end(), m.which.partition.value()));
+    held[m.to.value()].push_back(m.which.partition.value());
+    totals[m.to.value()][m.which.partition.value()] = {};
     balancer.moved();
     window(0.001, 0);
   }
 
   std::vector<std::vector<int>> held;
   std::vector<double> cost;
-  std::vector<std::map<int, GroupWork>> totals;
+  std::vector<std::map<int, Load>> totals;
   Balancer balancer;
   double now = 0;
 };
@@ -63,8 +63,8 @@ TEST_CASE("a straggler's groups move to the idle worker, until the two keep pace
     int tasks = static_cast<int>(10 * 0.1 / slowest);
     auto move = c.window(1, tasks);
     if (!move) continue;
-    CHECK(move->from == 1);
-    CHECK(move->to == 0);
+    CHECK(move->from == WorkerId(1));
+    CHECK(move->to == WorkerId(0));
     moves.push_back(*move);
     c.apply(*move);
   }
@@ -92,7 +92,7 @@ TEST_CASE("a worker's speed is remembered while it holds nothing to compare") {
   Cluster c({{0}, {1}}, {0.01, 0.04});
   auto first = c.window(1, 20);
   REQUIRE(first);
-  CHECK(first->from == 1);
+  CHECK(first->from == WorkerId(1));
   c.apply(*first);
   for (int round = 0; round < 5; ++round) CHECK_FALSE(c.window(1, 40));
 }
@@ -100,16 +100,17 @@ TEST_CASE("a worker's speed is remembered while it holds nothing to compare") {
 TEST_CASE("a worker without threads (a lost one) neither holds decisions up nor receives groups") {
   // Worker 2 never reports; worker 1 is a straggler.
   Balancer b({1, 1, 0});
-  std::map<GroupKey, GroupWork> fast = {{{0, 0}, {0, 0}}}, slow = {{{0, 1}, {0, 0}}, {{0, 2}, {0, 0}}};
-  b.report(0, 0, fast);
-  b.report(1, 0, slow);
-  fast[{0, 0}] = {10, 0.2};
-  slow[{0, 1}] = {10, 0.45};
-  slow[{0, 2}] = {10, 0.45};
-  b.report(0, 1, fast);
-  b.report(1, 1, slow);
+  auto key = [](int i) { return GroupPartition{GroupId(0), PartitionIndex(i)}; };
+  std::map<GroupPartition, Load> fast = {{key(0), {0, 0}}}, slow = {{key(1), {0, 0}}, {key(2), {0, 0}}};
+  b.report(WorkerId(0), 0, fast);
+  b.report(WorkerId(1), 0, slow);
+  fast[key(0)] = {10, 0.2};
+  slow[key(1)] = {10, 0.45};
+  slow[key(2)] = {10, 0.45};
+  b.report(WorkerId(0), 1, fast);
+  b.report(WorkerId(1), 1, slow);
   std::optional<Move> move = b.decide();
   REQUIRE(move);
-  CHECK(move->from == 1);
-  CHECK(move->to == 0);
+  CHECK(move->from == WorkerId(1));
+  CHECK(move->to == WorkerId(0));
 }

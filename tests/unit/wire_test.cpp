@@ -1,12 +1,12 @@
 // The decoding boundary: a frame that is too large, misaligned or not a
 // message at all is refused with a reason, before anything reads it.
-#include "wire.h"
-
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include "wire/frame.h"
 
 using namespace canary::rt;
 
@@ -14,15 +14,15 @@ TEST_CASE("with_envelope refuses an oversized frame before reading it, and garba
   bool used = false;
   auto use = [&](canary::wire::Envelope::Reader) { used = true; };
   zmq::message_t oversized(kMaxMessageBytes + 8);  // never touched: the size alone refuses it
-  CHECK(with_envelope(oversized, use) ==
+  CHECK(with_envelope(oversized, use).why() ==
         "a message of " + std::to_string(kMaxMessageBytes + 8) + " bytes is over the limit");
   zmq::message_t empty;
-  CHECK(with_envelope(empty, use) == "a frame of 0 bytes is not a message");
+  CHECK(with_envelope(empty, use).why() == "a frame of 0 bytes is not a message");
   zmq::message_t odd(std::string(13, 'x'));
-  CHECK(with_envelope(odd, use) == "a frame of 13 bytes is not a message");
+  CHECK(with_envelope(odd, use).why() == "a frame of 13 bytes is not a message");
   std::string words(64, '\xff');  // a segment table claiming far more than there is
   zmq::message_t lie(words.data(), words.size());
-  CHECK(with_envelope(lie, use).rfind("malformed message: ", 0) == 0);
+  CHECK(with_envelope(lie, use).why().rfind("malformed message: ", 0) == 0);
   CHECK(!used);
 }
 
@@ -46,7 +46,8 @@ TEST_CASE("a message larger than a piece travels as pieces no larger, and arrive
   zmq::poll(&item, 1, std::chrono::seconds(5));
   REQUIRE(receive_frames(in, whole, dropped));
   std::string back;
-  CHECK(with_envelope(whole, [&](canary::wire::Envelope::Reader e) { back = e.getFailure().getMessage(); }) ==
-        "");
+  CHECK(with_envelope(whole, [&](canary::wire::Envelope::Reader e) {
+          back = e.getFailure().getMessage();
+        }).ok());
   CHECK(back == text);
 }

@@ -1,0 +1,58 @@
+#include "core/results.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+namespace canary::rt {
+
+nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers,
+                                  int migrations) {
+  WorkerSummary total;
+  nlohmann::ordered_json per_worker = nlohmann::ordered_json::array();
+  for (const WorkerSummary& w : workers) {
+    total.tasks += w.tasks;
+    total.scheduler_cpu_s += w.scheduler_cpu_s;
+    total.task_cpu_s += w.task_cpu_s;
+    total.forwarded += w.forwarded;
+    total.held += w.held;
+    per_worker.push_back(w.tasks);
+  }
+  return {{"elapsed_s", elapsed_s},
+          {"tasks", total.tasks},
+          {"tasks_per_worker", per_worker},
+          {"workers", workers.size()},
+          {"scheduler_cpu_s", total.scheduler_cpu_s},
+          {"task_cpu_s", total.task_cpu_s},
+          {"scheduler_ns_per_task", total.tasks ? total.scheduler_cpu_s * 1e9 / total.tasks : 0.0},
+          {"forwarded", total.forwarded},
+          {"held", total.held},
+          {"migrations", migrations}};
+}
+
+int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,
+                   const std::string& results_path, double elapsed_s, std::uint64_t tasks,
+                   const std::string& where) {
+  nlohmann::ordered_json results = {
+      {"job", program.job}, {"outputs", nlohmann::ordered_json::parse(outputs.to_json())}, {"stats", stats}};
+  if (!results_path.empty()) {
+    // Written whole or not at all: a temporary name beside it, then a rename.
+    std::string tmp = results_path + ".tmp." + std::to_string(getpid());
+    std::ofstream out(tmp);
+    bool written = static_cast<bool>(out << results.dump(2) << "\n");
+    out.close();
+    if (!written || std::rename(tmp.c_str(), results_path.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      std::cerr << program.job << ": error: cannot write results to " << results_path << "\n";
+      return 1;
+    }
+  }
+  for (const auto& [key, value] : results["outputs"].items())
+    std::cout << key << " = " << value.dump() << "\n";
+  std::cerr << program.job << ": done in " << elapsed_s << " s, " << tasks << " tasks on " << where << "\n";
+  return 0;
+}
+
+}  // namespace canary::rt

@@ -1,0 +1,32 @@
+// The end of a run, the same in every mode: outputs on stdout, the results
+// file, and one summary line on stderr.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/outputs.h"
+
+namespace canary::rt {
+
+// One worker's part of a run's statistics.
+struct WorkerSummary {
+  std::uint64_t tasks = 0;
+  double scheduler_cpu_s = 0;   // compute threads' CPU time outside task bodies
+  double task_cpu_s = 0;        // time inside task bodies
+  std::uint64_t forwarded = 0;  // message parts passed on to their owner
+  std::uint64_t held = 0;       // message parts kept until the map caught up
+  double process_cpu_s = 0;     // the worker process's, I/O thread included (when it says)
+};
+
+// The "stats" of the results, the same in every mode: totals, and the tasks
+// each worker ran.
+nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers,
+                                  int migrations);
+
+// Returns the exit code: 0, or 1 when the results file cannot be written.
+int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,
+                   const std::string& results_path, double elapsed_s, std::uint64_t tasks,
+                   const std::string& where);
+
+}  // namespace canary::rt

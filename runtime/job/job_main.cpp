@@ -1,0 +1,238 @@
+// The job binary's command line (DESIGN.md section 3): the embedded default
+// (a controller and --workers worker processes on this machine), the
+// controller and worker of a cluster, and --in-process.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "canary/program.h"
+#include "controller/controller.h"
+#include "core/partition_map.h"
+#include "core/results.h"
+#include "job/command_line.h"
+#include "wire/auth.h"
+#include "worker/in_process.h"
+#include "worker/worker.h"
+
+extern char** environ;
+
+namespace canary::rt {
+
+namespace {
+
+int cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// A controller's or worker's keys, with --keys: those of the cluster.
+// None without --keys.
+Result<std::optional<Credentials>> cluster_credentials(const Flags& f, bool controller) {
+  if (f.keys.empty()) return std::optional<Credentials>();
+  Result<ClusterKeys> keys = read_cluster_keys(f.keys, controller);
+  if (!keys.ok()) return keys.status();
+  return std::optional<Credentials>(Credentials::of_cluster(std::move(keys).value()));
+}
+
+// The partition counts the parameters give, refused here, by the one
+// process that has the parameters, before any worker starts.
+Status check_counts(const Program& program, const void* params) {
+  std::vector<int> partitions, loops;
+  program.evaluate_counts(params, partitions, loops);
+  nlohmann::json graph = nlohmann::json::parse(program.graph_json);
+  for (std::size_t d = 0; d < partitions.size(); ++d) {
+    if (partitions[d] >= 1 && partitions[d] <= kMaxPartitions) continue;
+    const nlohmann::json& count = graph["datasets"][d]["partitions"];
+    std::string from = count.is_string() ? " (its count is " + count.get<std::string>() + ")" : "";
+    return Status::error("dataset '" + program.datasets[d].name + "' would have " +
+                         std::to_string(partitions[d]) + " partitions" + from + "; it needs from 1 to " +
+                         std::to_string(kMaxPartitions));
+  }
+  return Status::fine();
+}
+
+ControllerOptions controller_options(const Flags& f, const std::string& listen, int expect) {
+  ControllerOptions options;
+  options.listen = listen;
+  options.expect = expect;
+  options.timeout_s = f.timeout_s;
+  options.params = f.params;
+  options.results = f.results;
+  options.chaos_migrate_ms = f.chaos_migrate_ms;
+  options.chaos_seed = f.chaos_seed;
+  options.stale_map_worker = f.stale_map_worker;
+  options.stale_map_ms = f.stale_map_ms;
+  options.heartbeat_timeout_s = f.heartbeat_timeout_s;
+  options.snapshot_dir = f.snapshot_dir;
+  options.central_dispatch = f.central_dispatch;
+  options.insecure = f.insecure;
+  options.balance = !f.no_balance && !f.central_dispatch;
+  if (f.snapshot_every) options.snapshot_every = f.snapshot_every;
+  options.quiet = f.quiet;
+  if (f.progress_every_s > 0) options.progress_every_s = f.progress_every_s;
+  options.http = f.http;
+  return options;
+}
+
+// The embedded default: this process is the controller, and it starts
+// --workers copies of itself as workers, connected over loopback.
+//
+// Its connections are authenticated like a cluster's: with --keys DIR by
+// those keys, else by keys made for this run alone (unless --insecure), so
+// that no other local process can join the job or feed it data.
+int run_embedded(const Program& program, void* params, const Flags& f) {
+  std::vector<pid_t> children;
+  ControllerOptions options = controller_options(f, "tcp://127.0.0.1:*", f.workers);
+  std::vector<std::string> environment(environ, environ + std::char_traits<char*>::length(environ));
+  Result<std::optional<Credentials>> keys = cluster_credentials(f, true);
+  if (!keys.ok()) throw std::runtime_error(keys.why());
+  options.credentials = std::move(keys).value();
+  if (!options.credentials && !f.insecure) {
+    options.credentials = Credentials::for_run();
+    environment.push_back(std::string(kRunSecretVariable) + "=" + options.credentials->run_secret());
+  }
+  std::vector<char*> envp;
+  for (std::string& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int threads = f.threads ? f.threads : std::max(1, cores() / f.workers);
+  options.on_bound = [&](const std::string& endpoint) {
+    std::string exe = "/proc/self/exe", threads_arg = std::to_string(threads),
+                timeout = std::to_string(f.timeout_s);
+    for (int w = 0; w < f.workers; ++w) {
+      std::vector<std::string> args = {program.job, "worker",    "--controller", endpoint,
+                                       "--threads", threads_arg, "--timeout",    timeout};
+      if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
+      if (!f.keys.empty()) args.insert(args.end(), {"--keys", f.keys});
+      if (f.keys.empty() && !f.insecure) args.emplace_back("--run-secret");
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      pid_t pid = 0;
+      if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()) == 0)
+        children.push_back(pid);
+    }
+  };
+  options.exited = [&] {
+    std::vector<std::pair<int, std::string>> exited;
+    for (pid_t& pid : children) {
+      int status = 0;
+      if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+          exited.emplace_back(pid, WIFSIGNALED(status)
+                                       ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                       : "exited with status " + std::to_string(WEXITSTATUS(status)));
+        pid = -1;
+      }
+    }
+    return exited;
+  };
+  int code = run_controller(program, params, options);
+  // The workers leave when told to; make sure none outlives the job.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (pid_t pid : children) {
+    if (pid <= 0) continue;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  return code;
+}
+
+// The keys cannot be had: a usage error.
+int keys_missing(const Program& program, const Status& why) {
+  std::cerr << program.job << ": error: " << why.why() << "\n";
+  return 2;
+}
+
+}  // namespace
+
+int job_main(const Program& program, int argc, char** argv) {
+  std::unique_ptr<void, void (*)(void*)> params(program.new_params(), program.delete_params);
+  Flags flags;
+  Status parsed = parse_command_line(program, argc, argv, flags, params.get());
+  if (parsed.ok() && flags.mode != Mode::Worker && flags.mode != Mode::Keygen && !flags.help && !flags.graph)
+    parsed = check_counts(program, params.get());
+  if (!parsed.ok()) {
+    std::cerr << program.job << ": error: " << parsed.why() << "\n";
+    return 2;
+  }
+  if (flags.help) {
+    std::cout << help_text(program);
+    return 0;
+  }
+  if (flags.graph) {
+    std::cout << program.graph_json;
+    return 0;
+  }
+  try {
+    switch (flags.mode) {
+      case Mode::InProcess: {
+        int workers = flags.workers_given ? flags.workers : 1;
+        return run_in_process(program, params.get(), workers,
+                              flags.threads ? flags.threads : std::max(1, cores() / workers), flags.slowdown,
+                              flags.results);
+      }
+      case Mode::Embedded:
+        return run_embedded(program, params.get(), flags);
+      case Mode::Controller: {
+        ControllerOptions options = controller_options(flags, flags.listen, flags.expect);
+        Result<std::optional<Credentials>> keys = cluster_credentials(flags, true);
+        if (!keys.ok()) return keys_missing(program, keys.status());
+        options.credentials = std::move(keys).value();
+        return run_controller(program, params.get(), options);
+      }
+      case Mode::Worker: {
+        WorkerOptions options;
+        options.controller = flags.controller;
+        options.threads = flags.threads ? flags.threads : cores();
+        options.timeout_s = flags.timeout_s;
+        options.host = flags.host;
+        options.listen = flags.listen;
+        options.slowdown = flags.slowdown;
+        options.kill_at_snapshot = flags.kill_at_snapshot;
+        options.kill_at_migration = flags.kill_at_migration;
+        options.insecure = flags.insecure;
+        Result<std::optional<Credentials>> keys = cluster_credentials(flags, false);
+        if (!keys.ok()) return keys_missing(program, keys.status());
+        options.credentials = std::move(keys).value();
+        if (flags.run_secret) {  // a worker of the embedded default
+          const char* secret = std::getenv(kRunSecretVariable);
+          if (!secret)
+            return keys_missing(
+                program, Status::error(std::string("--run-secret: $") + kRunSecretVariable + " is not set"));
+          options.credentials = Credentials::of_run(secret);
+        }
+        return run_worker(program, options);
+      }
+      case Mode::Keygen: {
+        Status written = write_cluster_keys(flags.keys);
+        if (!written.ok()) {
+          std::cerr << program.job << ": error: " << written.why() << "\n";
+          return 1;
+        }
+        std::cerr
+            << program.job << ": wrote the cluster's keys to " << flags.keys
+            << ": give the controller --keys with controller.key and worker.pub, and every worker --keys "
+               "with worker.key and controller.pub\n";
+        return 0;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << program.job << ": error: " << e.what() << "\n";
+  }
+  return 1;
+}
+
+}  // namespace canary::rt

@@ -1,0 +1,80 @@
+// Snapshots on durable storage (paper section 3.3, DESIGN.md section 6).
+//
+// A run's snapshots live in one directory (on a cluster, a shared
+// filesystem): snapshot k is the subdirectory snapshot-k. For each partition
+// group entry (partition i of every dataset of a co-location group) it holds
+// gG-pI, how far each dataset got and the control state at the cut, and one
+// file dD-pI per dataset with its bytes. A dataset unchanged since the
+// previous snapshot is that snapshot's file, hard-linked: training data
+// read-only after it is made is written once. Every file is written under a
+// temporary name, fsynced and renamed, and carries a CRC-32. The controller
+// marks a snapshot complete with a manifest, written the same way, once
+// every partition of it is written; a snapshot without its manifest, or with
+// a file that does not check out, is never loaded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/ids.h"
+#include "core/messages.h"
+#include "core/result.h"
+
+namespace canary::rt {
+
+// Partition i of every dataset of a co-location group, as it was at `cut`.
+struct PartitionFile {
+  Cut cut;
+  GroupPartition which;
+  std::vector<PartitionBytes> datasets;  // every dataset of the group, in order
+};
+
+// What a shard writes of one partition group at a cut.
+struct PartitionWrite {
+  Cut cut;
+  GroupPartition which;
+  struct Dataset {
+    DatasetId dataset;
+    std::uint64_t accesses;
+    int unchanged_since;  // > 0: its bytes are as in that snapshot's file
+  };
+  std::vector<Dataset> datasets;  // every dataset of the group, in order
+  // The dataset's partition as bytes: for those not unchanged, and for
+  // those whose earlier file cannot be linked.
+  std::function<std::string(DatasetId dataset)> serialize;
+};
+
+class SnapshotStore {
+ public:
+  SnapshotStore(std::string dir, std::string job) : dir_(std::move(dir)), job_(std::move(job)) {}
+
+  // Makes a fresh directory for one run of `job` under `parent` (created if
+  // need be): its path.
+  static Result<std::string> create_run_dir(const std::string& parent, const std::string& job);
+
+  const std::string& dir() const { return dir_; }
+  std::string path_of(int snapshot, GroupPartition which) const;
+  std::string data_path_of(int snapshot, DatasetId dataset, PartitionIndex partition) const;
+
+  Status write(const PartitionWrite& file) const;
+  Result<PartitionFile> read(int snapshot, GroupPartition which) const;
+
+  // The controller's side: the manifest that makes snapshot k count; whether
+  // k is complete with every one of `partitions` intact; and removing every
+  // snapshot but those in `keep`, or all.
+  Status mark_complete(int snapshot, std::size_t partitions) const;
+  Status verify(int snapshot, const std::vector<GroupPartition>& partitions) const;
+  void prune(const std::vector<int>& keep) const;
+  void remove_all() const;
+
+ private:
+  std::string snapshot_dir(int snapshot) const;
+
+  std::string dir_;
+  std::string job_;
+};
+
+}  // namespace canary::rt
