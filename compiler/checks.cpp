@@ -78,11 +78,14 @@ class JobChecker {
       if (!written.insert(id).second)
         error(s.loc, "stage '" + s.name + "' writes dataset '" + dataset(id).name + "' twice");
     switch (s.kind) {
-      case StageKind::Transform: {
+      case StageKind::Transform:
+      case StageKind::Read:
+      case StageKind::Write: {
         std::vector<DatasetId> all = s.reads;
         all.insert(all.end(), s.writes.begin(), s.writes.end());
         require_same_partitions(s, all);
-        if (all.empty()) error(s.loc, "transform '" + s.name + "' touches no dataset");
+        if (all.empty())
+          error(s.loc, std::string(to_string(s.kind)) + " '" + s.name + "' touches no dataset");
         break;
       }
       case StageKind::Scatter:

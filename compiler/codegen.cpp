@@ -10,6 +10,8 @@
 namespace canary::compiler {
 namespace {
 
+bool is_files(const Stage& s) { return s.kind == StageKind::Read || s.kind == StageKind::Write; }
+
 // The runtime's enumerator for a kind: canary::rt::StageKind::Transform for
 // "transform" (the runtime's enums name the same kinds, capitalised).
 template <class Kind>
@@ -120,9 +122,12 @@ class Generator {
   void stage(const Stage& s) {
     if (s.kind == StageKind::Broadcast) return;  // runtime-only: copies bytes
     std::string n = std::to_string(s.id);
-    w_.line()
-        .line("// Stage " + n + " '" + s.name + "' (" + to_string(s.kind) + ")")
-        .line("inline auto make_stage_" + n + "(const CanaryJobParams& " + pv() + ") {")
+    w_.line().line("// Stage " + n + " '" + s.name + "' (" + to_string(s.kind) + ")");
+    if (is_files(s))
+      w_.line("std::string path_of_stage_" + n + "(const CanaryJobParams& " + pv() + ") { (void)" + pv() +
+              "; return " + s.files.cpp + "; }")
+          .line("std::string path_" + n + ";");
+    w_.line("inline auto make_stage_" + n + "(const CanaryJobParams& " + pv() + ") {")
         .line("  (void)" + pv() + ";")
         .line("  return");
     w_.from_driver(s.function_loc, s.function_text);
@@ -131,7 +136,8 @@ class Generator {
         .line("canary::rt::BoundStage<decltype(make_stage_" + n +
               "(std::declval<const CanaryJobParams&>()))> stage_" + n + ";")
         .line("void bind_stage_" + n + "(const CanaryJobParams& params) { stage_" + n + ".bind(make_stage_" +
-              n + "(params)); }")
+              n + "(params));" + (is_files(s) ? " path_" + n + " = path_of_stage_" + n + "(params);" : "") +
+              " }")
         .line("void run_stage_" + n + "(canary::rt::TaskArgs& a) {");
     std::string args;
     int slot = 0;
@@ -161,6 +167,19 @@ class Generator {
       }
       case StageKind::Signal:
         w_.line("  a.signal = (*stage_" + n + ")(a.in<" + type(s.reads[0]) + ">(0));");
+        break;
+      case StageKind::Read:
+        for (DatasetId d : s.writes) args += ", a.out<" + type(d) + ">(" + std::to_string(slot++) + ")";
+        w_.line("  canary::Split split = canary::rt::open_split(path_" + n + ", " +
+                std::to_string(s.files.record_bytes) + ", a.task);")
+            .line("  (*stage_" + n + ")(a.task, split" + args + ");");
+        break;
+      case StageKind::Write:
+        w_.line("  auto part = canary::rt::open_part(path_" + n + ", a.task.index(), a.seq);")
+            .line("  canary::Sink sink(part.get());")
+            .line("  (*stage_" + n + ")(a.task" + args + ", sink);")
+            .line("  sink.flush();")
+            .line("  part->close();");
         break;
       case StageKind::Broadcast:
         break;
@@ -200,6 +219,14 @@ class Generator {
     std::string binds;
     for (const Stage& s : job_.stages)
       if (s.kind != StageKind::Broadcast) binds += "&bind_stage_" + std::to_string(s.id) + ", ";
+    w_.line("void evaluate_files(const void* storage, std::vector<canary::rt::StageFiles>& canary_files) {")
+        .line("  const CanaryJobParams& params = *static_cast<const CanaryJobParams*>(storage);")
+        .line("  (void)params, (void)canary_files;");
+    for (const Stage& s : job_.stages)
+      if (is_files(s))
+        w_.line("  canary_files.push_back({" + std::to_string(s.id) + ", path_of_stage_" +
+                std::to_string(s.id) + "(params), " + std::to_string(s.files.record_bytes) + "});");
+    w_.line("}");
     w_.line("constexpr BindStage kBindStages[] = {" + binds + "nullptr};")
         .line("void bind(const void* storage) {")
         .line("  const CanaryJobParams& params = *static_cast<const CanaryJobParams*>(storage);")
@@ -272,7 +299,7 @@ class Generator {
               stage_dataset_rows + ", " + block_rows + ", " + node_rows + ", " + top + ",")
         .line(
             "                              {&new_params, &delete_params, &set_param, &evaluate_counts, "
-            "&bind}};")
+            "&bind, &evaluate_files}};")
         .line("  return canary::rt::make_program(t);")
         .line("}")
         .line();

@@ -38,8 +38,13 @@ class DotWriter {
   }
 
   void stage(const Stage& s, const std::string& indent) {
-    out_ << indent << "s" << s.id << " [label=" << quoted(s.name + "\\n" + to_string(s.kind))
-         << (s.kind == StageKind::Signal ? ", shape=diamond" : "")
+    bool files = s.kind == StageKind::Read || s.kind == StageKind::Write;
+    std::string path = s.files.param.empty() ? quoted(s.files.literal) : "--" + s.files.param;
+    out_ << indent << "s" << s.id
+         << " [label=" << quoted(s.name + "\\n" + to_string(s.kind) + (files ? " " + path : ""))
+         << (s.kind == StageKind::Signal ? ", shape=diamond"
+             : files                     ? ", shape=note"
+                                         : "")
          << (s.kind == StageKind::Transform ? "" : ", style=\"rounded,filled\", fillcolor=\"#eeeeee\"")
          << "];\n";
   }

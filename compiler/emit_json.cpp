@@ -71,6 +71,12 @@ Json graph_to_json(const Graph& g) {
                   {"reads", s.reads},
                   {"writes", s.writes}};
     if (s.kind == StageKind::Scatter) stage["to"] = s.scatter_to;
+    if (s.kind == StageKind::Read || s.kind == StageKind::Write) {
+      Json files =
+          s.files.param.empty() ? Json{{"literal", s.files.literal}} : Json{{"param", s.files.param}};
+      if (s.files.record_bytes > 0) files["record_bytes"] = s.files.record_bytes;
+      stage["files"] = files;
+    }
     stage["partitions"] = count_json(s.partitions);
     stage["block"] = id_or_null(s.block);
     if (const char* arm = branch_name(s.branch)) stage["branch"] = arm;

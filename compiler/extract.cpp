@@ -7,6 +7,7 @@
 #include "clang/AST/ParentMapContext.h"
 #include "clang/AST/RecursiveASTVisitor.h"
 #include "clang/Lex/Lexer.h"
+#include "quote.h"
 #include "serializable.h"
 
 namespace canary::compiler {
@@ -15,8 +16,9 @@ namespace {
 using namespace clang;
 
 // The DSL entry points whose placement canaryc checks.
-const std::set<std::string> kStatementCalls = {"dataset", "transform", "scatter",    "gather", "broadcast",
-                                               "reduce",  "loop",      "loop_while", "if_"};
+const std::set<std::string> kStatementCalls = {"dataset",   "transform",  "scatter", "gather",
+                                               "broadcast", "reduce",     "read",    "write",
+                                               "loop",      "loop_while", "if_"};
 
 // The canary::NAME function a call invokes, or "".
 std::string dsl_name(const CallExpr* call) {
@@ -25,6 +27,15 @@ std::string dsl_name(const CallExpr* call) {
   const auto* ns = dyn_cast<NamespaceDecl>(f->getDeclContext());
   if (!ns || ns->getName() != "canary" || !ns->getParent()->isTranslationUnit()) return "";
   return f->getName().str();
+}
+
+// The DSL statement a call is, or "": canary::read and canary::write of two
+// arguments are <canary/serialize.h>'s, which user serializers call.
+std::string statement_name(const CallExpr* call) {
+  std::string name = dsl_name(call);
+  if (!kStatementCalls.count(name)) return "";
+  if ((name == "read" || name == "write") && call->getNumArgs() != 4) return "";
+  return name;
 }
 
 const Expr* strip(const Expr* e) { return e ? e->IgnoreUnlessSpelledInSource() : nullptr; }
@@ -48,7 +59,7 @@ class Survey : public RecursiveASTVisitor<Survey> {
 
   bool VisitCallExpr(CallExpr* call) {
     if (sm_.isInSystemHeader(sm_.getExpansionLoc(call->getBeginLoc()))) return true;
-    if (kStatementCalls.count(dsl_name(call))) calls.push_back(call);
+    if (!statement_name(call).empty()) calls.push_back(call);
     if (is_output(call)) outputs.push_back(call);
     if (dsl_name(call) == "hash_partition") keys.push_back(call);
     return true;
@@ -195,8 +206,8 @@ class Extractor {
       }
       const auto* e = dyn_cast<Expr>(s);
       const auto* call = dyn_cast_or_null<CallExpr>(strip(e));
-      std::string name = dsl_name(call);
-      if (!kStatementCalls.count(name)) continue;  // plain C++; DSL calls inside it are reported later
+      std::string name = statement_name(call);
+      if (name.empty()) continue;  // plain C++; DSL calls inside it are reported later
       consumed_.insert(call);
       if (name == "dataset") {
         error(call->getBeginLoc(),
@@ -212,8 +223,8 @@ class Extractor {
 
   void declare(const VarDecl* var) {
     const auto* call = dyn_cast_or_null<CallExpr>(strip(var->getInit()));
-    std::string name = dsl_name(call);
-    if (name.empty() || !kStatementCalls.count(name)) return;
+    std::string name = statement_name(call);
+    if (name.empty()) return;
     consumed_.insert(call);
     if (name != "dataset") {
       error(call->getBeginLoc(), "canary::" + name + " returns nothing to hold in a variable");
@@ -275,6 +286,18 @@ class Extractor {
       s.kind = StageKind::Scatter;
       ok &= dataset_list(call->getArg(1), s);
       ok &= dataset_list(call->getArg(2), s);
+      ok &= function(call->getArg(3), s);
+      if (ok) s.partitions = first_partitions(s.reads);
+    } else if (kind == "read") {  // read(name, files(...), writes(...), fn)
+      s.kind = StageKind::Read;
+      ok &= files_arg(call->getArg(1), s);
+      ok &= dataset_list(call->getArg(2), s) && list_is(call->getArg(2), "writes", s);
+      ok &= function(call->getArg(3), s);
+      if (ok) s.partitions = first_partitions(s.writes);
+    } else if (kind == "write") {  // write(name, reads(...), files(...), fn)
+      s.kind = StageKind::Write;
+      ok &= dataset_list(call->getArg(1), s) && list_is(call->getArg(1), "reads", s);
+      ok &= files_arg(call->getArg(2), s);
       ok &= function(call->getArg(3), s);
       if (ok) s.partitions = first_partitions(s.reads);
     } else if (kind == "gather") {
@@ -347,6 +370,65 @@ class Extractor {
     return ok;
   }
 
+  bool list_is(const Expr* arg, const char* want, const Stage& s) {
+    if (dsl_name(dyn_cast_or_null<CallExpr>(resolve(arg))) == want) return true;
+    error(arg->getBeginLoc(),
+          std::string(to_string(s.kind)) + " '" + s.name + "' takes canary::" + want + "(...) here");
+    return false;
+  }
+
+  bool is_string_param(const MemberExpr* member) const {
+    const auto* base = dyn_cast<DeclRefExpr>(member->getBase()->IgnoreParenImpCasts());
+    const CXXRecordDecl* type = member->getType().getCanonicalType()->getAsCXXRecordDecl();
+    return base && params_ && base->getDecl() == params_ && type && type->getName() == "basic_string" &&
+           type->isInStdNamespace();
+  }
+
+  // canary::files(path) or canary::files(path, canary::records(n)): the path
+  // is a std::string job parameter or a string literal, n a positive constant.
+  bool files_arg(const Expr* arg, Stage& s) {
+    const auto* call = dyn_cast_or_null<CallExpr>(resolve(arg));
+    if (dsl_name(call) != "files") {
+      error(arg->getBeginLoc(),
+            std::string(to_string(s.kind)) + " '" + s.name +
+                "' takes canary::files(path) or canary::files(path, canary::records(n)) here");
+      return false;
+    }
+    const Expr* path = strip(call->getArg(0));
+    if (const auto* literal = dyn_cast<StringLiteral>(path)) {
+      s.files.literal = literal->getString().str();
+      s.files.cpp = compiler::quoted(s.files.literal);
+    } else if (const auto* member = dyn_cast<MemberExpr>(path); member && is_string_param(member)) {
+      s.files.param = member->getMemberDecl()->getNameAsString();
+      s.files.cpp = params_->getNameAsString() + "." + s.files.param;
+    } else {
+      error(call->getArg(0)->getBeginLoc(),
+            "the path of '" + s.name + "' must be a std::string job parameter or a string literal");
+      return false;
+    }
+    if (s.files.literal.empty() && s.files.param.empty()) {
+      error(call->getArg(0)->getBeginLoc(), "the path of '" + s.name + "' must not be empty");
+      return false;
+    }
+    if (call->getNumArgs() < 2) return true;
+    const auto* records = dyn_cast_or_null<CallExpr>(resolve(call->getArg(1)));
+    Expr::EvalResult n;
+    if (s.kind == StageKind::Write) {
+      error(call->getArg(1)->getBeginLoc(), "write '" + s.name +
+                                                "' writes bytes as the Sink is given them: "
+                                                "canary::records(n) is for reading");
+      return false;
+    }
+    if (dsl_name(records) != "records" || !records->getArg(0)->EvaluateAsInt(n, context_) ||
+        n.Val.getInt().getExtValue() < 1) {
+      error(call->getArg(1)->getBeginLoc(),
+            "the records of '" + s.name + "' must be canary::records(n) with n a positive constant");
+      return false;
+    }
+    s.files.record_bytes = static_cast<std::size_t>(n.Val.getInt().getExtValue());
+    return true;
+  }
+
   DatasetId dataset_ref(const Expr* arg) {
     const auto* ref = dyn_cast_or_null<DeclRefExpr>(strip(arg));
     if (ref)
@@ -414,9 +496,10 @@ class Extractor {
   // How a stage calls its function: canary::Task& first for tasks, then each
   // read as const T& (or by value), each written dataset as T&.
   struct Expected {
-    enum class Pass { Task, In, Out, Any } pass;
-    QualType type;  // null for Task and Any
+    enum class Pass { Handle, In, Out, Any } pass;
+    QualType type;  // null for Handle and Any
     std::string spelled;
+    const char* handle = nullptr;  // Handle: the canary class passed by reference (Task, Split, Sink)
   };
 
   std::vector<Expected> expected_parameters(const Stage& s) {
@@ -427,7 +510,10 @@ class Extractor {
     auto inout = [&](DatasetId d) {
       out.push_back({Expected::Pass::Out, element_types_[d], job_.datasets[d].type + "&"});
     };
-    auto task = [&] { out.push_back({Expected::Pass::Task, {}, "canary::Task&"}); };
+    auto handle = [&](const char* name) {
+      out.push_back({Expected::Pass::Handle, {}, std::string("canary::") + name + "&", name});
+    };
+    auto task = [&] { handle("Task"); };
     switch (s.kind) {
       case StageKind::Transform:
         task();
@@ -451,6 +537,16 @@ class Extractor {
       case StageKind::Signal:
         in(s.reads[0]);
         break;
+      case StageKind::Read:
+        task();
+        handle("Split");
+        for (DatasetId d : s.writes) inout(d);
+        break;
+      case StageKind::Write:
+        task();
+        for (DatasetId d : s.reads) in(d);
+        handle("Sink");
+        break;
       case StageKind::Broadcast:
         break;
     }
@@ -463,9 +559,9 @@ class Extractor {
     switch (want.pass) {
       case Expected::Pass::Any:
         return true;
-      case Expected::Pass::Task: {
+      case Expected::Pass::Handle: {
         const auto* record = canonical->getAsCXXRecordDecl();
-        return param->isLValueReferenceType() && record && record->getName() == "Task";
+        return param->isLValueReferenceType() && record && record->getName() == want.handle;
       }
       case Expected::Pass::In:
         if (canonical.getUnqualifiedType() != want.type) return false;

@@ -14,6 +14,8 @@
 #include <set>
 #include <tuple>
 
+#include "touches.h"
+
 namespace canary::compiler {
 namespace {
 
@@ -225,15 +227,8 @@ Graph build_graph(Job job) {
   });
 
   Groups groups(job.datasets.size());
-  for (const Stage& s : job.stages) {
-    if (s.kind == StageKind::Transform) {
-      std::vector<DatasetId> all = s.reads;
-      all.insert(all.end(), s.writes.begin(), s.writes.end());
-      groups.join(all);
-    } else if (s.kind == StageKind::Scatter) {
-      groups.join(s.reads);
-    }
-  }
+  // What one task touches partition i of lives on one worker.
+  for (const Stage& s : job.stages) groups.join(touches_of(s).main);
   g.group_of.assign(job.datasets.size(), kNone);
   std::map<int, int> group_of_root;
   for (const Dataset& d : job.datasets) {

@@ -16,6 +16,10 @@ const char* to_string(StageKind kind) {
       return "reduce";
     case StageKind::Signal:
       return "signal";
+    case StageKind::Read:
+      return "read";
+    case StageKind::Write:
+      return "write";
   }
   return "?";
 }

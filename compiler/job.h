@@ -3,6 +3,7 @@
 // building, emitters, code generation) works on this model only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,7 +55,15 @@ struct Dataset {
   SourceLoc loc;
 };
 
-enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal };
+enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal, Read, Write };
+
+// A read or write stage's canary::files(...) argument (DESIGN.md section 4.1).
+struct FilesArg {
+  std::string param;             // the std::string job parameter it names, or
+  std::string literal;           // the string literal it is
+  std::string cpp;               // either, as C++ over the job's parameter variable
+  std::size_t record_bytes = 0;  // canary::records(n); 0: text
+};
 
 enum class Branch { None, Then, Else };
 
@@ -65,6 +74,7 @@ struct Stage {
   std::vector<DatasetId> reads;
   std::vector<DatasetId> writes;
   DatasetId scatter_to = kNone;  // a scatter's destination dataset
+  FilesArg files;                // read and write stages: the path
   Count partitions;              // how many tasks the stage runs
   BlockId block = kNone;         // the innermost enclosing block
   Branch branch = Branch::None;  // which arm of an `if_` block, if any

@@ -8,6 +8,8 @@ Touches touches_of(const Stage& s) {
   Touches t;
   switch (s.kind) {
     case StageKind::Transform:  // reads, then the writes it does not also read
+    case StageKind::Read:       // as a transform whose input is a file
+    case StageKind::Write:      // as a transform whose output is a file
       t.main = s.reads;
       for (DatasetId w : s.writes)
         if (std::find(s.reads.begin(), s.reads.end(), w) == s.reads.end()) t.main.push_back(w);

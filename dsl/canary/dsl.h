@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "canary/files.h"
 #include "canary/serialize.h"
 
 namespace canary {
@@ -184,6 +185,16 @@ struct ScatterCallable<F, Reads<R...>, T> : std::is_invocable<F&, Task&, const R
 
 template <class F, class S>
 using SignalCallable = std::is_invocable_r<bool, F&, const S&>;
+
+template <class F, class W>
+struct ReadCallable;
+template <class F, class... W>
+struct ReadCallable<F, Writes<W...>> : std::is_invocable<F&, Task&, Split&, W&...> {};
+
+template <class F, class R>
+struct WriteCallable;
+template <class F, class... R>
+struct WriteCallable<F, Reads<R...>> : std::is_invocable<F&, Task&, const R&..., Sink&> {};
 }  // namespace detail
 
 // The job body only describes the program: canaryc reads it, and the job
@@ -220,6 +231,22 @@ template <class T, class F>
 void gather(const char*, Dataset<T>, F) {
   CANARY_DETAIL_REQUIRE(std::is_invocable_v<F&, Task&, Chunks<T>&, T&>,
                         "a gather function takes (canary::Task&, canary::Chunks<T>&, T&)");
+}
+
+// One task per partition of the written datasets: task i parses split i of
+// the files (DESIGN.md section 4.1) into partition i of each.
+template <class... W, class F>
+void read(const char*, Files, Writes<W...>, F) {
+  CANARY_DETAIL_REQUIRE(detail::ReadCallable<F, Writes<W...>>::value,
+                        "a read function takes (canary::Task&, canary::Split&, W&... writes)");
+}
+
+// One task per partition of the read datasets: task i writes part file i of
+// the directory, committed when every partition has written.
+template <class... R, class F>
+void write(const char*, Reads<R...>, Files, F) {
+  CANARY_DETAIL_REQUIRE(detail::WriteCallable<F, Reads<R...>>::value,
+                        "a write function takes (canary::Task&, const R&... reads, canary::Sink&)");
 }
 
 // Copies the one partition of `single` to every partition of `many`.

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -78,7 +79,7 @@ inline std::uint64_t task_seed(const std::string& stage, int index, const std::v
 // before it starts (every worker keeps per-partition state for the whole map).
 constexpr int kMaxPartitions = 1 << 20;
 
-enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal };
+enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal, Read, Write };
 enum class BlockKind { Loop, While, If };
 
 // What a generated stage function works with.
@@ -88,6 +89,7 @@ struct TaskArgs {
   detail::ChunkSink* chunks_out = nullptr;       // scatter: where sends go
   std::vector<std::string_view> chunks_in = {};  // gather, reduce: one buffer per sender, in order
   bool signal = false;                           // signal: the predicate's value
+  std::uint64_t seq = 0;                         // the stage instance: write stages name files by it
 
   template <class T>
   const T& in(int i) const {
@@ -99,6 +101,19 @@ struct TaskArgs {
   }
 };
 using StageFunction = void (*)(TaskArgs&);
+
+// What the generated read and write stages call (io/files.cpp). The task's
+// split of the input at `path`; throws canary::InputError when the files
+// cannot be read.
+canary::Split open_split(const std::string& path, std::size_t record_bytes, const Task& task);
+// Partition `index`'s part file of instance `seq` of a write stage to `dir`.
+class PartFile : public canary::detail::ByteSink {
+ public:
+  // Renames the file into DIR/_temporary/ (commit protocol, step 2, in
+  // io/files.h); a part file never closed is removed.
+  virtual void close() = 0;
+};
+std::unique_ptr<PartFile> open_part(const std::string& dir, int index, std::uint64_t seq);
 
 // A stage's function object, made from the job's parameters once per run.
 // Closures cannot be assigned, hence the placement; and this instantiates a
@@ -165,6 +180,13 @@ struct BlockInfo {
   std::vector<Node> else_body;
 };
 
+// A read or write stage's path, as the parameters make it.
+struct StageFiles {
+  int stage;
+  std::string path;
+  std::size_t record_bytes;  // read: canary::records(n); 0: text
+};
+
 // The job's parameter struct, behind a type-erased interface, and what the
 // parameters decide: generated functions.
 struct ParamFunctions {
@@ -178,6 +200,8 @@ struct ParamFunctions {
                           std::vector<int>& loop_counts);
   // Builds the stage functions' closures from the parameters, once per run.
   void (*bind)(const void* params);
+  // The paths of the read and write stages (DESIGN.md section 4.1).
+  void (*evaluate_files)(const void* params, std::vector<StageFiles>& files) = nullptr;
 };
 
 struct Program : ParamFunctions {

@@ -14,6 +14,7 @@
 #include "controller/status_server.h"
 #include "core/clock.h"
 #include "core/results.h"
+#include "io/files.h"
 #include "scheduler/plan.h"
 #include "store/snapshot.h"
 #include "wire/auth.h"
@@ -565,6 +566,8 @@ class Controller {
   }
 
   int finish() {
+    Status committed = commit_files(program_, params_);  // the part files' commit protocol, step 3
+    if (!committed.ok()) return fail(committed.why());
     publish("finished");
     shutdown_all("");
     if (store_) store_->remove_all();  // the job is done: nothing will roll back to them

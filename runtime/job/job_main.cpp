@@ -18,6 +18,7 @@
 #include "controller/controller.h"
 #include "core/partition_map.h"
 #include "core/results.h"
+#include "io/files.h"
 #include "job/command_line.h"
 #include "wire/auth.h"
 #include "worker/in_process.h"
@@ -162,8 +163,12 @@ int job_main(const Program& program, int argc, char** argv) {
   std::unique_ptr<void, void (*)(void*)> params(program.new_params(), program.delete_params);
   Flags flags;
   Status parsed = parse_command_line(program, argc, argv, flags, params.get());
-  if (parsed.ok() && flags.mode != Mode::Worker && flags.mode != Mode::Keygen && !flags.help && !flags.graph)
+  // The process with the parameters refuses bad counts and paths before any task runs.
+  if (parsed.ok() && flags.mode != Mode::Worker && flags.mode != Mode::Keygen && !flags.help &&
+      !flags.graph) {
     parsed = check_counts(program, params.get());
+    if (parsed.ok()) parsed = prepare_files(program, params.get());
+  }
   if (!parsed.ok()) {
     std::cerr << program.job << ": error: " << parsed.why() << "\n";
     return 2;

@@ -15,6 +15,8 @@ const KindFacts& facts_of(StageKind kind) {
       /* Broadcast */ {true, false, K::BroadcastValue},
       /* Reduce    */ {true, false, K::ReduceInput},
       /* Signal    */ {false, false, K::Signal},
+      /* Read      */ {false, false, std::nullopt},
+      /* Write     */ {false, false, std::nullopt},
   };
   return facts[static_cast<int>(kind)];
 }

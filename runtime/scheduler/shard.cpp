@@ -312,6 +312,8 @@ std::uint64_t Shard::execute(Issued* in, int slot) {
   parts_.clear();
   switch (s.kind) {
     case StageKind::Transform:
+    case StageKind::Read:   // a transform whose input is a file (io/)
+    case StageKind::Write:  // a transform whose output is a file
       return transform(in, task);
     case StageKind::Scatter:
       return scatter(in, task);
@@ -332,6 +334,7 @@ std::uint64_t Shard::transform(Issued* in, Task& task) {
   for (int d : s.reads) parts_.push_back(env_.partitions.get(d, task.index()));
   for (int d : s.writes) parts_.push_back(env_.partitions.get(d, task.index()));
   TaskArgs args{task, parts_.data()};
+  args.seq = in->seq;
   std::uint64_t start = __rdtsc();
   s.run(args);
   return __rdtsc() - start;

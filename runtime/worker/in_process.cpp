@@ -6,6 +6,7 @@
 
 #include "core/partition_map.h"
 #include "core/results.h"
+#include "io/files.h"
 #include "scheduler/local_scheduler.h"
 
 namespace canary::rt {
@@ -66,6 +67,8 @@ int run_in_process(const Program& program, void* params, int workers, int thread
     });
   for (std::thread& t : running) t.join();
   if (!failure.empty()) throw std::runtime_error(failure);
+  Status committed = commit_files(program, params);  // the part files' commit protocol, step 3
+  if (!committed.ok()) throw std::runtime_error(committed.why());
 
   double elapsed = 0;
   std::vector<WorkerSummary> summaries;

@@ -172,6 +172,25 @@ TEST_CASE("a worker killed while it writes a snapshot: the incomplete snapshot i
   CHECK(r.err.find("every worker goes back to snapshot 2") != std::string::npos);
 }
 
+TEST_CASE("a write stage's output is whole, with no duplicate line, after a worker is SIGKILLed") {
+  fs::path dir = fs::temp_directory_path() / ("canary-fault-io-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string text, copied;
+  for (int i = 0; i < 5000; ++i) text += "line " + std::to_string(i) + "\n";
+  std::ofstream(dir / "in.txt") << text;
+  Cluster c = start_cluster(CANARY_JOB_copy_lines,
+                            {"--input=" + (dir / "in.txt").string(), "--output=" + (dir / "out").string(),
+                             "--partitions=6", "--iterations=12", "--chaos-migrate-ms=30"},
+                            3, 2, {{"--test-kill-at-snapshot=3"}});
+  recovered(c, true);
+  for (int i = 0; i < 6; ++i) copied += slurp((dir / "out" / ("part-0000" + std::to_string(i))).string());
+  CHECK(copied == text);  // every line once, in order
+  CHECK(nlohmann::json::parse(slurp((dir / "out" / "_SUCCESS").string()))["files"].size() == 6);
+  CHECK_FALSE(fs::exists(dir / "out" / "_temporary"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a worker killed in the middle of a migration") {
   Cluster c = start_cluster(CANARY_JOB_logistic_regression,
                             {"--partitions=9", "--iterations=40", "--samples=60000", "--chaos-migrate-ms=20"},
