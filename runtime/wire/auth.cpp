@@ -1,6 +1,8 @@
 #include "wire/auth.h"
 
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -139,7 +141,11 @@ bool Credentials::admits(const std::string& mechanism, const std::vector<std::st
 }
 
 Authenticator::Authenticator(zmq::context_t& context, Credentials credentials, std::string who)
-    : handler_(context, zmq::socket_type::rep), credentials_(std::move(credentials)), who_(std::move(who)) {
+    : handler_(context, zmq::socket_type::rep),
+      credentials_(std::move(credentials)),
+      who_(std::move(who)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (wake_fd_ < 0) throw std::runtime_error("cannot make an eventfd for the ZAP handler");
   handler_.set(zmq::sockopt::linger, 0);
   handler_.bind(kZapEndpoint);
   thread_ = std::thread([this] { serve(); });
@@ -147,16 +153,19 @@ Authenticator::Authenticator(zmq::context_t& context, Credentials credentials, s
 
 Authenticator::~Authenticator() {
   stop_ = true;
+  std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
   thread_.join();
+  ::close(wake_fd_);
 }
 
 // ZAP (RFC 27): a request is version, request id, domain, address, identity,
 // mechanism and the mechanism's credentials (CURVE: the client's public key).
 void Authenticator::serve() {
   while (!stop_) {
-    zmq::pollitem_t item{handler_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(100));
-    if (!(item.revents & ZMQ_POLLIN)) continue;
+    zmq::pollitem_t items[] = {{handler_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(-1));
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
     std::vector<std::string> request;
     zmq::message_t part;
     do {

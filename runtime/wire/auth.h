@@ -87,6 +87,7 @@ class Authenticator {
   Credentials credentials_;
   std::string who_;
   std::atomic<bool> stop_{false};
+  int wake_fd_;  // an eventfd: the destructor wakes serve() at once, so a process exits without waiting
   long refused_ = 0;
   std::thread thread_;
 };
