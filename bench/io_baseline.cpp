@@ -5,8 +5,6 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,8 +14,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto start = std::chrono::steady_clock::now();
-  std::ifstream in(argv[1], std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::FILE* in = std::fopen(argv[1], "rb");
+  if (!in) return 1;
+  std::string text;
+  char block[1 << 16];
+  for (std::size_t n; (n = std::fread(block, 1, sizeof block, in)) > 0;) text.append(block, n);
+  std::fclose(in);
   std::vector<std::array<double, 4>> points;
   points.reserve(text.size() / 40);
   double sum = 0;
