@@ -294,3 +294,51 @@ TEST_CASE("wordcount counts the words of a directory of text and gzip files as a
   CHECK(counted == expected);
   fs::remove_all(dir);
 }
+
+TEST_CASE("PageRank over an edge list file writes the ranks a serial loop computes") {
+  fs::path dir = fresh_dir("pagerank"), edges = dir / "edges.txt", out = dir / "ranks";
+  const long vertices = 500;
+  const int iterations = 6;
+  const double damping = 0.85;
+  std::vector<std::vector<long>> adjacency(vertices);
+  std::string text = "# a random graph\n\n";
+  std::uint64_t state = 12345;
+  for (long v = 0; v < vertices; ++v) {
+    int degree = v % 11 == 0 ? 0 : static_cast<int>(v % 5) + 1;  // some vertices give nothing away
+    for (int e = 0; e < degree; ++e) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      long to = static_cast<long>((state >> 33) % vertices);
+      adjacency[v].push_back(to);
+      text += std::to_string(v) + (e % 2 ? "\t" : " ") + std::to_string(to) + "\n";
+    }
+    if (v == 250) text += "   # a comment in the middle\r\n";
+  }
+  write_file(edges, text);
+  std::vector<double> rank(vertices, 1.0 / vertices);
+  for (int it = 0; it < iterations; ++it) {
+    std::vector<double> sum(vertices, 0.0);
+    for (long v = 0; v < vertices; ++v) {
+      if (adjacency[v].empty()) sum[v] += rank[v];
+      for (long to : adjacency[v]) sum[to] += rank[v] / static_cast<double>(adjacency[v].size());
+    }
+    for (long v = 0; v < vertices; ++v) rank[v] = (1 - damping) / vertices + damping * sum[v];
+  }
+  std::vector<std::string> args = {"--edges=" + edges.string(), "--output=" + out.string(),
+                                   "--vertices=" + std::to_string(vertices), "--partitions=3",
+                                   "--iterations=" + std::to_string(iterations)};
+  JobRun r = run_job(CANARY_JOB_pagerank_files, args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> lines = committed_lines(out, 3);
+  REQUIRE(lines.size() == static_cast<std::size_t>(vertices));
+  for (long v = 0; v < vertices; ++v) {
+    std::size_t tab = lines[v].find('\t');
+    CHECK(std::stol(lines[v].substr(0, tab)) == v);
+    CHECK(std::stod(lines[v].substr(tab + 1)) == doctest::Approx(rank[v]).epsilon(1e-12));
+  }
+  write_file(edges, "1 2\n3 x\n");
+  JobRun bad = run_job(CANARY_JOB_pagerank_files, args);
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find(edges.string() + ":2: expected two vertex ids from 0 to 499") != std::string::npos);
+  fs::remove_all(dir);
+}
