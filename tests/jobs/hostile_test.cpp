@@ -14,7 +14,7 @@
 
 #include "run_job.h"
 #include "serial_reference.h"
-#include "wire.capnp.h"
+#include "wire/wire.capnp.h"
 
 using namespace canary::testing;
 
