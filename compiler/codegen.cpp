@@ -117,8 +117,19 @@ class Generator {
     w_.line("  }").line("};");
   }
 
-  // make_stage_N builds the closure from the parameters; stage_N holds it
-  // for the run; run_stage_N unpacks a task's partitions and calls it.
+  // make_NAME builds a driver function's closure from the parameters; NAME
+  // holds it for the run.
+  void closure(const std::string& name, const SourceLoc& loc, const std::string& text) {
+    w_.line("inline auto make_" + name + "(const CanaryJobParams& " + pv() + ") {")
+        .line("  (void)" + pv() + ";")
+        .line("  return");
+    w_.from_driver(loc, text);
+    w_.line("      ;").line("}").line("canary::rt::BoundStage<decltype(make_" + name +
+                                      "(std::declval<const CanaryJobParams&>()))> " + name + ";");
+  }
+
+  // stage_N (and combine_N) hold the stage's closures; run_stage_N unpacks
+  // a task's partitions and calls it.
   void stage(const Stage& s) {
     if (s.kind == StageKind::Broadcast) return;  // runtime-only: copies bytes
     std::string n = std::to_string(s.id);
@@ -127,17 +138,12 @@ class Generator {
       w_.line("std::string path_of_stage_" + n + "(const CanaryJobParams& " + pv() + ") { (void)" + pv() +
               "; return " + s.files.cpp + "; }")
           .line("std::string path_" + n + ";");
-    w_.line("inline auto make_stage_" + n + "(const CanaryJobParams& " + pv() + ") {")
-        .line("  (void)" + pv() + ";")
-        .line("  return");
-    w_.from_driver(s.function_loc, s.function_text);
-    w_.line("      ;")
-        .line("}")
-        .line("canary::rt::BoundStage<decltype(make_stage_" + n +
-              "(std::declval<const CanaryJobParams&>()))> stage_" + n + ";")
-        .line("void bind_stage_" + n + "(const CanaryJobParams& params) { stage_" + n + ".bind(make_stage_" +
-              n + "(params));" + (is_files(s) ? " path_" + n + " = path_of_stage_" + n + "(params);" : "") +
-              " }")
+    bool combines = !s.combine_text.empty();
+    closure("stage_" + n, s.function_loc, s.function_text);
+    if (combines) closure("combine_" + n, s.combine_loc, s.combine_text);
+    w_.line("void bind_stage_" + n + "(const CanaryJobParams& params) { stage_" + n + ".bind(make_stage_" +
+            n + "(params));" + (combines ? " combine_" + n + ".bind(make_combine_" + n + "(params));" : "") +
+            (is_files(s) ? " path_" + n + " = path_of_stage_" + n + "(params);" : "") + " }")
         .line("void run_stage_" + n + "(canary::rt::TaskArgs& a) {");
     std::string args;
     int slot = 0;
@@ -148,8 +154,10 @@ class Generator {
         w_.line("  (*stage_" + n + ")(a.task" + args + ");");
         break;
       case StageKind::Scatter:
-        w_.line("  canary::Emit<" + type(s.scatter_to) + "> emit(a.chunks_out);")
-            .line("  (*stage_" + n + ")(a.task" + args + ", emit);");
+        w_.line("  canary::Emit<" + type(s.scatter_to) + "> emit(a.chunks_out);");
+        if (combines) w_.line("  emit.combine_with(&*combine_" + n + ");");
+        w_.line("  (*stage_" + n + ")(a.task" + args + ", emit);");
+        if (combines) w_.line("  emit.flush();");
         break;
       case StageKind::Gather: {
         const std::string& t = type(s.writes[0]);

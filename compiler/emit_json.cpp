@@ -71,6 +71,7 @@ Json graph_to_json(const Graph& g) {
                   {"reads", s.reads},
                   {"writes", s.writes}};
     if (s.kind == StageKind::Scatter) stage["to"] = s.scatter_to;
+    if (!s.combine_text.empty()) stage["combine_loc"] = loc_json(s.combine_loc);
     if (s.kind == StageKind::Read || s.kind == StageKind::Write) {
       Json files =
           s.files.param.empty() ? Json{{"literal", s.files.literal}} : Json{{"param", s.files.param}};

@@ -287,6 +287,7 @@ class Extractor {
       ok &= dataset_list(call->getArg(1), s);
       ok &= dataset_list(call->getArg(2), s);
       ok &= function(call->getArg(3), s);
+      if (ok && n == 5) ok &= combine(call->getArg(4), s);
       if (ok) s.partitions = first_partitions(s.reads);
     } else if (kind == "read") {  // read(name, files(...), writes(...), fn)
       s.kind = StageKind::Read;
@@ -320,7 +321,9 @@ class Extractor {
         s.partitions = job_.datasets[s.kind == StageKind::Reduce ? from : to].partitions;
       }
     }
-    if (!ok || s.name.empty() || !signature(call->getArg(call->getNumArgs() - 1), s)) return kNone;
+    const Expr* fn =
+        call->getArg(s.kind == StageKind::Scatter ? 3 : call->getNumArgs() - 1);  // not combine()
+    if (!ok || s.name.empty() || !signature(fn, s)) return kNone;
     return add_stage(std::move(s));
   }
 
@@ -449,13 +452,35 @@ class Extractor {
     return e;
   }
 
+  // canary::combine(fn): fn merges two chunks, (T& acc, const T& x).
+  bool combine(const Expr* arg, Stage& s) {
+    const auto* call = dyn_cast_or_null<CallExpr>(resolve(arg));
+    if (dsl_name(call) != "combine") {
+      error(arg->getBeginLoc(), "scatter '" + s.name + "' takes canary::combine(fn) here");
+      return false;
+    }
+    if (!function_into(call->getArg(0), s, "combine", s.combine_loc, s.combine_text)) return false;
+    const std::string& t = job_.datasets[s.scatter_to].type;
+    return matches(call->getArg(0),
+                   {{Expected::Pass::Out, element_types_[s.scatter_to], t + "&"},
+                    {Expected::Pass::In, element_types_[s.scatter_to], "const " + t + "&"}},
+                   "scatter '" + s.name + "': its combine function", false);
+  }
+
   // A task, signal or reduce function: a lambda that captures at most the
   // job parameters, by value; or a plain function.
   bool function(const Expr* arg, Stage& s) {
+    const char* role = s.kind == StageKind::Signal   ? "signal"
+                       : s.kind == StageKind::Reduce ? "reduce"
+                                                     : "task";
+    return function_into(arg, s, role, s.function_loc, s.function_text);
+  }
+
+  bool function_into(const Expr* arg, const Stage& s, const char* role, SourceLoc& where, std::string& text) {
     const Expr* e = resolve(arg);
     if (const auto* ref = dyn_cast_or_null<DeclRefExpr>(e); ref && isa<FunctionDecl>(ref->getDecl())) {
-      s.function_loc = loc(ref->getBeginLoc());
-      s.function_text = source_text(ref);
+      where = loc(ref->getBeginLoc());
+      text = source_text(ref);
       return true;
     }
     const auto* lambda = dyn_cast_or_null<LambdaExpr>(e);
@@ -463,9 +488,9 @@ class Extractor {
       error(arg->getBeginLoc(), "expected a lambda or a function for stage '" + s.name + "'");
       return false;
     }
-    s.function_loc = loc(lambda->getBeginLoc());
-    s.function_text = source_text(lambda);
-    if (s.function_text.empty()) {
+    where = loc(lambda->getBeginLoc());
+    text = source_text(lambda);
+    if (text.empty()) {
       error(arg->getBeginLoc(),
             "the function of '" + s.name + "' comes from a macro expansion; write it out");
       return false;
@@ -482,9 +507,6 @@ class Extractor {
                                                 : "a variable";
       std::string allowed =
           params_ ? "only the job parameters '" + params_->getNameAsString() + "', by value" : "nothing";
-      const char* role = s.kind == StageKind::Signal   ? "signal"
-                         : s.kind == StageKind::Reduce ? "reduce"
-                                                       : "task";
       error(c.getLocation(), std::string("the ") + role + " function of '" + s.name + "' captures " + what +
                                  ": it runs on every worker, which share no variables, so it may capture " +
                                  allowed);
@@ -576,6 +598,13 @@ class Extractor {
   // error at the driver's line rather than deep inside a template. Generic
   // lambdas are checked when the job is compiled.
   bool signature(const Expr* arg, const Stage& s) {
+    return matches(arg, expected_parameters(s),
+                   std::string(to_string(s.kind)) + " '" + s.name + "': its function",
+                   s.kind == StageKind::Signal);
+  }
+
+  bool matches(const Expr* arg, const std::vector<Expected>& want, const std::string& what,
+               bool returns_bool) {
     const Expr* e = resolve(arg);
     const FunctionDecl* f = nullptr;
     if (const auto* lambda = dyn_cast_or_null<LambdaExpr>(e)) {
@@ -585,7 +614,6 @@ class Extractor {
       f = dyn_cast<FunctionDecl>(ref->getDecl());
     }
     if (!f) return true;
-    std::vector<Expected> want = expected_parameters(s);
     std::string spelled;
     for (const Expected& w : want) spelled += (spelled.empty() ? "" : ", ") + w.spelled;
     std::string problem;
@@ -597,11 +625,10 @@ class Extractor {
           problem = "parameter " + std::to_string(i + 1) + " is '" +
                     f->getParamDecl(i)->getType().getAsString(context_.getPrintingPolicy()) + "'";
     }
-    if (problem.empty() && s.kind == StageKind::Signal && !f->getReturnType()->isBooleanType())
+    if (problem.empty() && returns_bool && !f->getReturnType()->isBooleanType())
       problem = "it returns '" + f->getReturnType().getAsString(context_.getPrintingPolicy()) + "', not bool";
     if (problem.empty()) return true;
-    error(arg->getBeginLoc(), std::string(to_string(s.kind)) + " '" + s.name +
-                                  "': its function cannot be called as (" + spelled + "): " + problem);
+    error(arg->getBeginLoc(), what + " cannot be called as (" + spelled + "): " + problem);
     return false;
   }
 

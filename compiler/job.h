@@ -81,6 +81,8 @@ struct Stage {
   SourceLoc loc;                 // the DSL call
   SourceLoc function_loc;        // the task (or signal, or reduce) function
   std::string function_text;     // its source: a lambda expression or a function's name
+  SourceLoc combine_loc;         // a scatter's canary::combine function, if any
+  std::string combine_text;      // its source; empty without one
 };
 
 enum class BlockKind { Loop, While, If };

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -121,17 +122,44 @@ To<T> to(const Dataset<T>&) {
   return {};
 }
 
-// What a scatter task sends: out.send(destination partition, value).
+// What a scatter task sends: out.send(destination partition, value). With
+// a combine function (canary::combine), what one task sends to one
+// destination is merged, in send order, and leaves when the task ends.
 template <class T>
 class Emit {
  public:
   explicit Emit(detail::ChunkSink* sink) : sink_(sink) {}
   void send(int destination, const T& value) {
+    if (merge_) {
+      hold(destination, T(value));
+    } else {
+      write_to(destination, value);
+    }
+  }
+  void send(int destination, T&& value) {
+    if (merge_) {
+      hold(destination, std::move(value));
+    } else {
+      write_to(destination, value);
+    }
+  }
+
+  // The generated scatter sets the stage's combine function, and flushes
+  // what was held once the task function returns.
+  template <class C>
+  void combine_with(C* combine) {
+    combine_ = combine;
+    merge_ = [](void* c, T& acc, const T& x) { (*static_cast<C*>(c))(acc, x); };
+  }
+  void flush() {
+    for (auto& [destination, value] : held_) write_to(destination, value);
+    held_.clear();
+  }
+
+ private:
+  void write_to(int destination, const T& value) {
 #ifdef CANARY_GENERATED  // only the job canaryc builds runs tasks, with the Fields of its structs generated
-    std::string* buffer = sink_->buffer(destination);
-    if (!buffer)
-      throw std::out_of_range("canary: send to partition " + std::to_string(destination) +
-                              ", which does not exist");
+    std::string* buffer = checked(destination);
     Writer w(*buffer);
     canary::write(w, value);
     sink_->sent(destination);
@@ -139,10 +167,35 @@ class Emit {
     (void)destination, (void)value;
 #endif
   }
+  void hold(int destination, T&& value) {
+    checked(destination);
+    auto [at, fresh] = held_.try_emplace(destination, std::move(value));
+    if (!fresh) merge_(combine_, at->second, value);
+  }
+  std::string* checked(int destination) {
+    std::string* buffer = sink_->buffer(destination);
+    if (!buffer)
+      throw std::out_of_range("canary: send to partition " + std::to_string(destination) +
+                              ", which does not exist");
+    return buffer;
+  }
 
- private:
-  [[maybe_unused]] detail::ChunkSink* sink_;
+  detail::ChunkSink* sink_;
+  void* combine_ = nullptr;
+  void (*merge_)(void*, T&, const T&) = nullptr;
+  std::map<int, T> held_;  // by destination: flushed in partition order
 };
+
+// The optional last argument of canary::scatter: merges two chunks for one
+// destination, fn(acc, x), before they leave the task.
+template <class F>
+struct Combine {
+  F fn;
+};
+template <class F>
+Combine<F> combine(F fn) {
+  return {std::move(fn)};
+}
 
 // What a gather task receives: the chunks addressed to its partition, in the
 // order of the sending partition's index, then of sending.
@@ -223,6 +276,13 @@ template <class... R, class T, class F>
 void scatter(const char*, Reads<R...>, To<T>, F) {
   CANARY_DETAIL_REQUIRE(detail::ScatterCallable<F, Reads<R...>, T>::value,
                         "a scatter function takes (canary::Task&, const R&... reads, canary::Emit<T>&)");
+}
+
+template <class... R, class T, class F, class C>
+void scatter(const char* name, Reads<R...> r, To<T> to, F fn, Combine<C>) {
+  CANARY_DETAIL_REQUIRE(std::is_invocable_v<C&, T&, const T&>,
+                        "a combine function takes (T& acc, const T& x)");
+  scatter(name, r, to, std::move(fn));
 }
 
 // One task per partition of `d`: merges the chunks the last scatter to `d`

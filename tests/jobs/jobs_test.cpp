@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 
@@ -218,6 +219,28 @@ TEST_CASE("the benchmark's PageRank, which combines contributions before sending
       REQUIRE(got.size() == want[p].size());
       for (std::size_t i = 0; i < want[p].size(); ++i)  // summed in another order than the serial loop
         CHECK(std::fabs(got[i].get<double>() - want[p][i]) <= 1e-15);
+    }
+  }
+}
+
+TEST_CASE("a scatter's combine function merges what one task sends one destination, in every mode") {
+  const int partitions = 5, buckets = 3;
+  const long values = 20000;
+  std::vector<std::map<long, long>> expected(buckets);
+  for (long i = 0; i < values; ++i) {
+    long x = i * 7919 % 101;
+    ++expected[canary::hash_partition(x, buckets)][x];
+  }
+  for (std::vector<std::string> mode :
+       {std::vector<std::string>{"--in-process"}, {"--workers=2"}, {"--workers=3", "--chaos-migrate-ms=2"}}) {
+    mode.insert(mode.end(), {"--partitions=" + std::to_string(partitions),
+                             "--buckets=" + std::to_string(buckets), "--values=" + std::to_string(values)});
+    JobRun r = run_ok(CANARY_JOB_combine, mode);
+    for (int b = 0; b < buckets; ++b) {
+      std::map<long, long> got;
+      for (const auto& kv : r.results["outputs"]["histogram"][b]) got[kv[0].get<long>()] = kv[1].get<long>();
+      CHECK(got == expected[b]);
+      CHECK(r.results["outputs"]["chunks"][b] == partitions);  // one merged chunk from each sender
     }
   }
 }
