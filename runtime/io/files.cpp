@@ -164,8 +164,6 @@ Result<std::vector<InputFile>> resolve_input(const std::string& path) {
   for (const std::string& name : names) {
     struct stat st {};
     if (::stat(name.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    Fd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) return Status::error("'" + name + "' cannot be read: " + errno_text());
     files.push_back({name, static_cast<std::uint64_t>(st.st_size), ends_with(name, ".gz")});
   }
   if (files.empty()) return Status::error("matches no regular file");
@@ -369,13 +367,16 @@ Status prepare_files(const Program& program, const void* params) {
     if (program.stages[f.stage].kind == StageKind::Read) {
       Result<std::vector<InputFile>> files = resolve_input(f.path);
       if (!files.ok()) return refused(program, f, files.why());
-      if (f.record_bytes == 0) continue;
-      for (const InputFile& file : files.value())
-        if (!file.gzip && file.bytes % f.record_bytes != 0)
+      for (const InputFile& file : files.value()) {
+        // Once, here: every task opens only the files of its own split.
+        if (Fd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC)); fd.get() < 0)
+          return refused(program, f, "holds '" + file.path + "', which cannot be read: " + errno_text());
+        if (f.record_bytes > 0 && !file.gzip && file.bytes % f.record_bytes != 0)
           return refused(program, f,
                          "holds '" + file.path + "' of " + std::to_string(file.bytes) +
                              " bytes, not a multiple of its " + std::to_string(f.record_bytes) +
                              "-byte records");
+      }
       continue;
     }
     std::error_code error;

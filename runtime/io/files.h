@@ -32,8 +32,8 @@ struct InputFile {
 };
 
 // A file, a directory's regular files (names starting with '.' or '_'
-// skipped) or a glob's matches, in name order; refused with the reason when
-// nothing readable is there.
+// skipped) or a glob's matches, in name order, with their sizes; refused
+// with the reason when no file is there.
 Result<std::vector<InputFile>> resolve_input(const std::string& path);
 
 // Commit protocol, step 1: one line naming the stage and the path when an
