@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -36,8 +37,21 @@ class ChunkSink {
   virtual ~ChunkSink() = default;
   // Returns the buffer for `destination`, or null when it is out of range.
   virtual std::string* buffer(int destination) = 0;
+  // Appends `size` bytes at `data` to what `destination`'s buffer holds,
+  // without copying them: `keeper` keeps them alive.
+  virtual void attach(int destination, std::shared_ptr<const void> keeper, const char* data,
+                      std::size_t size) = 0;
   virtual void sent(int destination) = 0;
 };
+
+// A chunk moved into Emit::send whose bytes are one run (a vector of plain
+// values) and at least this large is not copied: its vector travels.
+constexpr std::size_t kAttachBytes = std::size_t{64} << 10;
+template <class T, class = void>
+struct serializes_as_one_run : std::false_type {};
+template <class T>
+struct serializes_as_one_run<T, std::void_t<decltype(Serializer<T>::kContiguous)>>
+    : std::bool_constant<Serializer<T>::kContiguous> {};
 }  // namespace detail
 
 // What a running task knows about itself. Only task functions receive one.
@@ -140,7 +154,7 @@ class Emit {
     if (merge_) {
       hold(destination, std::move(value));
     } else {
-      write_to(destination, value);
+      move_to(destination, std::move(value));
     }
   }
 
@@ -152,7 +166,7 @@ class Emit {
     merge_ = [](void* c, T& acc, const T& x) { (*static_cast<C*>(c))(acc, x); };
   }
   void flush() {
-    for (auto& [destination, value] : held_) write_to(destination, value);
+    for (auto& [destination, value] : held_) move_to(destination, std::move(value));
     held_.clear();
   }
 
@@ -166,6 +180,24 @@ class Emit {
 #else
     (void)destination, (void)value;
 #endif
+  }
+  // A large run of plain values travels from where it is: the vector moves
+  // into a keeper that lives until the last copy of the chunk is sent or read.
+  void move_to(int destination, T&& value) {
+#ifdef CANARY_GENERATED
+    if constexpr (detail::serializes_as_one_run<T>::value) {
+      std::size_t bytes = value.size() * sizeof(typename T::value_type);
+      if (bytes >= detail::kAttachBytes) {
+        Writer w(*checked(destination));
+        detail::write_length(w, value);
+        auto kept = std::make_shared<const T>(std::move(value));
+        sink_->attach(destination, kept, reinterpret_cast<const char*>(kept->data()), bytes);
+        sink_->sent(destination);
+        return;
+      }
+    }
+#endif
+    write_to(destination, value);
   }
   void hold(int destination, T&& value) {
     checked(destination);

@@ -57,16 +57,23 @@ class Writer {
   std::string& out_;
 };
 
-// Reads bytes from a buffer it does not own; running past its end throws,
-// so a truncated or hostile buffer is an error, never undefined behaviour.
+// Reads bytes from a buffer it does not own, in one piece or in several
+// (a value may span pieces: bytes that arrived in several frames); running
+// past its end throws, so a truncated or hostile buffer is an error, never
+// undefined behaviour.
 class Reader {
  public:
-  Reader(const char* data, std::size_t size) : data_(data), left_(size) {}
+  Reader(const char* data, std::size_t size) : data_(data), in_piece_(size), left_(size) {}
+  Reader(const std::string_view* pieces, std::size_t count) : next_(pieces) {
+    for (std::size_t i = 0; i < count; ++i) left_ += pieces[i].size();
+  }
   void bytes(void* into, std::size_t size) {
     if (size > left_) throw std::out_of_range("canary: truncated serialized value");
     if (size == 0) return;  // `into` may be an empty vector's null data()
+    if (size > in_piece_) return across(static_cast<char*>(into), size);
     std::memcpy(into, data_, size);
     data_ += size;
+    in_piece_ -= size;
     left_ -= size;
   }
   // Bounds a length prefix by what is left, so a hostile length cannot make
@@ -82,8 +89,28 @@ class Reader {
   std::size_t remaining() const { return left_; }
 
  private:
-  const char* data_;
-  std::size_t left_;
+  // The slow path: what is left of this piece, then the next pieces.
+  void across(char* into, std::size_t size) {
+    while (size > 0) {
+      while (in_piece_ == 0) {
+        data_ = next_->data();
+        in_piece_ = next_->size();
+        ++next_;
+      }
+      std::size_t n = std::min(size, in_piece_);
+      std::memcpy(into, data_, n);
+      into += n;
+      data_ += n;
+      in_piece_ -= n;
+      left_ -= n;
+      size -= n;
+    }
+  }
+
+  const char* data_ = nullptr;
+  std::size_t in_piece_ = 0;                // left in the piece at data_
+  std::size_t left_ = 0;                    // left in all
+  const std::string_view* next_ = nullptr;  // left_ says how far it may go
 };
 
 // The customization points (see the top of this file).

@@ -18,6 +18,13 @@
 
 namespace canary::rt {
 
+// Serialized bytes in one piece or several (as they arrived), read in
+// order as one.
+struct Pieces {
+  const std::string_view* first;
+  std::size_t count;
+};
+
 // How the runtime creates, copies over the wire and destroys the partitions
 // of one dataset without knowing their type.
 struct TypeOps {
@@ -25,7 +32,7 @@ struct TypeOps {
   void (*destroy)(void*);
   void (*write)(const void* value, std::string& out);
   // Replaces *value with the one serialized in `bytes`; throws on malformed input.
-  void (*read)(std::string_view bytes, void* value);
+  void (*read)(Pieces bytes, void* value);
 };
 
 template <class T>
@@ -37,8 +44,8 @@ const TypeOps* type_ops() {
         Writer w(out);
         canary::write(w, *static_cast<const T*>(p));
       },
-      [](std::string_view bytes, void* p) {
-        Reader r(bytes.data(), bytes.size());
+      [](Pieces bytes, void* p) {
+        Reader r(bytes.first, bytes.count);
         T value{};
         canary::read(r, value);
         *static_cast<T*>(p) = std::move(value);
@@ -50,10 +57,10 @@ const TypeOps* type_ops() {
 // Deserializes every value in each buffer, buffers in order: how gathers and
 // reductions see the chunks sent to them.
 template <class T>
-std::vector<T> read_all(const std::vector<std::string_view>& buffers) {
+std::vector<T> read_all(const std::vector<Pieces>& buffers) {
   std::vector<T> values;
-  for (std::string_view b : buffers) {
-    Reader r(b.data(), b.size());
+  for (Pieces b : buffers) {
+    Reader r(b.first, b.count);
     while (r.remaining() > 0) {
       values.emplace_back();
       canary::read(r, values.back());
@@ -85,11 +92,11 @@ enum class BlockKind { Loop, While, If };
 // What a generated stage function works with.
 struct TaskArgs {
   Task& task;
-  void* const* partitions;                       // the stage's reads, then its writes
-  detail::ChunkSink* chunks_out = nullptr;       // scatter: where sends go
-  std::vector<std::string_view> chunks_in = {};  // gather, reduce: one buffer per sender, in order
-  bool signal = false;                           // signal: the predicate's value
-  std::uint64_t seq = 0;                         // the stage instance: write stages name files by it
+  void* const* partitions;                  // the stage's reads, then its writes
+  detail::ChunkSink* chunks_out = nullptr;  // scatter: where sends go
+  std::vector<Pieces> chunks_in = {};       // gather, reduce: one buffer per sender, in order
+  bool signal = false;                      // signal: the predicate's value
+  std::uint64_t seq = 0;                    // the stage instance: write stages name files by it
 
   template <class T>
   const T& in(int i) const {

@@ -106,7 +106,7 @@ class Controller {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, wait);
     if (!(item.revents & ZMQ_POLLIN)) return;
-    zmq::message_t frame;
+    Received frame;
     std::string who;
     if (!receive_frames(socket_, frame, dropped_, &who)) return;
     Result<Envelope> e = decode(frame, {program_, workers_.size()});

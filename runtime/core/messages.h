@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/ids.h"
 
 namespace canary::rt {
@@ -32,10 +33,10 @@ struct Message {
   struct Part {
     PartitionIndex partition;
     Version version;
-    std::string bytes;
+    Bytes bytes;
   };
   std::vector<Part> parts;
-  std::string value;    // ReduceInput, BroadcastValue
+  Bytes value;          // ReduceInput, BroadcastValue
   bool signal = false;  // Signal
 
   // The same message with other parts: what a part-by-part decision splits off.
@@ -54,7 +55,7 @@ struct Message {
 struct PartitionBytes {
   DatasetId dataset;
   std::uint64_t accesses;  // completed: the stage instances it has been through (the paper's "last stage")
-  std::string bytes;       // the serialized partition
+  Bytes bytes;             // the serialized partition
 };
 
 // Partition i of every dataset of a co-location group, on its way from one

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/bytes.h"
+
 namespace canary::rt {
 
 class Partition {
@@ -38,7 +40,7 @@ class Partition {
     return out;
   }
   // Replaces the value with the one in `bytes`; throws on malformed bytes.
-  void read(std::string_view bytes) { ops_->read(bytes, value_); }
+  void read(const Bytes& bytes) { ops_->read(bytes.pieces(), value_); }
 
  private:
   void reset() {

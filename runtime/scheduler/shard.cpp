@@ -290,10 +290,10 @@ void Shard::run(TaskRef t) {
 
 namespace {
 
-std::vector<std::string_view> in_sender_order(std::vector<std::pair<int, std::string>>& from) {
+std::vector<Pieces> in_sender_order(std::vector<std::pair<int, Bytes>>& from) {
   std::sort(from.begin(), from.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::string_view> views;
-  for (const auto& [sender, bytes] : from) views.push_back(bytes);
+  std::vector<Pieces> views;
+  for (const auto& [sender, bytes] : from) views.push_back(bytes.pieces());
   return views;
 }
 
@@ -356,8 +356,7 @@ std::uint64_t Shard::scatter(Issued* in, Task& task) {
     Message m{Message::Kind::Chunks, Seq(in->seq), in->stage, PartitionIndex(task.index())};
     m.iterations = in->iterations;
     for (int j = 0; j < static_cast<int>(sink.row.size()); ++j)
-      if (r->owner[g][j] == w)
-        m.parts.push_back({PartitionIndex(j), r->version[g][j], std::move(sink.row[j])});
+      if (r->owner[g][j] == w) m.parts.push_back({PartitionIndex(j), r->version[g][j], sink.take(j)});
     env_.router.send(w, std::move(m));
   }
   return ticks;
@@ -392,7 +391,7 @@ std::uint64_t Shard::reduce(Issued* in, int slot, Task& task) {
   std::uint64_t ticks = __rdtsc() - start;
   auto r = env_.router.routing();
   int g = program_.group_of[s.writes[0]];
-  m.parts.push_back({PartitionIndex(0), r->version[g][0], ""});
+  m.parts.push_back({PartitionIndex(0), r->version[g][0], Bytes()});
   env_.router.send(r->owner[g][0], std::move(m));
   return ticks;
 }
@@ -415,7 +414,7 @@ std::uint64_t Shard::broadcast(Issued* in, int slot) {
   for (WorkerId w : r->workers_of[s.writes[0]]) {
     std::vector<Message::Part> parts;
     for (int j = 0; j < static_cast<int>(r->owner[g].size()); ++j)
-      if (r->owner[g][j] == w) parts.push_back({PartitionIndex(j), r->version[g][j], ""});
+      if (r->owner[g][j] == w) parts.push_back({PartitionIndex(j), r->version[g][j], Bytes()});
     env_.router.send(w, m.with_parts(std::move(parts)));
   }
   return ticks;

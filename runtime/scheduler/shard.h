@@ -123,10 +123,10 @@ class Shard {
   // What arrived for one stage instance (keyed by its sequence number, a
   // gather's by its scatter's).
   struct Inbound {
-    StageId stage{-1};                                               // of the messages
-    std::map<int, std::vector<std::pair<int, std::string>>> chunks;  // partition -> (sender, values)
-    std::vector<std::pair<int, std::string>> inputs;                 // reduce: (sender, value)
-    std::string value;                                               // broadcast
+    StageId stage{-1};                                         // of the messages
+    std::map<int, std::vector<std::pair<int, Bytes>>> chunks;  // partition -> (sender, values)
+    std::vector<std::pair<int, Bytes>> inputs;                 // reduce: (sender, value)
+    Bytes value;                                               // broadcast
     bool has_value = false;
   };
   // Where a task's t.output() values go: the job's Outputs, with the
@@ -138,14 +138,29 @@ class Shard {
     Outputs* outputs = nullptr;
     Seq seq;
   };
-  // A scatter task's sends, one buffer per destination partition.
+  // A scatter task's sends, one buffer per destination partition, and the
+  // runs attached to it.
   struct RowSink : detail::ChunkSink {
     explicit RowSink(int partitions) : row(partitions) {}
     std::string* buffer(int destination) override {
       return destination >= 0 && destination < static_cast<int>(row.size()) ? &row[destination] : nullptr;
     }
+    void attach(int destination, std::shared_ptr<const void> keeper, const char* data,
+                std::size_t size) override {
+      if (attached.empty()) attached.resize(row.size());
+      std::vector<Bytes>& runs = attached[destination];
+      if (!row[destination].empty()) runs.emplace_back(std::exchange(row[destination], {}));
+      runs.emplace_back(std::move(keeper), std::string_view(data, size));
+    }
     void sent(int) override {}
+    // Everything sent to `destination`, in order.
+    Bytes take(int destination) {
+      if (attached.empty() || attached[destination].empty()) return Bytes(std::move(row[destination]));
+      if (!row[destination].empty()) attached[destination].emplace_back(std::move(row[destination]));
+      return Bytes::joined(attached[destination]);
+    }
     std::vector<std::string> row;
+    std::vector<std::vector<Bytes>> attached;  // by destination; empty until a run is attached
   };
 
   // The hot loop, chosen once per shard: tasks run here as soon as they are

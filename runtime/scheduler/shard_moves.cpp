@@ -141,14 +141,14 @@ void Shard::take_pending(std::uint64_t key, Inbound& inbound, int g, int i, Vers
         Message& m =
             out.emplace_back(Message::Kind::ReduceInput, Seq(key), inbound.stage, PartitionIndex(sender));
         m.value = std::move(value);
-        m.parts.push_back({PartitionIndex(0), version, ""});
+        m.parts.push_back({PartitionIndex(0), version, Bytes()});
       }
     inbound.inputs.clear();
   } else if (s.kind == StageKind::Broadcast && program_.group_of[s.writes[0]] == g && inbound.has_value &&
              !used(i)) {
     Message& m = out.emplace_back(Message::Kind::BroadcastValue, Seq(key), inbound.stage);
     m.value = inbound.value;
-    m.parts.push_back({PartitionIndex(i), version, ""});
+    m.parts.push_back({PartitionIndex(i), version, Bytes()});
   }
 }
 

@@ -271,9 +271,11 @@ Result<PartitionFile> SnapshotStore::read(int snapshot, GroupPartition which) co
       dataset.dataset = DatasetId(static_cast<int>(std::min(d.getDataset(), 1u << 30)));
       dataset.accesses = d.getAccesses();
       std::string data_path = data_path_of(snapshot, dataset.dataset, which.partition);
-      error = read_checked(data_path, kDataMagic, dataset.bytes);
-      if (error.empty() && (dataset.bytes.size() != d.getSize() || crc_of(dataset.bytes) != d.getCrc()))
+      std::string bytes;
+      error = read_checked(data_path, kDataMagic, bytes);
+      if (error.empty() && (bytes.size() != d.getSize() || crc_of(bytes) != d.getCrc()))
         error = "it holds other bytes than " + path + " says";
+      dataset.bytes = std::move(bytes);
       if (!error.empty()) return refused(data_path, error);
     }
   } catch (const kj::Exception& e) {

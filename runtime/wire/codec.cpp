@@ -9,19 +9,45 @@ namespace canary::rt {
 namespace {
 
 // Builds an envelope, lets `fill` set its one member, and cuts it into pieces.
+// Builds an envelope, lets `fill` set its one member (and name the
+// attachments it refers to), and cuts it into pieces.
 template <class Fill>
-Frames envelope(std::size_t piece, Fill&& fill) {
+Frames envelope(std::size_t piece, Fill&& fill, const std::vector<Bytes>& attachments = {}) {
   capnp::MallocMessageBuilder message;
   fill(message.initRoot<wire::Envelope>());
-  return to_frames(message, piece);
+  return to_frames(message, piece, attachments);
 }
 
-kj::ArrayPtr<const kj::byte> bytes_of(const std::string& s) {
+kj::ArrayPtr<const kj::byte> bytes_of(std::string_view s) {
   return kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(s.data()), s.size());
 }
 
+// Below this a blob is copied into the envelope: a frame of its own would
+// cost more than the copy.
+constexpr std::size_t kInlineBlobBytes = std::size_t{64} << 10;
+
+void put_blob(wire::Blob::Builder blob, const Bytes& bytes, std::vector<Bytes>& attachments) {
+  if (bytes.size() < kInlineBlobBytes) {
+    blob.setInline(bytes_of(bytes.flat()));
+    return;
+  }
+  blob.setAttached(bytes.size());
+  attachments.push_back(bytes);
+}
+
+Result<Bytes> take_blob(wire::Blob::Reader blob, Attachments& attachments) {
+  switch (blob.which()) {
+    case wire::Blob::INLINE: {
+      capnp::Data::Reader d = blob.getInline();
+      return Bytes(std::string(d.begin(), d.end()));
+    }
+    case wire::Blob::ATTACHED:
+      return attachments.next(blob.getAttached());
+  }
+  return Status::error("a blob of an unknown kind");
+}
+
 std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
-std::string bytes(capnp::Data::Reader d) { return std::string(d.begin(), d.end()); }
 
 // Numbers from the wire, clamped so that a hostile one cannot overflow an int.
 int small(std::uint32_t n) { return static_cast<int>(std::min<std::uint32_t>(n, 1u << 30)); }
@@ -117,7 +143,8 @@ wire::Transfer::Kind to_wire(Message::Kind k) {
   return wire::Transfer::Kind::CHUNKS;
 }
 
-void fill_transfer(wire::Transfer::Builder d, const Message& m, const Program& program) {
+void fill_transfer(wire::Transfer::Builder d, const Message& m, const Program& program,
+                   std::vector<Bytes>& attachments) {
   d.setKind(to_wire(m.kind));
   d.setJob(program.job);
   d.setSeq(m.seq.value());
@@ -132,14 +159,14 @@ void fill_transfer(wire::Transfer::Builder d, const Message& m, const Program& p
     parts[i].setDataset(target);
     parts[i].setPartition(m.parts[i].partition.value());
     parts[i].setVersion(m.parts[i].version.value());
-    parts[i].setPayload(bytes_of(m.parts[i].bytes));
+    put_blob(parts[i].initPayload(), m.parts[i].bytes, attachments);
   }
-  d.setValue(bytes_of(m.value));
+  put_blob(d.initValue(), m.value, attachments);
   d.setSignal(m.signal);
 }
 
 // Checks the fields against the program, so nothing out of range gets in.
-Result<Message> decode_transfer(wire::Transfer::Reader d, const Program& program) {
+Result<Message> decode_transfer(wire::Transfer::Reader d, const Program& program, Attachments& attachments) {
   if (d.getStage() >= program.stages.size())
     return Status::error("data for stage " + std::to_string(d.getStage()) + ", which does not exist");
   StageId stage_id(static_cast<int>(d.getStage()));
@@ -171,15 +198,19 @@ Result<Message> decode_transfer(wire::Transfer::Reader d, const Program& program
   for (wire::Part::Reader p : d.getParts()) {
     if (static_cast<int>(p.getDataset()) != target || p.getPartition() > INT32_MAX)
       return Status::error("a part for the wrong dataset");
-    m.parts.push_back(
-        {PartitionIndex(static_cast<int>(p.getPartition())), Version(p.getVersion()), bytes(p.getPayload())});
+    Result<Bytes> payload = take_blob(p.getPayload(), attachments);
+    if (!payload.ok()) return payload.status();
+    m.parts.push_back({PartitionIndex(static_cast<int>(p.getPartition())), Version(p.getVersion()),
+                       std::move(payload).value()});
   }
-  m.value = bytes(d.getValue());
+  Result<Bytes> value = take_blob(d.getValue(), attachments);
+  if (!value.ok()) return value.status();
+  m.value = std::move(value).value();
   m.signal = d.getSignal();
   return m;
 }
 
-Result<Handover> decode_handover(wire::Handover::Reader b, const Program& program) {
+Result<Handover> decode_handover(wire::Handover::Reader b, const Program& program, Attachments& attachments) {
   if (b.getJob() != program.job) return Status::error("a handover for job '" + text(b.getJob()) + "'");
   if (b.getGroup() > INT32_MAX || b.getPartition() > INT32_MAX)
     return Status::error("a handover out of range");
@@ -189,10 +220,13 @@ Result<Handover> decode_handover(wire::Handover::Reader b, const Program& progra
   for (wire::HandedDataset::Reader d : b.getDatasets()) {
     if (d.getDataset() >= program.datasets.size())
       return Status::error("a handover of a dataset that does not exist");
-    h.datasets.push_back({DatasetId(static_cast<int>(d.getDataset())), d.getAccesses(), bytes(d.getBytes())});
+    Result<Bytes> bytes = take_blob(d.getBytes(), attachments);
+    if (!bytes.ok()) return bytes.status();
+    h.datasets.push_back(
+        {DatasetId(static_cast<int>(d.getDataset())), d.getAccesses(), std::move(bytes).value()});
   }
   for (wire::Transfer::Reader t : b.getPending()) {
-    Result<Message> m = decode_transfer(t, program);
+    Result<Message> m = decode_transfer(t, program, attachments);
     if (!m.ok()) return m.status().about("a handover with ");
     h.pending.push_back(std::move(m).value());
   }
@@ -201,7 +235,8 @@ Result<Handover> decode_handover(wire::Handover::Reader b, const Program& progra
 
 // --- the decoder: one case per member of the envelope's union -------------------
 
-Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& context) {
+Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& context,
+                                 Attachments& attachments) {
   const Program& program = context.program;
   switch (e.which()) {
     case wire::Envelope::REGISTER: {
@@ -234,7 +269,7 @@ Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& 
     case wire::Envelope::HEARTBEAT:
       return Envelope(msg::Heartbeat{worker_id(e.getHeartbeat().getWorker())});
     case wire::Envelope::DATA: {
-      Result<Message> m = decode_transfer(e.getData(), program);
+      Result<Message> m = decode_transfer(e.getData(), program, attachments);
       if (!m.ok()) return m.status();
       return Envelope(msg::Data{Epoch(e.getData().getEpoch()), std::move(m).value()});
     }
@@ -282,7 +317,7 @@ Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& 
                                    Version(m.getVersion())});
     }
     case wire::Envelope::HANDOVER: {
-      Result<Handover> h = decode_handover(e.getHandover(), program);
+      Result<Handover> h = decode_handover(e.getHandover(), program, attachments);
       if (!h.ok()) return h.status();
       return Envelope(msg::HandOver{Epoch(e.getHandover().getEpoch()), std::move(h).value()});
     }
@@ -362,11 +397,15 @@ Frames encode(const msg::Heartbeat& m) {
 }
 
 Frames encode_data(Epoch epoch, const Message& m, const Program& program) {
-  return envelope(kDataPieceBytes, [&](wire::Envelope::Builder e) {
-    wire::Transfer::Builder d = e.initData();
-    fill_transfer(d, m, program);
-    d.setEpoch(epoch.value());
-  });
+  std::vector<Bytes> attachments;
+  return envelope(
+      kDataPieceBytes,
+      [&](wire::Envelope::Builder e) {
+        wire::Transfer::Builder d = e.initData();
+        fill_transfer(d, m, program, attachments);
+        d.setEpoch(epoch.value());
+      },
+      attachments);
 }
 
 Frames encode(const msg::Done& m) {
@@ -439,22 +478,27 @@ Frames encode(const msg::Migrate& m) {
 }
 
 Frames encode_handover(Epoch epoch, const Handover& h, const Program& program) {
-  return envelope(kDataPieceBytes, [&](wire::Envelope::Builder e) {
-    wire::Handover::Builder b = e.initHandover();
-    b.setJob(program.job);
-    b.setEpoch(epoch.value());
-    b.setGroup(h.which.group.value());
-    b.setPartition(h.which.partition.value());
-    b.setVersion(h.version.value());
-    auto datasets = b.initDatasets(h.datasets.size());
-    for (std::size_t i = 0; i < h.datasets.size(); ++i) {
-      datasets[i].setDataset(h.datasets[i].dataset.value());
-      datasets[i].setAccesses(h.datasets[i].accesses);
-      datasets[i].setBytes(bytes_of(h.datasets[i].bytes));
-    }
-    auto pending = b.initPending(h.pending.size());
-    for (std::size_t i = 0; i < h.pending.size(); ++i) fill_transfer(pending[i], h.pending[i], program);
-  });
+  std::vector<Bytes> attachments;
+  return envelope(
+      kDataPieceBytes,
+      [&](wire::Envelope::Builder e) {
+        wire::Handover::Builder b = e.initHandover();
+        b.setJob(program.job);
+        b.setEpoch(epoch.value());
+        b.setGroup(h.which.group.value());
+        b.setPartition(h.which.partition.value());
+        b.setVersion(h.version.value());
+        auto datasets = b.initDatasets(h.datasets.size());
+        for (std::size_t i = 0; i < h.datasets.size(); ++i) {
+          datasets[i].setDataset(h.datasets[i].dataset.value());
+          datasets[i].setAccesses(h.datasets[i].accesses);
+          put_blob(datasets[i].initBytes(), h.datasets[i].bytes, attachments);
+        }
+        auto pending = b.initPending(h.pending.size());
+        for (std::size_t i = 0; i < h.pending.size(); ++i)
+          fill_transfer(pending[i], h.pending[i], program, attachments);
+      },
+      attachments);
 }
 
 Frames encode(const msg::Migrated& m) {
@@ -516,10 +560,13 @@ Frames encode(const msg::Launch& m) {
   });
 }
 
-Result<Envelope> decode(const zmq::message_t& frame, const DecodeContext& context) {
+Result<Envelope> decode(Received& message, const DecodeContext& context) {
   Result<Envelope> out = Status::error("an empty message");
-  Status read = with_envelope(frame, [&](wire::Envelope::Reader e) { out = decode_envelope(e, context); });
+  Attachments attachments(message.attachments);
+  Status read = with_envelope(
+      message.envelope, [&](wire::Envelope::Reader e) { out = decode_envelope(e, context, attachments); });
   if (!read.ok()) return read;
+  if (out.ok() && !attachments.finished().ok()) return attachments.finished();
   return out;
 }
 

@@ -150,8 +150,8 @@ Frames encode(const msg::Resume& m);
 Frames encode(const msg::Restarted& m);
 Frames encode(const msg::TaskReport& m);
 Frames encode(const msg::Launch& m);
-// Data between workers, in the data sockets' pieces; the message is not
-// copied into a value first.
+// Data between workers, in the data sockets' pieces, their large blobs as
+// attachments that point into `m`'s Bytes.
 Frames encode_data(Epoch epoch, const Message& m, const Program& program);
 Frames encode_handover(Epoch epoch, const Handover& h, const Program& program);
 
@@ -161,6 +161,7 @@ struct DecodeContext {
   const Program& program;
   std::size_t workers;
 };
-Result<Envelope> decode(const zmq::message_t& frame, const DecodeContext& context);
+// Takes the attachments out of `message`.
+Result<Envelope> decode(Received& message, const DecodeContext& context);
 
 }  // namespace canary::rt

@@ -29,9 +29,46 @@ void release_piece(void*, void* hint) {
   if (--shared->pieces == 0) delete shared;
 }
 
+void release_attachment(void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }
+
+// Where the envelope ends: its size, from the segment table at the start of
+// its first piece. A wrong answer from a hostile peer is caught by decoding.
+std::size_t envelope_bytes(const zmq::message_t& first) {
+  std::vector<capnp::word> prefix(std::min<std::size_t>(first.size(), 4096) / sizeof(capnp::word));
+  std::memcpy(prefix.data(), first.data(), prefix.size() * sizeof(capnp::word));
+  return capnp::expectedSizeInWordsFromPrefix(kj::ArrayPtr<const capnp::word>(prefix.data(), prefix.size())) *
+         sizeof(capnp::word);
+}
+
+// Joins `frames[from, to)` into one frame.
+zmq::message_t joined(Frames& frames, std::size_t from, std::size_t to) {
+  if (to == from + 1) return std::move(frames[from]);
+  std::size_t total = 0;
+  for (std::size_t i = from; i < to; ++i) total += frames[i].size();
+  zmq::message_t whole(total);
+  std::size_t at = 0;
+  for (std::size_t i = from; i < to; ++i) {
+    std::memcpy(static_cast<char*>(whole.data()) + at, frames[i].data(), frames[i].size());
+    at += frames[i].size();
+  }
+  return whole;
+}
+
+// Splits what arrived into the envelope's pieces, joined, and the attachments' frames.
+Status split(Frames& frames, Received& message) {
+  std::size_t envelope = envelope_bytes(frames[0]);
+  std::size_t pieces = 0, bytes = 0;
+  while (pieces < frames.size() && bytes < envelope) bytes += frames[pieces++].size();
+  if (bytes != envelope && pieces > 1) return Status::error("an envelope cut in the wrong place");
+  message.envelope = joined(frames, 0, pieces);
+  message.attachments.clear();
+  for (std::size_t i = pieces; i < frames.size(); ++i) message.attachments.push_back(std::move(frames[i]));
+  return Status::fine();
+}
+
 }  // namespace
 
-Frames to_frames(capnp::MessageBuilder& message, std::size_t piece) {
+Frames to_frames(capnp::MessageBuilder& message, std::size_t piece, const std::vector<Bytes>& attachments) {
   auto shared = std::make_unique<SharedWords>();
   shared->words = capnp::messageToFlatArray(message);
   kj::ArrayPtr<kj::byte> bytes = shared->words.asBytes();
@@ -43,7 +80,36 @@ Frames to_frames(capnp::MessageBuilder& message, std::size_t piece) {
     std::size_t at = i * piece;
     frames.emplace_back(bytes.begin() + at, std::min(piece, bytes.size() - at), &release_piece, owner);
   }
+  for (const Bytes& a : attachments)
+    a.each([&](const std::shared_ptr<const void>& keeper, std::string_view view) {
+      for (std::size_t at = 0; at < view.size(); at += piece) {
+        auto kept = std::make_unique<std::shared_ptr<const void>>(keeper);
+        // ZeroMQ only reads what it sends; its API takes the bytes as mutable.
+        char* bytes = const_cast<char*>(view.data()) + at;  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+        frames.emplace_back(bytes, std::min(piece, view.size() - at), &release_attachment, kept.get());
+        (void)kept.release();  // the frame's now: release_attachment frees it
+      }
+    });
   return frames;
+}
+
+Result<Bytes> Attachments::next(std::uint64_t size) {
+  std::size_t end = at_;
+  std::uint64_t bytes = 0;
+  while (bytes < size && end < frames_.size()) bytes += frames_[end++].size();
+  if (bytes != size) return Status::error("an attachment of " + std::to_string(size) + " bytes is not there");
+  std::vector<Bytes> parts;
+  for (; at_ < end; ++at_) {
+    auto frame = std::make_shared<zmq::message_t>(std::move(frames_[at_]));
+    std::string_view view(static_cast<const char*>(frame->data()), frame->size());
+    parts.emplace_back(std::move(frame), view);
+  }
+  return Bytes::joined(parts);
+}
+
+Status Attachments::finished() const {
+  if (at_ != frames_.size()) return Status::error("frames after the last attachment");
+  return Status::fine();
 }
 
 bool send_frames(zmq::socket_t& socket, Frames& frames, const std::string* identity) {
@@ -63,7 +129,7 @@ bool send_frames(zmq::socket_t& socket, Frames& frames, const std::string* ident
   return true;
 }
 
-bool receive_frames(zmq::socket_t& socket, zmq::message_t& whole, DropLog& dropped, std::string* identity) {
+bool receive_frames(zmq::socket_t& socket, Received& message, DropLog& dropped, std::string* identity) {
   for (;;) {
     zmq::message_t first;
     if (!socket.recv(first, zmq::recv_flags::dontwait)) return false;
@@ -71,30 +137,25 @@ bool receive_frames(zmq::socket_t& socket, zmq::message_t& whole, DropLog& dropp
       *identity = first.to_string();
       if (!first.more() || !socket.recv(first, zmq::recv_flags::dontwait)) continue;
     }
-    if (!first.more()) {
-      whole = std::move(first);
-      return true;
-    }
-    Frames pieces;
+    Frames frames;
     std::size_t total = first.size();
-    bool more = true;
-    pieces.push_back(std::move(first));
+    bool more = first.more();
+    frames.push_back(std::move(first));
     while (more) {
       zmq::message_t next;
       if (!socket.recv(next, zmq::recv_flags::dontwait)) break;  // cannot happen: multipart arrives whole
       more = next.more();
       total += next.size();
-      if (total <= kMaxMessageBytes) pieces.push_back(std::move(next));  // past the limit: read, dropped
+      if (total <= kMaxMessageBytes) frames.push_back(std::move(next));  // past the limit: read, dropped
     }
     if (total > kMaxMessageBytes) {
       dropped.about("a message of " + std::to_string(total) + " bytes is over the limit");
       continue;
     }
-    whole.rebuild(total);
-    std::size_t at = 0;
-    for (const zmq::message_t& p : pieces) {
-      std::memcpy(static_cast<char*>(whole.data()) + at, p.data(), p.size());
-      at += p.size();
+    Status cut = split(frames, message);
+    if (!cut.ok()) {
+      dropped.about(cut.why());
+      continue;
     }
     return true;
   }

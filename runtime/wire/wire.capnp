@@ -73,7 +73,7 @@ struct Transfer {
   iterations @4 :List(Int32);  # of the loops around the stage, outermost first
   sender @5 :Int32;          # the sending task's partition
   parts @6 :List(Part);      # the destination partitions (see Part)
-  value @7 :Data;            # a reduction input or a broadcast value
+  value @7 :Blob;            # a reduction input or a broadcast value
   signal @8 :Bool;
   epoch @9 :UInt64;          # the sender's (see Start)
 }
@@ -85,7 +85,7 @@ struct Part {
   dataset @0 :UInt32;
   partition @1 :UInt32;
   version @2 :UInt64;     # the sender's map entry version for this partition
-  payload @3 :Data;       # chunks: serialized values, one after another
+  payload @3 :Blob;       # chunks: serialized values, one after another
 }
 
 struct LoadReport {
@@ -138,7 +138,17 @@ struct Handover {
 struct HandedDataset {
   dataset @0 :UInt32;
   accesses @1 :UInt64;  # completed accesses: the stage instances it has been through
-  bytes @2 :Data;
+  bytes @2 :Blob;
+}
+
+# Bytes of a chunk, a value or a partition. Small ones are inside the
+# envelope; a large one follows it as frames of its own (frame.h), so that
+# neither side copies it into or out of the envelope.
+struct Blob {
+  union {
+    inline @0 :Data;
+    attached @1 :UInt64;  # its size: it is the next of the attachments, in the order the envelope names them
+  }
 }
 
 # Migration, step 5: the receiver holds the partitions and runs them on.

@@ -137,7 +137,7 @@ class Worker {
   // dropped and logged.
   template <class Use>
   void receive_control(Use&& use) {
-    zmq::message_t frame;
+    Received frame;
     while (receive_frames(control_, frame, dropped_)) {
       Result<Envelope> e = decode(frame, {program_, peers_.size()});
       if (!e.ok()) {
@@ -217,8 +217,8 @@ class Worker {
                 << ": " << error << "\n";
     send(msg::Restarted{id_, epoch_, error});
     // Data of this epoch that came before the order did.
-    std::deque<zmq::message_t> early = std::exchange(early_, {});
-    for (zmq::message_t& frame : early) receive_data_frame(frame);
+    std::deque<Received> early = std::exchange(early_, {});
+    for (Received& frame : early) receive_data_frame(frame);
   }
 
   // Returns an error instead of starting when the map does not fit or a
@@ -398,14 +398,14 @@ class Worker {
   }
 
   void receive_data() {
-    zmq::message_t frame;
+    Received frame;
     while (receive_frames(data_in_, frame, dropped_)) receive_data_frame(frame);
   }
   static constexpr int kDataRcvHwm = 256;
 
   // Data of an older epoch is dropped: the rollback made it void. Data of a
   // newer one waits for this worker's own order to roll back.
-  void receive_data_frame(zmq::message_t& frame) {
+  void receive_data_frame(Received& frame) {
     Result<Envelope> e = decode(frame, {program_, peers_.size()});
     if (!e.ok()) {
       dropped_.about(e.why());
@@ -526,7 +526,7 @@ class Worker {
   std::optional<RefusalLog> refusals_;  // with credentials: of the data socket
   std::vector<zmq::socket_t> push_;
   std::vector<std::deque<Frames>> pending_;
-  std::deque<zmq::message_t> early_;  // data of an epoch this worker has not reached yet
+  std::deque<Received> early_;  // data of an epoch this worker has not reached yet
   std::string data_endpoint_;
   WorkerId id_{0};
   std::vector<std::string> peers_;

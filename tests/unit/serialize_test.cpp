@@ -239,3 +239,25 @@ TEST_CASE("outputs render as the contract's JSON") {
                                     -std::numeric_limits<double>::infinity(), 0.1}) ==
         nlohmann::json::parse(R"(["nan", "inf", "-inf", 0.1])"));
 }
+
+TEST_CASE("a value reads the same from bytes cut in pieces anywhere, as frames arrive") {
+  std::map<std::string, std::vector<double>> value{{"a", {1.5, -2, 3}},
+                                                   {"bb", std::vector<double>(1000, 0.25)}};
+  std::string bytes = bytes_of(value);
+  for (std::size_t cut1 : {std::size_t{0}, std::size_t{1}, std::size_t{9}, bytes.size() / 2})
+    for (std::size_t cut2 : {cut1, cut1 + 3, bytes.size() - 1, bytes.size()}) {
+      std::string_view whole(bytes);
+      std::string_view pieces[] = {whole.substr(0, cut1), whole.substr(cut1, cut2 - cut1),
+                                   whole.substr(cut2)};
+      canary::Reader r(pieces, 3);
+      std::map<std::string, std::vector<double>> back;
+      canary::read(r, back);
+      CHECK(back == value);
+      CHECK(r.remaining() == 0);
+    }
+  std::string_view truncated[] = {std::string_view(bytes).substr(0, 20),
+                                  std::string_view(bytes).substr(30, 10)};
+  canary::Reader r(truncated, 2);
+  std::map<std::string, std::vector<double>> back;
+  CHECK_THROWS_AS(canary::read(r, back), std::out_of_range);
+}
