@@ -46,7 +46,7 @@ inline std::vector<Point> kmeans_partition(std::uint64_t seed, long first, long 
   return p;
 }
 
-// PageRank (bench/pagerank_bench.cpp): every vertex's `degree` out-edges go
+// PageRank (examples/pagerank.cpp): every vertex's `degree` out-edges go
 // to uniformly random vertices; vertex first + i's are [i * degree, (i + 1) * degree).
 inline std::vector<long> pagerank_partition(std::uint64_t seed, long n, long vertices, int degree) {
   std::mt19937_64 rng(seed);

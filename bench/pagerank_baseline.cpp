@@ -1,5 +1,5 @@
 // The COST baseline for PageRank: one thread, a plain loop over the very
-// graph bench/pagerank_bench.cpp generates with PARTITIONS partitions
+// graph examples/pagerank.cpp generates with PARTITIONS partitions
 // (bench/data.h), held as flat arrays, the same update.
 //   pagerank_baseline VERTICES DEGREE ITERATIONS PARTITIONS  -> prints seconds per iteration
 #include <canary/program.h>

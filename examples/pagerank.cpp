@@ -1,11 +1,14 @@
-// PageRank on a synthetic graph. Vertices are split over partitions; each
-// iteration every partition scatters rank contributions along its out-edges
-// to the partitions owning the targets, which gather them into new ranks.
+// PageRank on a synthetic graph, every vertex with `degree` out-edges to
+// random vertices. Vertices are split over partitions in blocks (range_of);
+// each iteration a partition sums what its vertices give along their edges
+// per target vertex, sends each partition the sums for its block (one dense
+// vector of doubles, moved, so it leaves without a copy), and each partition
+// adds up what arrives into its new ranks. Summing before sending is the
+// combiner every serious PageRank has: 8 bytes per target vertex cross the
+// network instead of a (vertex, amount) pair per edge.
 #include <canary/dsl.h>
 
-#include <cstdint>
 #include <random>
-#include <utility>
 #include <vector>
 
 struct Params {
@@ -16,51 +19,51 @@ struct Params {
   double damping = 0.85;
 };
 
-// A partition's vertices [first, first + rank.size()) and their out-edges.
+// A partition's vertices [first, first + rank.size()); vertex first + i's
+// out-edges go to target[i * degree, (i + 1) * degree).
 struct Vertices {
   long first = 0;
   std::vector<double> rank;
-  std::vector<std::vector<long>> out;
+  std::vector<long> target;
 };
-// Contributions addressed to vertices of one partition: (vertex, amount).
-using Contributions = std::vector<std::pair<long, double>>;
+// What one partition gives the vertices of another's block, by vertex.
+using Sums = std::vector<double>;
 
 CANARY_JOB(pagerank, Params params) {
   auto graph = canary::dataset<Vertices>("graph", params.partitions);
-  auto incoming = canary::dataset<Contributions>("incoming", params.partitions);
+  auto incoming = canary::dataset<Sums>("incoming", params.partitions);
 
   canary::transform("generate", canary::writes(graph), [params](canary::Task& t, Vertices& v) {
     auto [first, end] = canary::range_of(t.index(), params.vertices, t.partitions());
     v.first = first;
+    v.rank.assign(end - first, 1.0 / params.vertices);
     std::mt19937_64 rng(t.seed());
-    std::uniform_int_distribution<long> target(0, params.vertices - 1);
-    v.rank.assign(end - v.first, 1.0 / params.vertices);
-    v.out.assign(end - v.first, {});
-    for (auto& edges : v.out)
-      for (int e = 0; e < params.degree; ++e) edges.push_back(target(rng));
+    std::uniform_int_distribution<long> pick(0, params.vertices - 1);
+    v.target.resize((end - first) * params.degree);
+    for (long& target : v.target) target = pick(rng);
   });
   canary::loop(params.iterations, [&] {
     canary::scatter("contribute", canary::reads(graph), canary::to(incoming),
-                    [params](canary::Task& t, const Vertices& v, canary::Emit<Contributions>& out) {
-                      std::vector<Contributions> per(t.partitions());
+                    [params](canary::Task& t, const Vertices& v, canary::Emit<Sums>& out) {
+                      Sums sum(params.vertices, 0.0);
                       for (std::size_t i = 0; i < v.rank.size(); ++i) {
-                        double share = v.rank[i] / v.out[i].size();
-                        for (long target : v.out[i])
-                          per[canary::owner_of(target, params.vertices, t.partitions())].emplace_back(target,
-                                                                                                      share);
+                        double share = v.rank[i] / params.degree;
+                        for (int e = 0; e < params.degree; ++e) sum[v.target[i * params.degree + e]] += share;
                       }
-                      for (int p = 0; p < t.partitions(); ++p)
-                        if (!per[p].empty()) out.send(p, per[p]);
+                      for (int p = 0; p < t.partitions(); ++p) {
+                        auto [first, end] = canary::range_of(p, params.vertices, t.partitions());
+                        out.send(p, Sums(sum.begin() + first, sum.begin() + end));
+                      }
                     });
-    canary::gather("collect", incoming,
-                   [](canary::Task&, canary::Chunks<Contributions>& in, Contributions& mine) {
-                     mine.clear();
-                     for (const Contributions& c : in) mine.insert(mine.end(), c.begin(), c.end());
-                   });
+    canary::gather("collect", incoming, [](canary::Task&, canary::Chunks<Sums>& in, Sums& mine) {
+      mine.clear();
+      for (const Sums& part : in) {
+        mine.resize(part.size(), 0.0);
+        for (std::size_t i = 0; i < part.size(); ++i) mine[i] += part[i];
+      }
+    });
     canary::transform("update", canary::reads(incoming), canary::writes(graph),
-                      [params](canary::Task&, const Contributions& in, Vertices& v) {
-                        std::vector<double> sum(v.rank.size(), 0.0);
-                        for (const auto& [vertex, amount] : in) sum[vertex - v.first] += amount;
+                      [params](canary::Task&, const Sums& sum, Vertices& v) {
                         for (std::size_t i = 0; i < v.rank.size(); ++i)
                           v.rank[i] = (1 - params.damping) / params.vertices + params.damping * sum[i];
                       });
