@@ -49,9 +49,10 @@ std::string build_job(const Toolchain& t, const std::string& tasks_cpp, const st
   std::istringstream sanitize(CANARY_JOB_SANITIZE);
   for (std::string flag; sanitize >> flag;) args.push_back(flag);
 #endif
-  // libcanary's own dependencies, from Debian's libzmq3-dev, libcapnp-dev and libcpp-httplib-dev.
+  // libcanary's own dependencies, from Debian's libzmq3-dev, libcapnp-dev, libcpp-httplib-dev and
+  // libhwloc-dev.
   args.insert(args.end(), {tasks_cpp, "-o", output, t.library, "-lzmq", "-lcapnp", "-lkj", "-lcpp-httplib",
-                           "-lz", "-lpthread"});
+                           "-lhwloc", "-lz", "-lpthread"});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

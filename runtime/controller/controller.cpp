@@ -156,6 +156,8 @@ class Controller {
     w.threads = r.threads;
     w.slowdown = r.slowdown;
     w.pid = r.pid;
+    w.summary.cpus = r.cpus;
+    w.summary.numa_node = r.numa_node;
     w.last_seen = Clock::now();
     w.joining = late;
     return true;
@@ -292,7 +294,8 @@ class Controller {
     if (auto* t = std::get_if<msg::TaskReport>(&e); t && options_.central_dispatch) dispatch(w, *t);
     if (auto* d = std::get_if<msg::Done>(&e); current(d)) {  // again after a migration brought it more
       info.done = true;
-      info.summary = {d->tasks, d->scheduler_cpu_s, d->task_cpu_s, d->forwarded, d->held, d->process_cpu_s};
+      info.summary = {d->tasks, d->scheduler_cpu_s, d->task_cpu_s,     d->forwarded,
+                      d->held,  d->process_cpu_s,   info.summary.cpus, info.summary.numa_node};
       add_outputs(d->outputs);
     }
   }
@@ -518,6 +521,7 @@ class Controller {
       ws.threads = info.threads;
       ws.state = info.lost ? "lost" : info.joining ? "joining" : info.done ? "done" : "running";
       ws.tasks = info.summary.tasks;
+      ws.cpus = info.summary.cpus;
       s.tasks += ws.tasks;
       if (info.lost) continue;
       ws.tasks_per_s = info.rate.tasks_per_s();

@@ -106,6 +106,7 @@ nlohmann::ordered_json status_json(const JobStatus& s) {
                             {"endpoint", w.endpoint},
                             {"pid", w.pid},
                             {"threads", w.threads},
+                            {"cpus", w.cpus},
                             {"state", w.state},
                             {"tasks", w.tasks},
                             {"tasks_per_s", w.tasks_per_s},

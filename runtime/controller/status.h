@@ -23,7 +23,8 @@ struct WorkerStatus {
   std::string endpoint;  // its data endpoint
   int pid = 0;
   int threads = 0;
-  std::string state;  // "running", "done", "joining" or "lost"
+  std::vector<int> cpus;  // its compute threads' CPUs; empty: not pinned
+  std::string state;      // "running", "done", "joining" or "lost"
   std::uint64_t tasks = 0;
   double tasks_per_s = 0;  // over the last seconds
   double busy = 0;         // the share of its threads' time in task bodies, over the last seconds

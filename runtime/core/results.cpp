@@ -11,7 +11,7 @@ namespace canary::rt {
 nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers,
                                   int migrations) {
   WorkerSummary total;
-  nlohmann::ordered_json per_worker = nlohmann::ordered_json::array();
+  nlohmann::ordered_json per_worker = nlohmann::ordered_json::array(), placement = per_worker;
   for (const WorkerSummary& w : workers) {
     total.tasks += w.tasks;
     total.scheduler_cpu_s += w.scheduler_cpu_s;
@@ -19,11 +19,15 @@ nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSumm
     total.forwarded += w.forwarded;
     total.held += w.held;
     per_worker.push_back(w.tasks);
+    placement.push_back({{"id", placement.size()},
+                         {"tasks", w.tasks},
+                         {"cpus", w.cpus},
+                         {"numa_node", w.numa_node >= 0 ? nlohmann::ordered_json(w.numa_node) : nullptr}});
   }
   return {{"elapsed_s", elapsed_s},
           {"tasks", total.tasks},
           {"tasks_per_worker", per_worker},
-          {"workers", workers.size()},
+          {"workers", placement},
           {"scheduler_cpu_s", total.scheduler_cpu_s},
           {"task_cpu_s", total.task_cpu_s},
           {"scheduler_ns_per_task", total.tasks ? total.scheduler_cpu_s * 1e9 / total.tasks : 0.0},

@@ -17,10 +17,12 @@ struct WorkerSummary {
   std::uint64_t forwarded = 0;  // message parts passed on to their owner
   std::uint64_t held = 0;       // message parts kept until the map caught up
   double process_cpu_s = 0;     // the worker process's, I/O thread included (when it says)
+  std::vector<int> cpus;        // its compute threads' CPUs; empty: not pinned
+  int numa_node = -1;           // the NUMA node they are, or -1
 };
 
-// The "stats" of the results, the same in every mode: totals, and the tasks
-// each worker ran.
+// The "stats" of the results, the same in every mode: totals, and per worker
+// the tasks it ran and where its threads ran.
 nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers,
                                   int migrations);
 

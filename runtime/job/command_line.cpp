@@ -113,11 +113,13 @@ const std::vector<Flag>& flag_table() {
   static const char* kTests = "Tests and experiments";
   static const std::vector<Flag> flags = {
       {"workers", "N",
-       "worker processes of the embedded default (default 2); with --in-process, workers as threads",
+       "worker processes of the embedded default (default 2, or auto on a machine of several NUMA nodes); "
+       "auto: one per NUMA node, pinned to its cores; with --in-process, workers as threads",
        kEmbedded | kInProcess,
        [](const std::string& v, Flags& f) {
          f.workers_given = true;
-         return integer("workers", v, 1, 256, f.workers);
+         f.workers_auto = v == "auto";
+         return f.workers_auto ? "" : integer("workers", v, 1, 256, f.workers);
        },
        kWhere},
       {"in-process", nullptr, "run the job in this process, workers as threads", kEmbedded | kInProcess,
@@ -126,6 +128,19 @@ const std::vector<Flag>& flag_table() {
       {"threads", "N", "compute threads per worker (default: the cores, shared among this machine's workers)",
        kEmbedded | kInProcess | kWorker,
        [](const std::string& v, Flags& f) { return integer("threads", v, 1, 1024, f.threads); }, kWhere},
+      {"numa-node", "N", "worker: run on NUMA node N's cores, one compute thread pinned to each", kWorker,
+       [](const std::string& v, Flags& f) {
+         if (!f.cpus.empty()) return std::string("give a worker --numa-node or --cpus, not both");
+         return integer("numa-node", v, 0, 4095, f.numa_node);
+       },
+       kWhere},
+      {"cpus", "LIST", "worker: run on these CPUs (e.g. 0-3,8), one compute thread pinned to each", kWorker,
+       [](const std::string& v, Flags& f) {
+         if (f.numa_node >= 0) return std::string("give a worker --numa-node or --cpus, not both");
+         f.cpus = v;
+         return v.empty() ? std::string("--cpus needs a CPU list, e.g. 0-3,8") : std::string();
+       },
+       kWhere},
       {"results", "FILE", "write {\"job\", \"outputs\", \"stats\"} as JSON to FILE", kRunsJob,
        [](const std::string& v, Flags& f) {
          f.results = v;

@@ -21,7 +21,10 @@ struct Flags {
   Mode mode = Mode::Embedded;
   int workers = 2;
   bool workers_given = false;  // --in-process runs one worker unless told more
+  bool workers_auto = false;   // --workers=auto: one per NUMA node
   int threads = 0;             // 0: chosen per mode
+  std::string cpus;            // worker --cpus LIST
+  int numa_node = -1;          // worker --numa-node N
   double timeout_s = 30;
   double heartbeat_timeout_s = 10;
   std::string results, listen, controller, host;

@@ -21,6 +21,7 @@
 #include "core/results.h"
 #include "io/files.h"
 #include "job/command_line.h"
+#include "placement/placement.h"
 #include "wire/auth.h"
 #include "worker/in_process.h"
 #include "worker/worker.h"
@@ -82,6 +83,24 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   return options;
 }
 
+// The embedded default's workers: one per NUMA node with --workers=auto, and
+// by default on a machine of several nodes; otherwise (none returned)
+// --workers of them, unpinned.
+std::vector<NumaNode> embedded_layout(const Flags& f) {
+  if (f.workers_given && !f.workers_auto) return {};
+  Result<std::vector<NumaNode>> nodes = numa_nodes();
+  if (!nodes.ok()) {
+    if (f.workers_auto) throw std::runtime_error("--workers=auto: " + nodes.why());
+    return {};
+  }
+  if (!f.workers_auto && nodes.value().size() < 2) return {};
+  for (const NumaNode& node : nodes.value()) {  // refused here once, not by every worker
+    Result<std::vector<int>> cpus = worker_cpus(node.index, "");
+    if (!cpus.ok()) throw std::runtime_error("one worker per NUMA node: " + cpus.why());
+  }
+  return std::move(nodes).value();
+}
+
 // The embedded default: this process is the controller, and it starts
 // --workers copies of itself as workers, connected over loopback.
 //
@@ -89,8 +108,10 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
 // those keys, else by keys made for this run alone (unless --insecure), so
 // that no other local process can join the job or feed it data.
 int run_embedded(const Program& program, void* params, const Flags& f) {
+  std::vector<NumaNode> nodes = embedded_layout(f);
+  int workers = nodes.empty() ? f.workers : static_cast<int>(nodes.size());
   std::vector<pid_t> children;
-  ControllerOptions options = controller_options(f, "tcp://127.0.0.1:*", f.workers);
+  ControllerOptions options = controller_options(f, "tcp://127.0.0.1:*", workers);
   std::vector<std::string> environment(environ, environ + std::char_traits<char*>::length(environ));
   Result<std::optional<Credentials>> keys = cluster_credentials(f, true);
   if (!keys.ok()) throw std::runtime_error(keys.why());
@@ -102,13 +123,16 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
   std::vector<char*> envp;
   for (std::string& e : environment) envp.push_back(e.data());
   envp.push_back(nullptr);
-  int threads = f.threads ? f.threads : std::max(1, cores() / f.workers);
   options.on_bound = [&](const std::string& endpoint) {
-    std::string exe = "/proc/self/exe", threads_arg = std::to_string(threads),
-                timeout = std::to_string(f.timeout_s);
-    for (int w = 0; w < f.workers; ++w) {
-      std::vector<std::string> args = {program.job, "worker",    "--controller", endpoint,
-                                       "--threads", threads_arg, "--timeout",    timeout};
+    std::string exe = "/proc/self/exe", timeout = std::to_string(f.timeout_s);
+    for (int w = 0; w < workers; ++w) {
+      int threads = f.threads       ? f.threads
+                    : nodes.empty() ? std::max(1, cores() / workers)
+                                    : static_cast<int>(nodes[w].cpus.size());
+      std::vector<std::string> args = {program.job, "worker",    "--controller",
+                                       endpoint,    "--threads", std::to_string(threads),
+                                       "--timeout", timeout};
+      if (!nodes.empty()) args.insert(args.end(), {"--numa-node", std::to_string(nodes[w].index)});
       if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
       if (!f.keys.empty()) args.insert(args.end(), {"--keys", f.keys});
       if (f.keys.empty() && !f.insecure) args.emplace_back("--run-secret");
@@ -152,8 +176,8 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
   return code;
 }
 
-// The keys cannot be had: a usage error.
-int keys_missing(const Program& program, const Status& why) {
+// A flag, or what it names, cannot be had.
+int usage_error(const Program& program, const Status& why) {
   std::cerr << program.job << ": error: " << why.why() << "\n";
   return 2;
 }
@@ -196,6 +220,11 @@ int job_main(const Program& program, int argc, char** argv) {
   try {
     switch (flags.mode) {
       case Mode::InProcess: {
+        if (flags.workers_auto) {
+          std::cerr << program.job
+                    << ": error: --workers=auto starts worker processes; with --in-process give a number\n";
+          return 2;
+        }
         int workers = flags.workers_given ? flags.workers : 1;
         return run_in_process(program, params.get(), workers,
                               flags.threads ? flags.threads : std::max(1, cores() / workers), flags.slowdown,
@@ -206,14 +235,25 @@ int job_main(const Program& program, int argc, char** argv) {
       case Mode::Controller: {
         ControllerOptions options = controller_options(flags, flags.listen, flags.expect);
         Result<std::optional<Credentials>> keys = cluster_credentials(flags, true);
-        if (!keys.ok()) return keys_missing(program, keys.status());
+        if (!keys.ok()) return usage_error(program, keys.status());
         options.credentials = std::move(keys).value();
         return run_controller(program, params.get(), options);
       }
       case Mode::Worker: {
         WorkerOptions options;
         options.controller = flags.controller;
-        options.threads = flags.threads ? flags.threads : cores();
+        Result<std::vector<int>> cpus = worker_cpus(flags.numa_node, flags.cpus);
+        if (!cpus.ok()) return usage_error(program, cpus.status());
+        options.cpus = std::move(cpus).value();
+        options.numa_node = flags.numa_node;
+        // Before any thread starts, so that ZeroMQ's run on these CPUs too.
+        if (!options.cpus.empty()) {
+          Status placed = run_on(options.cpus);
+          if (!placed.ok()) return usage_error(program, placed);
+        }
+        options.threads = flags.threads          ? flags.threads
+                          : options.cpus.empty() ? cores()
+                                                 : static_cast<int>(options.cpus.size());
         options.timeout_s = flags.timeout_s;
         options.host = flags.host;
         options.listen = flags.listen;
@@ -222,12 +262,12 @@ int job_main(const Program& program, int argc, char** argv) {
         options.kill_at_migration = flags.kill_at_migration;
         options.insecure = flags.insecure;
         Result<std::optional<Credentials>> keys = cluster_credentials(flags, false);
-        if (!keys.ok()) return keys_missing(program, keys.status());
+        if (!keys.ok()) return usage_error(program, keys.status());
         options.credentials = std::move(keys).value();
         if (flags.run_secret) {  // a worker of the embedded default
           const char* secret = std::getenv(kRunSecretVariable);
           if (!secret)
-            return keys_missing(
+            return usage_error(
                 program, Status::error(std::string("--run-secret: $") + kRunSecretVariable + " is not set"));
           options.credentials = Credentials::of_run(secret);
         }

@@ -1,5 +1,6 @@
 #include "scheduler/local_scheduler.h"
 
+#include <pthread.h>
 #include <x86intrin.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "placement/placement.h"
 #include "scheduler/shard.h"
 #include "store/snapshot.h"
 
@@ -175,7 +177,16 @@ RunStats LocalScheduler::run() {
   Impl& j = *impl_;
   auto start = Clock::now();
   std::vector<std::thread> threads;
-  for (auto& s : j.shards) threads.emplace_back([&s] { s->main_loop(); });
+  for (std::size_t i = 0; i < j.shards.size(); ++i)
+    threads.emplace_back([&j, i] {
+      // Named, so that tests (and top -H) find each shard's thread and its CPU.
+      pthread_setname_np(pthread_self(), ("shard " + std::to_string(i)).c_str());
+      if (!j.config.cpus.empty()) {
+        Status pinned = run_on({j.config.cpus[i % j.config.cpus.size()]});
+        if (!pinned.ok()) j.life.fail(pinned.why());
+      }
+      j.shards[i]->main_loop();
+    });
   for (std::thread& t : threads) t.join();
   std::string failure = j.life.failure();
   if (!failure.empty()) throw std::runtime_error(failure);

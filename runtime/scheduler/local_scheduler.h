@@ -42,6 +42,9 @@ class CentralDispatch {
 
 struct RunConfig {
   int threads = 1;
+  // Compute thread i runs on CPU cpus[i % cpus.size()] alone; empty: wherever
+  // the kernel puts it.
+  std::vector<int> cpus;
   // How many unfinished stage instances a shard may have issued.
   int window = 64;
   WorkerId worker{0};                 // this worker's number in `map`

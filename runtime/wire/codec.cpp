@@ -241,9 +241,16 @@ Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& 
   switch (e.which()) {
     case wire::Envelope::REGISTER: {
       auto r = e.getRegister();
-      return Envelope(msg::Register{text(r.getJob()), text(r.getDataEndpoint()),
-                                    static_cast<int>(std::max(1u, std::min(r.getThreads(), 1024u))),
-                                    r.getSlowdown(), small(r.getPid())});
+      msg::Register out;
+      out.job = text(r.getJob());
+      out.data_endpoint = text(r.getDataEndpoint());
+      out.threads = static_cast<int>(std::max(1u, std::min(r.getThreads(), 1024u)));
+      out.slowdown = r.getSlowdown();
+      out.pid = small(r.getPid());
+      if (r.getCpus().size() > 4096) return Status::error("a registration with too many CPUs");
+      for (std::uint32_t cpu : r.getCpus()) out.cpus.push_back(small(cpu));
+      out.numa_node = std::max(-1, r.getNumaNode());
+      return Envelope(std::move(out));
     }
     case wire::Envelope::START: {
       auto s = e.getStart();
@@ -370,6 +377,9 @@ Frames encode(const msg::Register& m) {
     r.setThreads(static_cast<std::uint32_t>(m.threads));
     r.setSlowdown(m.slowdown);
     r.setPid(static_cast<std::uint32_t>(m.pid));
+    auto cpus = r.initCpus(m.cpus.size());
+    for (std::size_t i = 0; i < m.cpus.size(); ++i) cpus.set(i, static_cast<std::uint32_t>(m.cpus[i]));
+    r.setNumaNode(m.numa_node);
   });
 }
 

@@ -27,8 +27,10 @@ struct Register {
   std::string job;            // a worker of another job is refused
   std::string data_endpoint;  // where the other workers reach it
   int threads = 1;
-  double slowdown = 1;  // tests: its tasks are made this many times slower
-  int pid = 0;          // for a controller that started it on this machine
+  double slowdown = 1;    // tests: its tasks are made this many times slower
+  int pid = 0;            // for a controller that started it on this machine
+  std::vector<int> cpus;  // its compute threads' CPUs (worker --cpus, --numa-node); empty: not pinned
+  int numa_node = -1;
 };
 // Controller -> worker: the start, and every rollback (recovery, step 2).
 struct Start {

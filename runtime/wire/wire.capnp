@@ -32,6 +32,8 @@ struct Register {
   threads @2 :UInt32;
   slowdown @3 :Float64;  # tests: its tasks are made this many times slower (worker --slowdown)
   pid @4 :UInt32;        # its process, for a controller that started it on this machine
+  cpus @5 :List(UInt32); # the CPUs its compute threads are pinned to, in order; empty: not pinned
+  numaNode @6 :Int32;    # the NUMA node those are, or -1
 }
 
 struct MapEntry {

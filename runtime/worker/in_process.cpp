@@ -76,8 +76,12 @@ int run_in_process(const Program& program, void* params, int workers, int thread
   for (int w = 0; w < workers; ++w) {
     const RunStats& s = stats[w];
     elapsed = std::max(elapsed, s.elapsed_s);
-    summaries.push_back(
-        {s.tasks, s.scheduler_cpu_s, s.task_cpu_s, schedulers[w]->forwarded(), schedulers[w]->held()});
+    WorkerSummary& summary = summaries.emplace_back();
+    summary.tasks = s.tasks;
+    summary.scheduler_cpu_s = s.scheduler_cpu_s;
+    summary.task_cpu_s = s.task_cpu_s;
+    summary.forwarded = schedulers[w]->forwarded();
+    summary.held = schedulers[w]->held();
     for (std::uint64_t t : s.tasks_per_thread) per_thread.push_back(t);
   }
   nlohmann::ordered_json json = stats_json(elapsed, summaries, 0);

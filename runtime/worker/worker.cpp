@@ -129,7 +129,7 @@ class Worker {
 
   void send_register() {
     send(msg::Register{program_.job, data_endpoint_, options_.threads, options_.slowdown,
-                       static_cast<int>(getpid())});
+                       static_cast<int>(getpid()), options_.cpus, options_.numa_node});
   }
 
   // What arrived from the controller, decoded, until `use` returns false:
@@ -226,6 +226,7 @@ class Worker {
   std::string start_generation(int start_at) {
     RunConfig config;
     config.threads = options_.threads;
+    config.cpus = options_.cpus;
     config.worker = id_;
     config.workers = static_cast<int>(peers_.size());
     config.map = &map_;

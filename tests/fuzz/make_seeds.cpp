@@ -79,7 +79,7 @@ Seeds wire_seeds() {
                                             1,
                                             false}));
   seeds["map-update"] = joined(encode(msg::MapUpdate{map}));
-  seeds["register"] = joined(encode(msg::Register{p.job, "tcp://127.0.0.1:7003", 2, 1, 42}));
+  seeds["register"] = joined(encode(msg::Register{p.job, "tcp://127.0.0.1:7003", 2, 1, 42, {0, 1}, 0}));
   seeds["load-report"] = joined(encode(msg::LoadReport{WorkerId(1),
                                                        Epoch(0),
                                                        100,

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "run_job.h"
@@ -77,6 +78,9 @@ TEST_CASE("a job on three hosts over ssh gives the serial answer, each host logg
   check_close(r["outputs"]["weights"], serial_logistic_regression(8, 30, 20000, 0.5));
   CHECK(r["stats"]["tasks_per_worker"].size() == 2);
   for (int w : {0, 1}) CHECK(r["stats"]["tasks_per_worker"][w].get<int>() > 0);
+  std::multiset<std::vector<int>> pinned;  // the hostfile pins the last host's worker
+  for (const json& w : r["stats"]["workers"]) pinned.insert(w["cpus"].get<std::vector<int>>());
+  CHECK(pinned == std::multiset<std::vector<int>>{{}, {1}});
   CHECK(run.out.rfind("weights = [", 0) == 0);  // the outputs as they are
   CHECK(run.err.find("[" + hosts.net + "1] controller: started 2 worker(s)") != std::string::npos);
   CHECK(leftovers(hosts).empty());
