@@ -282,6 +282,8 @@ const std::vector<Flag>& flag_table() {
        },
        kTests},
       {"run-secret", nullptr, nullptr, kWorker, switch_on(&Flags::run_secret), kTests},
+      {"parent", "PID", nullptr, kWorker,
+       [](const std::string& v, Flags& f) { return integer("parent", v, 1, 1 << 30, f.parent); }, kTests},
       {"test-stale-map", "W:MS", nullptr, kControls,
        [](const std::string& v, Flags& f) {
          return std::sscanf(v.c_str(), "%d:%d", &f.stale_map_worker, &f.stale_map_ms) == 2 &&

@@ -35,6 +35,7 @@ struct Flags {
   std::string keys;                                 // --keys DIR; keygen's DIR
   bool insecure = false;
   bool run_secret = false;  // a worker of the embedded default: the run's secret is in the environment
+  int parent = 0;           // a worker of the embedded default: it dies with this process
   int stale_map_worker = -1, stale_map_ms = 0;  // --test-stale-map=W:MS
   double slowdown = 1;
   int slow_worker = -1;  // --slow-worker=W:F, the embedded default's worker W gets --slowdown F

@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,6 +137,7 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
       if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
       if (!f.keys.empty()) args.insert(args.end(), {"--keys", f.keys});
       if (f.keys.empty() && !f.insecure) args.emplace_back("--run-secret");
+      args.insert(args.end(), {"--parent", std::to_string(getpid())});
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -240,6 +242,12 @@ int job_main(const Program& program, int argc, char** argv) {
         return run_controller(program, params.get(), options);
       }
       case Mode::Worker: {
+        // A worker of the embedded default never outlives it, however it ends
+        // (SIGKILL included): the kernel kills it when its parent goes.
+        if (flags.parent > 0) {
+          prctl(PR_SET_PDEATHSIG, SIGKILL);
+          if (getppid() != flags.parent) return 1;  // it went before the line above
+        }
         WorkerOptions options;
         options.controller = flags.controller;
         Result<std::vector<int>> cpus = worker_cpus(flags.numa_node, flags.cpus);

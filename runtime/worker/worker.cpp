@@ -98,7 +98,9 @@ class Worker {
     start(std::move(*order));
     bool ended = serve();
     std::string failure = finish(ended);
-    if (!failure.empty() && !told_to_stop_) {
+    // A lost controller can neither hear of a failure nor end the job: the
+    // line above said all, and the worker exits at once.
+    if (!failure.empty() && !told_to_stop_ && !controller_lost_) {
       // Said before it is reported, so the controller's summary comes last.
       std::cerr << "worker " << id_.value() << ": error: " << failure << "\n";
       send(msg::Failure{id_, failure});
@@ -357,6 +359,7 @@ class Worker {
         std::cerr << "worker " << id_.value() << ": error: the controller has been silent for "
                   << options_.timeout_s << " s; giving up\n";
         if (generation_) generation_->scheduler->stop("the controller was lost");
+        controller_lost_ = true;
         return false;
       }
     }
@@ -527,7 +530,9 @@ class Worker {
   std::optional<RefusalLog> refusals_;  // with credentials: of the data socket
   std::vector<zmq::socket_t> push_;
   std::vector<std::deque<Frames>> pending_;
-  std::deque<Received> early_;  // data of an epoch this worker has not reached yet
+  std::deque<Received> early_;
+  bool controller_lost_ =
+      false;  // it stayed silent past the timeout  // data of an epoch this worker has not reached yet
   std::string data_endpoint_;
   WorkerId id_{0};
   std::vector<std::string> peers_;

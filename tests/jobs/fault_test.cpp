@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "run_job.h"
@@ -292,4 +293,50 @@ TEST_CASE("snapshot flags are checked") {
   refused({"worker", "--controller", "tcp://127.0.0.1:1", "--snapshot-dir=/tmp/x"},
           "--snapshot-dir belongs to the controller; workers receive the job's settings from it");
   refused({"--heartbeat-timeout=0"}, "--heartbeat-timeout must be a positive number of seconds");
+}
+
+TEST_CASE("the embedded default's workers die with it when it is SIGKILLed") {
+  JobProcess job = start_job(CANARY_JOB_logistic_regression, {"--iterations=1000000", "--samples=2000"});
+  std::vector<pid_t> workers;
+  for (int i = 0; i < 500 && workers.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    workers.clear();
+    std::istringstream children(
+        slurp("/proc/" + std::to_string(job.pid) + "/task/" + std::to_string(job.pid) + "/children"));
+    for (pid_t child; children >> child;) workers.push_back(child);
+  }
+  REQUIRE(workers.size() == 2);
+  REQUIRE(kill(job.pid, SIGKILL) == 0);
+  finish_job(job);
+  // Gone, or dead and waiting for whoever inherited them to reap them.
+  auto dead = [](pid_t pid) {
+    std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
+    return status.empty() || status.find("State:\tZ") != std::string::npos;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline && !(dead(workers[0]) && dead(workers[1])))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (pid_t w : workers) {
+    CAPTURE(w);
+    CHECK(dead(w));
+  }
+}
+
+TEST_CASE("a worker whose controller is gone gives up after --timeout, in one line, and exits") {
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
+  JobProcess controller =
+      start_job(CANARY_JOB_logistic_regression,
+                {"controller", "--listen", endpoint, "--expect=1", "--iterations=1000000", "--samples=2000"});
+  JobProcess worker = start_job(CANARY_JOB_logistic_regression,
+                                {"worker", "--controller", endpoint, "--threads=1", "--timeout=1"}, false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  REQUIRE(running(worker));
+  REQUIRE(kill(controller.pid, SIGKILL) == 0);
+  finish_job(controller);
+  auto killed_at = std::chrono::steady_clock::now();
+  JobRun w = finish_job(worker);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  CHECK(w.exit_code == 1);
+  CHECK(w.err == "worker 0: error: the controller has been silent for 1 s; giving up\n");
+  CHECK(took < 4);
 }
