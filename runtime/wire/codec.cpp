@@ -8,7 +8,6 @@
 namespace canary::rt {
 namespace {
 
-// Builds an envelope, lets `fill` set its one member, and cuts it into pieces.
 // Builds an envelope, lets `fill` set its one member (and name the
 // attachments it refers to), and cuts it into pieces.
 template <class Fill>
@@ -22,12 +21,11 @@ kj::ArrayPtr<const kj::byte> bytes_of(std::string_view s) {
   return kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(s.data()), s.size());
 }
 
-// Below this a blob is copied into the envelope: a frame of its own would
-// cost more than the copy.
-constexpr std::size_t kInlineBlobBytes = std::size_t{64} << 10;
-
+// Below Emit's threshold for moving a chunk rather than serializing it, a
+// blob is copied into the envelope: a frame of its own would cost more than
+// the copy.
 void put_blob(wire::Blob::Builder blob, const Bytes& bytes, std::vector<Bytes>& attachments) {
-  if (bytes.size() < kInlineBlobBytes) {
+  if (bytes.size() < detail::kAttachBytes) {
     blob.setInline(bytes_of(bytes.flat()));
     return;
   }
