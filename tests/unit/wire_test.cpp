@@ -28,11 +28,27 @@ TEST_CASE("with_envelope refuses an oversized frame before reading it, and garba
   CHECK(!used);
 }
 
-TEST_CASE("a message larger than a piece travels as pieces no larger, and arrives whole") {
+namespace {
+
+// `frames` sent from a PUSH socket to a PULL one over `endpoint`, as the
+// PULL side receives them.
+Received through_a_socket(Frames& frames, const std::string& endpoint) {
   zmq::context_t context;
   zmq::socket_t out(context, zmq::socket_type::push), in(context, zmq::socket_type::pull);
-  in.bind("inproc://pieces");
-  out.connect("inproc://pieces");
+  in.bind(endpoint);
+  out.connect(endpoint);
+  REQUIRE(send_frames(out, frames));
+  Received received;
+  DropLog dropped("test");
+  zmq::pollitem_t item{in.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::seconds(5));
+  REQUIRE(receive_frames(in, received, dropped));
+  return received;
+}
+
+}  // namespace
+
+TEST_CASE("a message larger than a piece travels as pieces no larger, and arrives whole") {
   capnp::MallocMessageBuilder message;
   auto failure = message.initRoot<canary::wire::Envelope>().initFailure();
   std::string text(3 * kControlPieceBytes + 123, 'x');
@@ -41,12 +57,7 @@ TEST_CASE("a message larger than a piece travels as pieces no larger, and arrive
   Frames frames = to_frames(message, kControlPieceBytes);
   REQUIRE(frames.size() == 4);
   for (const zmq::message_t& f : frames) CHECK(f.size() <= kControlPieceBytes);
-  REQUIRE(send_frames(out, frames));
-  Received whole;
-  DropLog dropped("test");
-  zmq::pollitem_t item{in.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, std::chrono::seconds(5));
-  REQUIRE(receive_frames(in, whole, dropped));
+  Received whole = through_a_socket(frames, "inproc://pieces");
   CHECK(whole.attachments.empty());
   std::string back;
   CHECK(with_envelope(whole.envelope, [&](canary::wire::Envelope::Reader e) {
@@ -86,16 +97,7 @@ TEST_CASE("a large chunk travels beside the envelope, sent from the sender's own
   CHECK(frames[1].data() == static_cast<const void*>(large.pieces().first[0].data()));
   for (std::size_t i = 1; i < frames.size(); ++i) CHECK(frames[i].size() <= kDataPieceBytes);
 
-  zmq::context_t context;
-  zmq::socket_t out(context, zmq::socket_type::push), in(context, zmq::socket_type::pull);
-  in.bind("inproc://attachments");
-  out.connect("inproc://attachments");
-  REQUIRE(send_frames(out, frames));
-  Received received;
-  DropLog dropped("test");
-  zmq::pollitem_t item{in.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, std::chrono::seconds(5));
-  REQUIRE(receive_frames(in, received, dropped));
+  Received received = through_a_socket(frames, "inproc://attachments");
   CHECK(received.attachments.size() == 3);
   Result<Envelope> decoded = decode(received, {program, 2});
   REQUIRE(decoded.ok());
