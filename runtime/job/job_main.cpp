@@ -96,8 +96,8 @@ std::vector<NumaNode> embedded_layout(const Flags& f) {
   }
   if (!f.workers_auto && nodes.value().size() < 2) return {};
   for (const NumaNode& node : nodes.value()) {  // refused here once, not by every worker
-    Result<std::vector<int>> cpus = worker_cpus(node.index, "");
-    if (!cpus.ok()) throw std::runtime_error("one worker per NUMA node: " + cpus.why());
+    Status runnable = check_runnable(node.cpus, "--numa-node " + std::to_string(node.index));
+    if (!runnable.ok()) throw std::runtime_error("one worker per NUMA node: " + runnable.why());
   }
   return std::move(nodes).value();
 }

@@ -118,13 +118,19 @@ Result<std::vector<int>> worker_cpus(int node, const std::string& cpus) {
     if (!parsed.ok()) return parsed.status();
     chosen = std::move(parsed).value();
   }
-  std::vector<int> allowed = allowed_cpus();
-  for (int cpu : chosen)
-    if (std::find(allowed.begin(), allowed.end(), cpu) == allowed.end())
-      return Status::error(std::string(node >= 0 ? "--numa-node " + std::to_string(node) : "--cpus " + cpus) +
-                           ": CPU " + std::to_string(cpu) + " is not one this process may run on (" +
-                           cpu_list(allowed) + ")");
+  Status runnable =
+      check_runnable(chosen, node >= 0 ? "--numa-node " + std::to_string(node) : "--cpus " + cpus);
+  if (!runnable.ok()) return runnable;
   return chosen;
+}
+
+Status check_runnable(const std::vector<int>& cpus, const std::string& flag) {
+  std::vector<int> allowed = allowed_cpus();
+  for (int cpu : cpus)
+    if (std::find(allowed.begin(), allowed.end(), cpu) == allowed.end())
+      return Status::error(flag + ": CPU " + std::to_string(cpu) + " is not one this process may run on (" +
+                           cpu_list(allowed) + ")");
+  return Status::fine();
 }
 
 Status run_on(const std::vector<int>& cpus) {

@@ -32,6 +32,9 @@ std::string cpu_list(const std::vector<int>& cpus);
 // neither. The error says what the machine has.
 Result<std::vector<int>> worker_cpus(int node, const std::string& cpus);
 
+// An error naming `flag` unless this process may run on every one of `cpus`.
+Status check_runnable(const std::vector<int>& cpus, const std::string& flag);
+
 // Restricts the calling thread (and the threads it starts from now on) to `cpus`.
 Status run_on(const std::vector<int>& cpus);
 
