@@ -222,11 +222,10 @@ int job_main(const Program& program, int argc, char** argv) {
   try {
     switch (flags.mode) {
       case Mode::InProcess: {
-        if (flags.workers_auto) {
-          std::cerr << program.job
-                    << ": error: --workers=auto starts worker processes; with --in-process give a number\n";
-          return 2;
-        }
+        if (flags.workers_auto)
+          return usage_error(
+              program,
+              Status::error("--workers=auto starts worker processes; with --in-process give a number"));
         int workers = flags.workers_given ? flags.workers : 1;
         return run_in_process(program, params.get(), workers,
                               flags.threads ? flags.threads : std::max(1, cores() / workers), flags.slowdown,

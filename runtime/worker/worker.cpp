@@ -530,9 +530,8 @@ class Worker {
   std::optional<RefusalLog> refusals_;  // with credentials: of the data socket
   std::vector<zmq::socket_t> push_;
   std::vector<std::deque<Frames>> pending_;
-  std::deque<Received> early_;
-  bool controller_lost_ =
-      false;  // it stayed silent past the timeout  // data of an epoch this worker has not reached yet
+  std::deque<Received> early_;    // data of an epoch this worker has not reached yet
+  bool controller_lost_ = false;  // it stayed silent past the timeout
   std::string data_endpoint_;
   WorkerId id_{0};
   std::vector<std::string> peers_;
