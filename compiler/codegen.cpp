@@ -197,12 +197,20 @@ class Generator {
 
   void params() {
     w_.line()
-        .line("void* new_params() { return new CanaryJobParams(); }")
-        .line("void delete_params(void* storage) { delete static_cast<CanaryJobParams*>(storage); }")
+        .line("// The job's parameters, and the count the runtime chose for canary::automatic.")
+        .line("struct CanaryParamStorage {")
+        .line("  CanaryJobParams params{};")
+        .line("  int automatic_partitions = 0;  // 0: not chosen yet")
+        .line("};")
+        .line("void* new_params() { return new CanaryParamStorage(); }")
+        .line("void delete_params(void* storage) { delete static_cast<CanaryParamStorage*>(storage); }")
         .line(
             "bool set_param(void* storage, const std::string& name, const std::string& value, std::string& "
             "error) {")
-        .line("  CanaryJobParams& params = *static_cast<CanaryJobParams*>(storage);");
+        .line("  CanaryParamStorage& canary_stored = *static_cast<CanaryParamStorage*>(storage);")
+        .line("  CanaryJobParams& params = canary_stored.params;")
+        .line("  if (name == canary::rt::kAutomaticParam)")
+        .line("    return canary::rt::parse_partitions(value, canary_stored.automatic_partitions, error);");
     for (const Param& p : job_.params)
       w_.line("  if (name == " + quoted(p.name) + ") return canary::rt::parse_value(value, params." + p.name +
               ", error);");
@@ -212,8 +220,10 @@ class Generator {
         .line(
             "void evaluate_counts(const void* storage, std::vector<int>& canary_datasets,"
             " std::vector<int>& canary_loops) {")
-        .line("  const CanaryJobParams& " + pv() + " = *static_cast<const CanaryJobParams*>(storage);")
-        .line("  (void)" + pv() + ";");
+        .line("  const CanaryParamStorage& canary_stored = *static_cast<const CanaryParamStorage*>(storage);")
+        .line("  const CanaryJobParams& " + pv() + " = canary_stored.params;")
+        .line("  const int canary_automatic = canary_stored.automatic_partitions;")
+        .line("  (void)" + pv() + ", (void)canary_automatic;");
     std::string datasets, loops;
     for (const Dataset& d : job_.datasets)
       datasets += (datasets.empty() ? "" : ", ") + std::string("static_cast<int>(") + d.partitions.cpp + ")";
@@ -228,7 +238,7 @@ class Generator {
     for (const Stage& s : job_.stages)
       if (s.kind != StageKind::Broadcast) binds += "&bind_stage_" + std::to_string(s.id) + ", ";
     w_.line("void evaluate_files(const void* storage, std::vector<canary::rt::StageFiles>& canary_files) {")
-        .line("  const CanaryJobParams& params = *static_cast<const CanaryJobParams*>(storage);")
+        .line("  const CanaryJobParams& params = static_cast<const CanaryParamStorage*>(storage)->params;")
         .line("  (void)params, (void)canary_files;");
     for (const Stage& s : job_.stages)
       if (is_files(s))
@@ -237,7 +247,7 @@ class Generator {
     w_.line("}");
     w_.line("constexpr BindStage kBindStages[] = {" + binds + "nullptr};")
         .line("void bind(const void* storage) {")
-        .line("  const CanaryJobParams& params = *static_cast<const CanaryJobParams*>(storage);")
+        .line("  const CanaryJobParams& params = static_cast<const CanaryParamStorage*>(storage)->params;")
         .line("  for (BindStage b : kBindStages)")
         .line("    if (b) b(params);")
         .line("}");
@@ -259,7 +269,8 @@ class Generator {
     std::vector<std::string> datasets, stages, stage_datasets, blocks, nodes;
     for (const Dataset& d : job_.datasets)
       datasets.push_back("{" + quoted(d.name) + ", &canary::rt::type_ops<" + d.type + ">, " +
-                         std::to_string(g_.group_of[d.id]) + "}");
+                         std::to_string(g_.group_of[d.id]) + ", " +
+                         (d.partitions.is_automatic() ? "true" : "false") + "}");
     for (const Stage& s : job_.stages) {
       std::string run = s.kind == StageKind::Broadcast ? "nullptr" : "&run_stage_" + std::to_string(s.id);
       bool one = s.partitions.constant && *s.partitions.constant == 1;

@@ -246,7 +246,8 @@ class Extractor {
       error(call->getBeginLoc(), "dataset '" + d.name + "' has a type Canary cannot serialize: " + why);
       return;
     }
-    std::optional<Count> partitions = count(call->getArg(1), "partition count");
+    std::optional<Count> partitions =
+        is_automatic(call->getArg(1)) ? Count::automatic() : count(call->getArg(1), "partition count");
     if (!partitions) return;
     if (partitions->constant && *partitions->constant < 1) {
       error(call->getArg(1)->getBeginLoc(), "dataset '" + d.name + "' needs at least one partition");
@@ -719,6 +720,12 @@ class Extractor {
   }
 
   // --- counts -------------------------------------------------------------
+
+  // canary::automatic, or a copy of it.
+  static bool is_automatic(const Expr* e) {
+    const auto* record = e->IgnoreParenImpCasts()->getType()->getAsCXXRecordDecl();
+    return record && record->getQualifiedNameAsString() == "canary::Automatic";
+  }
 
   std::optional<Count> count(const Expr* e, const char* what) {
     Count c;

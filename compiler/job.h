@@ -20,13 +20,18 @@ struct SourceLoc {
   std::uint64_t opaque = 0;
 };
 
-// A partition or loop count: a constant, or an expression of job parameters.
+// A partition or loop count: a constant, an expression of job parameters,
+// or (partitions only) canary::automatic.
 struct Count {
   std::optional<long> constant;
   std::string expression;  // over parameter names, e.g. "partitions" or "2 * partitions"
   std::string cpp;         // the same in C++, over the job's parameter variable
 
   static Count of(long value) { return Count{value, std::to_string(value), std::to_string(value)}; }
+  // canary::automatic: one symbol, equal only to itself. (No parameter
+  // expression can be spelled with "::".)
+  static Count automatic() { return Count{std::nullopt, "canary::automatic", "canary_automatic"}; }
+  bool is_automatic() const { return !constant && expression == "canary::automatic"; }
   bool operator==(const Count& other) const {
     return constant ? other.constant == constant : !other.constant && other.expression == expression;
   }

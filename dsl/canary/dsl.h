@@ -114,6 +114,16 @@ Dataset<T> dataset(const char* name, int partitions) {
   return Dataset<T>(name, partitions);
 }
 
+// canary::automatic as a dataset's partition count: the runtime chooses one
+// count, shared by every dataset declared so, from the cluster it runs on
+// (docs/runtime.md, "Automatic partition counts").
+struct Automatic {};
+inline constexpr Automatic automatic{};
+template <class T>
+Dataset<T> dataset(const char* name, Automatic) {
+  return Dataset<T>(name, 0);
+}
+
 // The dataset lists of a stage: what it reads, what it writes, and where a
 // scatter sends its chunks.
 template <class... T>

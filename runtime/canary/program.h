@@ -152,6 +152,7 @@ class BoundStage {
 struct DatasetInfo {
   std::string name;
   const TypeOps* ops;
+  bool automatic;  // its count is canary::automatic
 };
 
 struct StageInfo {
@@ -228,6 +229,7 @@ struct DatasetRow {
   const char* name;
   const TypeOps* (*ops)();
   int group;  // its co-location group
+  bool automatic;
 };
 struct StageRow {
   const char* name;
@@ -274,6 +276,13 @@ bool parse_value(const std::string& text, long& out, std::string& error);
 bool parse_value(const std::string& text, double& out, std::string& error);
 bool parse_value(const std::string& text, bool& out, std::string& error);
 bool parse_value(const std::string& text, std::string& out, std::string& error);
+
+// The count of canary::automatic datasets travels with the parameters, under
+// this name, from the process that chose it (or --partitions-for-automatic)
+// to every worker; evaluate_counts gives 0 for them until it is set.
+constexpr const char* kAutomaticParam = "partitions-for-automatic";
+// A partition count from 1 to kMaxPartitions.
+bool parse_partitions(const std::string& text, int& out, std::string& error);
 
 // The job binary's main: flags, then the run. Returns the process exit code.
 int job_main(const Program& program, int argc, char** argv);

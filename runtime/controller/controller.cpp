@@ -5,10 +5,12 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
 
+#include "controller/autosize.h"
 #include "controller/balancer.h"
 #include "controller/status.h"
 #include "controller/status_server.h"
@@ -44,7 +46,7 @@ struct WorkerInfo {
 
 class Controller {
  public:
-  Controller(const Program& program, const void* params, const ControllerOptions& options)
+  Controller(const Program& program, void* params, const ControllerOptions& options)
       : program_(program),
         params_(params),
         options_(options),
@@ -186,6 +188,15 @@ class Controller {
   void start_workers() {
     std::vector<int> threads;
     for (const WorkerInfo& w : workers_) threads.push_back(w.threads);
+    // canary::automatic: the count follows from the threads that came.
+    std::string chosen = settle_automatic(
+        program_, params_, std::accumulate(threads.begin(), threads.end(), 0), options_.params);
+    if (!chosen.empty()) {
+      log() << "controller: " << chosen << "\n";
+      std::vector<int> dataset_partitions;
+      program_.evaluate_counts(params_, dataset_partitions, loop_counts_);
+      tasks_per_run_ = tasks_per_run(program_, dataset_partitions);
+    }
     map_ = initial_map(program_, params_, threads);
     for (std::size_t g = 0; g < map_.owner.size(); ++g)
       for (std::size_t i = 0; i < map_.owner[g].size(); ++i)
@@ -578,7 +589,8 @@ class Controller {
     double elapsed = seconds_since(running_since_);
     std::vector<WorkerSummary> summaries;
     for (const WorkerInfo& w : workers_) summaries.push_back(w.summary);
-    nlohmann::ordered_json stats = stats_json(elapsed, summaries, static_cast<int>(moves_.size()));
+    nlohmann::ordered_json stats =
+        stats_json(program_, params_, elapsed, summaries, static_cast<int>(moves_.size()));
     stats["moves"] = moves_;
     stats["slowdown_per_worker"] = nlohmann::ordered_json::array();
     for (const WorkerInfo& w : workers_) stats["slowdown_per_worker"].push_back(w.slowdown);
@@ -601,7 +613,7 @@ class Controller {
   }
 
   const Program& program_;
-  const void* params_;
+  void* params_;  // the count of canary::automatic datasets is set in step 2
   ControllerOptions options_;
   Outputs outputs_;
   zmq::context_t context_;
@@ -642,7 +654,7 @@ class Controller {
 
 }  // namespace
 
-int run_controller(const Program& program, const void* params, const ControllerOptions& options) {
+int run_controller(const Program& program, void* params, const ControllerOptions& options) {
   try {
     return Controller(program, params, options).run();
   } catch (const std::exception& e) {

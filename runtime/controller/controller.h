@@ -64,6 +64,6 @@ struct ControllerOptions {
 };
 
 // Runs the job on the registered workers. Returns the process exit code.
-int run_controller(const Program& program, const void* params, const ControllerOptions& options);
+int run_controller(const Program& program, void* params, const ControllerOptions& options);
 
 }  // namespace canary::rt

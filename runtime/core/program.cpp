@@ -7,7 +7,7 @@ Program make_program(const ProgramTables& t) {
   p.job = t.job;
   p.graph_json = t.graph_json;
   for (const DatasetRow& d : t.datasets) {
-    p.datasets.push_back({d.name, d.ops()});
+    p.datasets.push_back({d.name, d.ops(), d.automatic});
     p.group_of.push_back(d.group);
   }
   for (const StageRow& s : t.stages) {

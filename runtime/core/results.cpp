@@ -8,8 +8,15 @@
 
 namespace canary::rt {
 
-nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers,
-                                  int migrations) {
+nlohmann::ordered_json stats_json(const Program& program, const void* params, double elapsed_s,
+                                  const std::vector<WorkerSummary>& workers, int migrations) {
+  std::vector<int> partitions, loops;
+  program.evaluate_counts(params, partitions, loops);
+  nlohmann::ordered_json automatic = nullptr, by_dataset = nlohmann::ordered_json::object();
+  for (std::size_t d = 0; d < partitions.size(); ++d) {
+    by_dataset[program.datasets[d].name] = partitions[d];
+    if (program.datasets[d].automatic) automatic = partitions[d];
+  }
   WorkerSummary total;
   nlohmann::ordered_json per_worker = nlohmann::ordered_json::array(), placement = per_worker;
   for (const WorkerSummary& w : workers) {
@@ -33,7 +40,9 @@ nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSumm
           {"scheduler_ns_per_task", total.tasks ? total.scheduler_cpu_s * 1e9 / total.tasks : 0.0},
           {"forwarded", total.forwarded},
           {"held", total.held},
-          {"migrations", migrations}};
+          {"migrations", migrations},
+          {"partitions", automatic},
+          {"dataset_partitions", by_dataset}};
 }
 
 int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,

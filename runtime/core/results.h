@@ -21,10 +21,11 @@ struct WorkerSummary {
   int numa_node = -1;           // the NUMA node they are, or -1
 };
 
-// The "stats" of the results, the same in every mode: totals, and per worker
-// the tasks it ran and where its threads ran.
-nlohmann::ordered_json stats_json(double elapsed_s, const std::vector<WorkerSummary>& workers,
-                                  int migrations);
+// The "stats" of the results, the same in every mode: totals, per worker the
+// tasks it ran and where its threads ran, and the partition counts the
+// parameters gave ("partitions": the canary::automatic count, or null).
+nlohmann::ordered_json stats_json(const Program& program, const void* params, double elapsed_s,
+                                  const std::vector<WorkerSummary>& workers, int migrations);
 
 // Returns the exit code: 0, or 1 when the results file cannot be written.
 int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,

@@ -11,6 +11,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "controller/autosize.h"
+
 namespace canary::rt {
 namespace {
 
@@ -232,6 +234,16 @@ const std::vector<Flag>& flag_table() {
        kControls,
        [](const std::string& v, Flags& f) { return not_empty("http", v, "a port, or HOST:PORT", f.http); },
        kControl},
+      {"partitions-for-automatic", "N",
+       "give every canary::automatic dataset N partitions instead of the count the runtime would choose (it "
+       "prints its choice)",
+       kRunsJob,
+       [](const std::string& v, Flags& f) {
+         std::string error;
+         return parse_partitions(v, f.automatic_partitions, error) ? ""
+                                                                   : "--partitions-for-automatic: " + error;
+       },
+       kWhere, "job parameters and --results go to the controller; workers receive them from it", kWorker},
       {"quiet", nullptr, "no progress line on stderr", kControls, switch_on(&Flags::quiet), kControl},
       {"progress-every", "S",
        "when stderr is no terminal, a progress line every S seconds (default 5; on a terminal one line is "
@@ -444,6 +456,17 @@ bool parse_value(const std::string& text, int& out, std::string& error) {
   return true;
 }
 
+bool parse_partitions(const std::string& text, int& out, std::string& error) {
+  int v = 0;
+  if (!parse_value(text, v, error)) return false;
+  if (v < 1 || v > kMaxPartitions) {
+    error = "a partition count is from 1 to " + std::to_string(kMaxPartitions) + ", not " + text;
+    return false;
+  }
+  out = v;
+  return true;
+}
+
 bool parse_value(const std::string& text, double& out, std::string& error) {
   char* end = nullptr;
   errno = 0;
@@ -530,6 +553,13 @@ std::string parse_flags(const Program& program, int argc, char** argv, Flags& f,
     std::string problem;
     if (!program.set_param(params, name, value, problem)) return "--" + name + ": " + problem;
     f.params.push_back(name + "=" + value);
+  }
+  if (f.automatic_partitions > 0) {
+    if (!has_automatic(program))
+      return "--partitions-for-automatic: this job declares no dataset with canary::automatic partitions";
+    std::string count = std::to_string(f.automatic_partitions), problem;
+    program.set_param(params, kAutomaticParam, count, problem);
+    f.params.push_back(std::string(kAutomaticParam) + "=" + count);
   }
   if (f.help || f.graph) return "";
   return check_together(f);

@@ -48,6 +48,7 @@ struct Flags {
   double progress_every_s = 0;      // 0: not given
   std::string http;                 // --http PORT or HOST:PORT
   std::vector<std::string> params;  // "name=value", as given
+  int automatic_partitions = 0;     // --partitions-for-automatic; 0: chosen at run time
 };
 
 // Parses the command line into `flags`, and the job's parameters into

@@ -52,6 +52,7 @@ Status check_counts(const Program& program, const void* params) {
   nlohmann::json graph = nlohmann::json::parse(program.graph_json);
   for (std::size_t d = 0; d < partitions.size(); ++d) {
     if (partitions[d] >= 1 && partitions[d] <= kMaxPartitions) continue;
+    if (program.datasets[d].automatic) continue;  // chosen once the workers are known
     const nlohmann::json& count = graph["datasets"][d]["partitions"];
     std::string from = count.is_string() ? " (its count is " + count.get<std::string>() + ")" : "";
     return Status::error("dataset '" + program.datasets[d].name + "' would have " +

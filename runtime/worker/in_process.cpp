@@ -1,9 +1,11 @@
 #include "worker/in_process.h"
 
+#include <iostream>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include "controller/autosize.h"
 #include "core/partition_map.h"
 #include "core/results.h"
 #include "io/files.h"
@@ -32,6 +34,9 @@ class InProcessPeers : public Peers {
 
 int run_in_process(const Program& program, void* params, int workers, int threads, double slowdown,
                    const std::string& results) {
+  std::vector<std::string> unused;  // no worker process needs the count as a flag
+  std::string chosen = settle_automatic(program, params, workers * threads, unused);
+  if (!chosen.empty()) std::cerr << program.job << ": " << chosen << "\n";
   program.bind(params);
   Outputs outputs(program);
 
@@ -84,7 +89,7 @@ int run_in_process(const Program& program, void* params, int workers, int thread
     summary.held = schedulers[w]->held();
     for (std::uint64_t t : s.tasks_per_thread) per_thread.push_back(t);
   }
-  nlohmann::ordered_json json = stats_json(elapsed, summaries, 0);
+  nlohmann::ordered_json json = stats_json(program, params, elapsed, summaries, 0);
   json["tasks_per_thread"] = per_thread;
   json["threads_per_worker"] = threads;
   json["stage_instances"] = stats.front().stage_instances;

@@ -16,9 +16,9 @@ inline const rt::Program& program() {
   static const rt::Program p = [] {
     rt::Program p;
     p.job = "fuzz";
-    p.datasets.push_back({"graph", rt::type_ops<std::vector<double>>()});
-    p.datasets.push_back({"incoming", rt::type_ops<Contributions>()});
-    p.datasets.push_back({"total", rt::type_ops<std::vector<double>>()});
+    p.datasets.push_back({"graph", rt::type_ops<std::vector<double>>(), false});
+    p.datasets.push_back({"incoming", rt::type_ops<Contributions>(), false});
+    p.datasets.push_back({"total", rt::type_ops<std::vector<double>>(), false});
     p.stages.push_back({"contribute", rt::StageKind::Scatter, {0}, {}, 1, nullptr, false, {0}, {}, {}, {}});
     p.stages.push_back({"collect", rt::StageKind::Gather, {}, {1}, -1, nullptr, false, {1}, {}, {1}, {}});
     p.stages.push_back({"sum", rt::StageKind::Reduce, {0}, {2}, -1, nullptr, true, {0}, {2}, {}, {2}});

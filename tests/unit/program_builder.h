@@ -24,7 +24,8 @@ inline rt::Program program_of(const compiler::Job& job) {
   rt::Program p;
   p.job = job.name.empty() ? "test" : job.name;
   p.graph_json = "{}";
-  for (const compiler::Dataset& d : job.datasets) p.datasets.push_back({d.name, rt::type_ops<double>()});
+  for (const compiler::Dataset& d : job.datasets)
+    p.datasets.push_back({d.name, rt::type_ops<double>(), d.partitions.is_automatic()});
   p.group_of = graph.group_of;
   for (const compiler::Stage& s : job.stages) {
     compiler::Touches t = compiler::touches_of(s);

@@ -1,5 +1,6 @@
 // Partition and loop counts: constants, parameters, expressions of them, a
-// local variable holding one, and values from -D and -I.
+// local variable holding one, values from -D and -I, and canary::automatic
+// (one symbol: two datasets declared so may be used together).
 #include <canary/dsl.h>
 
 #include "shared_sizes.h"
@@ -18,6 +19,8 @@ CANARY_JOB(counts_and_flags, Params p) {
   auto b = canary::dataset<double>("b", doubled);
   auto c = canary::dataset<double>("c", kBuckets);
   auto d = canary::dataset<double>("d", PARTS);
+  auto e = canary::dataset<double>("e", canary::automatic);
+  auto f = canary::dataset<double>("f", canary::automatic);
   canary::transform("fill_a", canary::writes(a), [](canary::Task& t, double& x) { x = t.index(); });
   canary::transform("fill_b", canary::writes(b), [p](canary::Task&, double& x) { x = p.tolerance; });
   canary::transform("fill_cd", canary::writes(c), [](canary::Task&, double& x) { x = 1; });
@@ -29,4 +32,6 @@ CANARY_JOB(counts_and_flags, Params p) {
   canary::transform("report_b", canary::reads(b), [](canary::Task& t, const double& x) { t.output("b", x); });
   canary::transform("report_c", canary::reads(c), [](canary::Task& t, const double& x) { t.output("c", x); });
   canary::transform("report_d", canary::reads(d), [](canary::Task& t, const double& x) { t.output("d", x); });
+  canary::transform("fill_ef", canary::writes(e, f), [](canary::Task& t, double& x, double& y) { x = y = t.partitions(); });
+  canary::transform("report_ef", canary::reads(e, f), [](canary::Task& t, const double& x, const double& y) { t.output("ef", x + y); });
 }
