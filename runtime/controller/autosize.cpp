@@ -10,14 +10,17 @@ namespace canary::rt {
 // partition per thread leaves a straggler (a slow partition, a slow core)
 // setting every iteration's pace and the balancer nothing to move; each
 // partition more per thread adds per-task overhead and, for an all-to-all
-// scatter, a message per pair. `bench/run micropart` on this design: two per
-// thread is within about 10% of the best count on uniform tasks and the best
-// when every fourth partition is twice as slow.
+// scatter, a chunk per pair of partitions. `bench/run autosize` on this
+// design: without a scatter, two per thread is within about 10% of the best
+// count on uniform tasks and the best when every fourth partition is twice
+// as slow; PageRank's scatter takes 1.3x as long with two per thread as with
+// one, and 2x with four.
 AutosizeChoice choose_partitions(const AutosizeInputs& in) {
-  int threads = std::max(in.threads, 1);
-  std::uint64_t wanted = static_cast<std::uint64_t>(threads) * kAutomaticPerThread;
-  std::string why =
-      std::to_string(kAutomaticPerThread) + " per compute thread, " + std::to_string(threads) + " thread(s)";
+  int threads = std::max(in.threads, 1), per_thread = in.exchanges ? 1 : kAutomaticPerThread;
+  std::uint64_t wanted = static_cast<std::uint64_t>(threads) * per_thread;
+  std::string why = std::to_string(per_thread) + " per compute thread" +
+                    (in.exchanges ? " (a scatter sends chunks from every partition to every other)" : "") +
+                    ", " + std::to_string(threads) + " thread(s)";
   if (in.input_bytes > 0) {
     std::uint64_t by_size = std::max<std::uint64_t>(1, in.input_bytes / kMinAutomaticPartitionBytes);
     if (by_size < wanted) {
@@ -36,6 +39,12 @@ bool has_automatic(const Program& program) {
 }
 
 namespace {
+
+bool exchanges_automatic(const Program& program) {
+  return std::any_of(program.stages.begin(), program.stages.end(), [&program](const StageInfo& s) {
+    return s.kind == StageKind::Scatter && program.datasets[s.to].automatic;
+  });
+}
 
 std::uint64_t input_bytes(const Program& program, const void* params) {
   std::vector<StageFiles> files;
@@ -67,7 +76,8 @@ std::string settle_automatic(const Program& program, void* params, int threads,
   if (int pinned = pinned_count(program, params); pinned > 0)
     return "canary::automatic partitions: " + std::to_string(pinned) + " (pinned by --" + kAutomaticParam +
            ")";
-  AutosizeChoice choice = choose_partitions({threads, input_bytes(program, params)});
+  AutosizeChoice choice =
+      choose_partitions({threads, input_bytes(program, params), exchanges_automatic(program)});
   std::string count = std::to_string(choice.partitions), error;
   program.set_param(params, kAutomaticParam, count, error);
   param_flags.push_back(std::string(kAutomaticParam) + "=" + count);

@@ -16,6 +16,7 @@ namespace canary::rt {
 struct AutosizeInputs {
   int threads = 1;                // compute threads in the cluster
   std::uint64_t input_bytes = 0;  // what the job's read stages read (0: it has none)
+  bool exchanges = false;         // a scatter sends to automatic datasets
 };
 
 struct AutosizeChoice {
@@ -23,8 +24,9 @@ struct AutosizeChoice {
   std::string why;  // how the count follows from the inputs, for the log
 };
 
-// Two partitions per compute thread, fewer when the input is too small to
-// give each at least kMinAutomaticPartitionBytes.
+// Two partitions per compute thread (one when they exchange data all to
+// all), fewer when the input is too small to give each at least
+// kMinAutomaticPartitionBytes.
 constexpr int kAutomaticPerThread = 2;
 constexpr std::uint64_t kMinAutomaticPartitionBytes = std::uint64_t{1} << 20;
 AutosizeChoice choose_partitions(const AutosizeInputs& in);

@@ -49,11 +49,12 @@ int checked_count(const std::vector<std::string>& args) {
 
 }  // namespace
 
-TEST_CASE("canary::automatic: two partitions per compute thread, whatever runs the job") {
-  CHECK(checked_count({"--in-process", "--threads=2"}) == 4);
-  CHECK(checked_count({"--in-process", "--workers=3", "--threads=1"}) == 6);
-  CHECK(checked_count({"--workers=2", "--threads=1"}) == 4);
-  CHECK(checked_count({"--workers=3", "--threads=1", "--chaos-migrate-ms=2"}) == 6);
+// The job's scatter sends to an automatic dataset: one partition per thread.
+TEST_CASE("canary::automatic: one partition per compute thread for this job, whatever runs it") {
+  CHECK(checked_count({"--in-process", "--threads=2"}) == 2);
+  CHECK(checked_count({"--in-process", "--workers=3", "--threads=2"}) == 6);
+  CHECK(checked_count({"--workers=2", "--threads=1"}) == 2);
+  CHECK(checked_count({"--workers=3", "--threads=1", "--chaos-migrate-ms=2"}) == 3);
 }
 
 TEST_CASE("canary::automatic: a hand-started cluster chooses from the threads its workers bring") {
@@ -68,8 +69,8 @@ TEST_CASE("canary::automatic: a hand-started cluster chooses from the threads it
   CHECK(finish_job(one).exit_code == 0);
   CHECK(finish_job(two).exit_code == 0);
   REQUIRE(done.exit_code == 0);
-  CHECK(done.results["stats"]["partitions"] == 6);
-  CHECK(done.results["outputs"]["bucket_sum"].size() == 6);
+  CHECK(done.results["stats"]["partitions"] == 3);
+  CHECK(done.results["outputs"]["bucket_sum"].size() == 3);
 }
 
 TEST_CASE("--partitions-for-automatic pins the count, so a run repeats bit for bit") {

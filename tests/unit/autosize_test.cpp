@@ -14,6 +14,12 @@ TEST_CASE("automatic partitions: two per compute thread when nothing else is kno
   CHECK(choose_partitions({2, 0}).why == "2 per compute thread, 2 thread(s)");
 }
 
+TEST_CASE("automatic partitions: one per compute thread when a scatter sends to them") {
+  CHECK(choose_partitions({2, 0, true}).partitions == 2);
+  CHECK(choose_partitions({6, 0, true}).partitions == 6);
+  CHECK(choose_partitions({6, 0, true}).why.find("a scatter sends chunks") != std::string::npos);
+}
+
 TEST_CASE("automatic partitions: a small input gives each partition at least a MiB") {
   const std::uint64_t mib = std::uint64_t{1} << 20;
   CHECK(choose_partitions({8, 100}).partitions == 1);
