@@ -261,3 +261,18 @@ TEST_CASE("a value reads the same from bytes cut in pieces anywhere, as frames a
   std::map<std::string, std::vector<double>> back;
   CHECK_THROWS_AS(canary::read(r, back), std::out_of_range);
 }
+
+TEST_CASE("a vector of plain values replaces what the vector held, from aligned and unaligned pieces") {
+  std::vector<std::int64_t> value(5000);
+  for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<std::int64_t>(i * i) - 77;
+  std::string bytes = bytes_of(value);
+  std::string shifted = " " + bytes;  // the same bytes one past an aligned address
+  for (std::string_view whole : {std::string_view(bytes), std::string_view(shifted).substr(1)}) {
+    std::string_view pieces[] = {whole.substr(0, 8), whole.substr(8, 4001), whole.substr(4009)};
+    canary::Reader r(pieces, 3);
+    std::vector<std::int64_t> back{1, 2, 3};
+    canary::read(r, back);
+    CHECK(back == value);
+    CHECK(r.remaining() == 0);
+  }
+}
