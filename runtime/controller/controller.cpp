@@ -81,7 +81,9 @@ class Controller {
       http_ = std::move(started).value();
       log() << "controller: watch the job at " << http_->url() << "\n";
     }
-    if (!options_.snapshot_dir.empty()) {
+    if (!options_.resume.empty()) {
+      store_.emplace(options_.resume, program_.job);
+    } else if (!options_.snapshot_dir.empty()) {
       Result<std::string> dir = SnapshotStore::create_run_dir(options_.snapshot_dir, program_.job);
       if (!dir.ok()) return fail(dir.why());
       store_.emplace(dir.value(), program_.job);
@@ -202,6 +204,13 @@ class Controller {
       for (std::size_t i = 0; i < map_.owner[g].size(); ++i)
         all_partitions_.push_back({GroupId(static_cast<int>(g)), PartitionIndex(static_cast<int>(i))});
     balancer_.emplace(threads);
+    if (!options_.resume.empty()) {
+      resume_from_newest();
+    } else if (store_) {
+      Status recorded = store_->write_run(
+          {program_.job, detail::fnv1a64(program_.graph_json), options_.params, options_.snapshot_every});
+      if (!recorded.ok()) failure_ = "cannot record the run for --resume: " + recorded.why();
+    }
     for (std::size_t w = 0; w < workers_.size(); ++w)
       send_start(w, static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_);
     log() << "controller: started " << workers_.size() << " worker(s)"
@@ -391,7 +400,7 @@ class Controller {
         written.insert(p);
     if (written.size() < all_partitions_.size()) return;
     written_.erase(k);
-    Status completed = store_->mark_complete(k, all_partitions_.size());
+    Status completed = store_->mark_complete(k, all_partitions_.size(), outputs_.entries());
     if (!completed.ok()) {
       failure_ = "cannot complete snapshot " + std::to_string(k) + ": " + completed.why();
       return;
@@ -460,6 +469,27 @@ class Controller {
     log() << "\n";
     ++recoveries_;
     roll_back();
+  }
+
+  // --resume: the newest complete snapshot whose files all check out (or
+  // the start, if none does), with the outputs made before its cut.
+  void resume_from_newest() {
+    for (int k : store_->marked_complete()) {
+      Status verified = store_->verify(k, all_partitions_);
+      Result<std::vector<Outputs::Entry>> outputs = store_->outputs_of(k);
+      if (verified.ok() && !outputs.ok()) verified = outputs.status();
+      if (!verified.ok()) {
+        log() << "controller: snapshot " << k << " cannot be loaded: " << verified.why()
+              << "; trying an older one\n";
+        continue;
+      }
+      add_outputs(outputs.value());
+      start_at_ = completed_through_ = k;
+      complete_ = {k};
+      log() << "controller: resuming " << store_->dir() << " from snapshot " << k << "\n";
+      return;
+    }
+    log() << "controller: resuming " << store_->dir() << " from the start: it holds no complete snapshot\n";
   }
 
   // Recovery, step 2: back to the newest complete snapshot whose files all
@@ -585,7 +615,6 @@ class Controller {
     if (!committed.ok()) return fail(committed.why());
     publish("finished");
     shutdown_all("");
-    if (store_) store_->remove_all();  // the job is done: nothing will roll back to them
     double elapsed = seconds_since(running_since_);
     std::vector<WorkerSummary> summaries;
     for (const WorkerInfo& w : workers_) summaries.push_back(w.summary);
@@ -608,8 +637,11 @@ class Controller {
     stats["controller_cpu_s"] = controller_cpu;
     stats["worker_process_cpu_s"] = worker_cpu;
     stats["overhead_ns_per_task"] = tasks > 0 ? (controller_cpu + worker_cpu - task_cpu) * 1e9 / tasks : 0.0;
-    return report_results(program_, outputs_, stats, options_.results, elapsed, stats["tasks"],
-                          std::to_string(workers_.size()) + " worker(s)");
+    int code = report_results(program_, outputs_, stats, options_.results, elapsed, stats["tasks"],
+                              std::to_string(workers_.size()) + " worker(s)");
+    // Only once the results are out: until then --resume may still need them.
+    if (store_ && code == 0) store_->remove_all();
+    return code;
   }
 
   const Program& program_;

@@ -45,6 +45,11 @@ struct ControllerOptions {
   // the job runs joins at the next snapshot.
   std::string snapshot_dir;
   int snapshot_every = 10;
+  // --resume: the directory of a run whose controller (or whole cluster)
+  // died. Its RUN record gave the parameters and snapshot_every; the job
+  // goes on from its newest complete snapshot that checks out, and writes
+  // its snapshots there.
+  std::string resume;
   // The baseline (--dispatch=central): this controller launches every task,
   // one message per ready task, and hears back after each, as Spark's
   // driver does. No balancing, migrations or snapshots then.

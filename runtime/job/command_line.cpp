@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/autosize.h"
+#include "store/snapshot.h"
 
 namespace canary::rt {
 namespace {
@@ -210,6 +211,12 @@ const std::vector<Flag>& flag_table() {
          return not_empty("snapshot-dir", v, "a directory", f.snapshot_dir);
        },
        kControl, "--in-process cannot lose a worker: --snapshot-dir needs worker processes", kInProcess},
+      {"resume", "RUN_DIR",
+       "go on with a run whose controller or cluster died, from the newest complete snapshot in RUN_DIR (a "
+       "directory --snapshot-dir made), with the parameters recorded there",
+       kControls,
+       [](const std::string& v, Flags& f) { return not_empty("resume", v, "a run's directory", f.resume); },
+       kControl, "--in-process cannot lose a worker: --resume needs worker processes", kInProcess},
       {"snapshot-every", "N", "a snapshot every N iterations of an outermost loop (default 10)", kControls,
        [](const std::string& v, Flags& f) {
          return integer("snapshot-every", v, 1, 1 << 30, f.snapshot_every);
@@ -425,9 +432,36 @@ std::string check_together(const Flags& f) {
     default:
       break;
   }
-  if (f.snapshot_every && f.snapshot_dir.empty()) return "--snapshot-every needs --snapshot-dir";
+  if (f.snapshot_every && f.snapshot_dir.empty() && f.resume.empty())
+    return "--snapshot-every needs --snapshot-dir";
   if (f.central_dispatch && (!f.snapshot_dir.empty() || f.chaos_migrate_ms))
     return "--dispatch=central does not migrate or snapshot: drop --snapshot-dir and --chaos-migrate-ms";
+  return "";
+}
+
+// --resume: the parameters and where the cuts lie come from the run's
+// record, and only a binary with the same stage graph may take it on.
+std::string take_run(const Program& program, void* params, Flags& f) {
+  if (!f.params.empty())
+    return "--resume takes the job's parameters from " + f.resume + ": drop --" +
+           f.params.front().substr(0, f.params.front().find('='));
+  if (!f.snapshot_dir.empty() || f.snapshot_every)
+    return "--resume writes its snapshots where the run did: drop --snapshot-dir and --snapshot-every";
+  Result<RunRecord> run = SnapshotStore::read_run(f.resume);
+  if (!run.ok()) return "--resume: " + run.why();
+  if (run.value().job != program.job)
+    return "--resume: " + f.resume + " is a run of job '" + run.value().job + "', not of '" + program.job +
+           "'";
+  if (run.value().graph != detail::fnv1a64(program.graph_json))
+    return "--resume: " + f.resume + " was written by another build of " + program.job +
+           " (its stage graph differs): resume it with the binary that started it";
+  for (const std::string& p : run.value().params) {
+    std::string error;
+    if (!program.set_param(params, p.substr(0, p.find('=')), p.substr(p.find('=') + 1), error))
+      return "--resume: " + f.resume + " records a parameter this job does not take: " + p;
+  }
+  f.params = run.value().params;
+  f.snapshot_every = run.value().snapshot_every;
   return "";
 }
 
@@ -562,6 +596,10 @@ std::string parse_flags(const Program& program, int argc, char** argv, Flags& f,
     f.params.push_back(std::string(kAutomaticParam) + "=" + count);
   }
   if (f.help || f.graph) return "";
+  if (!f.resume.empty()) {
+    std::string problem = take_run(program, params, f);
+    if (!problem.empty()) return problem;
+  }
   return check_together(f);
 }
 

@@ -29,6 +29,7 @@ struct Flags {
   double heartbeat_timeout_s = 10;
   std::string results, listen, controller, host;
   std::string snapshot_dir;
+  std::string resume;                               // --resume RUN_DIR
   int snapshot_every = 0;                           // 0: not given
   int kill_at_snapshot = 0, kill_at_migration = 0;  // fault tests (--test-kill-at-...)
   bool central_dispatch = false;                    // --dispatch=central

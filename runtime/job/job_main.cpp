@@ -75,6 +75,7 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.stale_map_ms = f.stale_map_ms;
   options.heartbeat_timeout_s = f.heartbeat_timeout_s;
   options.snapshot_dir = f.snapshot_dir;
+  options.resume = f.resume;
   options.central_dispatch = f.central_dispatch;
   options.insecure = f.insecure;
   options.balance = !f.no_balance && !f.central_dispatch;

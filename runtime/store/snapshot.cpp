@@ -34,6 +34,7 @@ constexpr char kPartitionMagic[8] = {'C', 'N', 'R', 'Y', 'S', 'N', 'P', '2'};
 constexpr char kDataMagic[8] = {'C', 'N', 'R', 'Y', 'D', 'A', 'T', '1'};
 constexpr std::size_t kHeaderBytes = 8 + 8 + 4 + 4;
 constexpr char kManifest[] = "COMPLETE";
+constexpr char kRun[] = "RUN";
 
 std::uint32_t crc_of(std::string_view bytes) {
   return static_cast<std::uint32_t>(
@@ -284,9 +285,20 @@ Result<PartitionFile> SnapshotStore::read(int snapshot, GroupPartition which) co
   return out;
 }
 
-Status SnapshotStore::mark_complete(int snapshot, std::size_t partitions) const {
+Status SnapshotStore::mark_complete(int snapshot, std::size_t partitions,
+                                    const std::vector<Outputs::Entry>& outputs) const {
+  nlohmann::json made = nlohmann::json::array();
+  for (const Outputs::Entry& o : outputs)
+    made.push_back({{"key", o.key},
+                    {"stage", o.stage.value()},
+                    {"index", o.index},
+                    {"seq", o.seq.value()},
+                    {"json", o.json}});
   std::string manifest =
-      nlohmann::json({{"job", job_}, {"snapshot", snapshot}, {"partitions", partitions}}).dump() + "\n";
+      nlohmann::json(
+          {{"job", job_}, {"snapshot", snapshot}, {"partitions", partitions}, {"outputs", std::move(made)}})
+          .dump() +
+      "\n";
   std::string error = write_durably((fs::path(snapshot_dir(snapshot)) / kManifest).string(), {manifest});
   return status_of(error.empty() ? sync_dir(snapshot_dir(snapshot)) : error);
 }
@@ -310,6 +322,65 @@ Status SnapshotStore::verify(int snapshot, const std::vector<GroupPartition>& pa
       return Status::error("the files of snapshot " + std::to_string(snapshot) + " disagree on its cut");
   }
   return Status::fine();
+}
+
+Result<std::vector<Outputs::Entry>> SnapshotStore::outputs_of(int snapshot) const {
+  std::string text, path = (fs::path(snapshot_dir(snapshot)) / kManifest).string();
+  if (!read_whole(path, text).empty()) return Status::error("cannot read " + path);
+  nlohmann::json manifest = nlohmann::json::parse(text, nullptr, false);
+  std::vector<Outputs::Entry> out;
+  try {
+    for (const nlohmann::json& o : manifest.at("outputs"))
+      out.push_back({o.at("key").get<std::string>(), StageId(o.at("stage").get<int>()),
+                     o.at("index").get<int>(), Seq(o.at("seq").get<std::uint64_t>()),
+                     o.at("json").get<std::string>()});
+  } catch (const nlohmann::json::exception&) {
+    return Status::error("the manifest " + path + " is malformed");
+  }
+  return out;
+}
+
+std::vector<int> SnapshotStore::marked_complete() const {
+  std::vector<int> found;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir_, error)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("snapshot-", 0) != 0 || !fs::exists(entry.path() / kManifest, error)) continue;
+    int k = std::atoi(name.c_str() + 9);
+    if (k > 0) found.push_back(k);
+  }
+  std::sort(found.rbegin(), found.rend());
+  return found;
+}
+
+Status SnapshotStore::write_run(const RunRecord& run) const {
+  std::string text = nlohmann::json({{"job", run.job},
+                                     {"graph", run.graph},
+                                     {"params", run.params},
+                                     {"snapshot_every", run.snapshot_every}})
+                         .dump() +
+                     "\n";
+  std::string error = write_durably((fs::path(dir_) / kRun).string(), {text});
+  return status_of(error.empty() ? sync_dir(dir_) : error);
+}
+
+Result<RunRecord> SnapshotStore::read_run(const std::string& dir) {
+  std::string text, path = (fs::path(dir) / kRun).string();
+  if (!read_whole(path, text).empty())
+    return Status::error(dir + " holds no run to resume (no readable " + kRun +
+                         "; give the run's directory, " + "JOB.DATE-TIME.PID under --snapshot-dir)");
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  RunRecord run;
+  try {
+    run.job = j.at("job").get<std::string>();
+    run.graph = j.at("graph").get<std::uint64_t>();
+    run.params = j.at("params").get<std::vector<std::string>>();
+    run.snapshot_every = j.at("snapshot_every").get<int>();
+  } catch (const nlohmann::json::exception&) {
+    return Status::error(path + " is malformed: it cannot be resumed");
+  }
+  if (run.snapshot_every < 1) return Status::error(path + " is malformed: it cannot be resumed");
+  return run;
 }
 
 void SnapshotStore::prune(const std::vector<int>& keep) const {

@@ -21,6 +21,7 @@
 
 #include "core/ids.h"
 #include "core/messages.h"
+#include "core/outputs.h"
 #include "core/result.h"
 
 namespace canary::rt {
@@ -47,6 +48,15 @@ struct PartitionWrite {
   std::function<std::string(DatasetId dataset)> serialize;
 };
 
+// What resuming a run needs (--resume RUN_DIR), kept in the run's directory
+// as RUN from the moment its workers start.
+struct RunRecord {
+  std::string job;
+  std::uint64_t graph = 0;          // the stage graph's hash: which job binary wrote it
+  std::vector<std::string> params;  // "name=value", the canary::automatic count included
+  int snapshot_every = 10;          // where the cuts lie, hence what snapshot k is
+};
+
 class SnapshotStore {
  public:
   SnapshotStore(std::string dir, std::string job) : dir_(std::move(dir)), job_(std::move(job)) {}
@@ -62,11 +72,19 @@ class SnapshotStore {
   Status write(const PartitionWrite& file) const;
   Result<PartitionFile> read(int snapshot, GroupPartition which) const;
 
-  // The controller's side: the manifest that makes snapshot k count; whether
-  // k is complete with every one of `partitions` intact; and removing every
-  // snapshot but those in `keep`, or all.
-  Status mark_complete(int snapshot, std::size_t partitions) const;
+  // The controller's side: the manifest that makes snapshot k count, with
+  // the outputs made before its cut (they outlive the controller too);
+  // whether k is complete with every one of `partitions` intact; and
+  // removing every snapshot but those in `keep`, or all.
+  Status mark_complete(int snapshot, std::size_t partitions,
+                       const std::vector<Outputs::Entry>& outputs) const;
   Status verify(int snapshot, const std::vector<GroupPartition>& partitions) const;
+  Result<std::vector<Outputs::Entry>> outputs_of(int snapshot) const;
+  // The snapshots with a manifest, newest first.
+  std::vector<int> marked_complete() const;
+  Status write_run(const RunRecord& run) const;
+  // Refuses, in one line, a directory without a readable RUN.
+  static Result<RunRecord> read_run(const std::string& dir);
   void prune(const std::vector<int>& keep) const;
   void remove_all() const;
 

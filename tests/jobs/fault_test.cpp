@@ -340,3 +340,106 @@ TEST_CASE("a worker whose controller is gone gives up after --timeout, in one li
   CHECK(w.err == "worker 0: error: the controller has been silent for 1 s; giving up\n");
   CHECK(took < 4);
 }
+
+namespace {
+
+// The one run directory under `parent` once its first snapshot is complete.
+fs::path await_first_snapshot(const std::string& parent, const JobProcess& job) {
+  for (int i = 0; i < 1000 && running(job); ++i) {
+    std::vector<fs::path> complete = complete_snapshots(parent);
+    if (!complete.empty()) return complete.front().parent_path();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return {};
+}
+
+const std::vector<std::string> kLongLr = {"--iterations=300", "--samples=100000", "--partitions=6"};
+
+}  // namespace
+
+TEST_CASE("--resume goes on from the newest snapshot after every process of a job is SIGKILLed") {
+  JobRun uninterrupted = run_job(CANARY_JOB_logistic_regression, kLongLr);
+  REQUIRE(uninterrupted.exit_code == 0);
+  check_lr(uninterrupted, 6, 300, 100000);
+  for (unsigned seed : {1u, 2u}) {
+    CAPTURE(seed);
+    std::string parent = "/tmp/canary-resume-" + std::to_string(getpid()) + "-" + std::to_string(seed);
+    std::vector<std::string> args = kLongLr;
+    args.insert(args.end(), {"--snapshot-dir", parent, "--snapshot-every=10"});
+    JobProcess job = start_job(CANARY_JOB_logistic_regression, args);
+    fs::path run = await_first_snapshot(parent, job);
+    REQUIRE(!run.empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::mt19937(seed)() % 300));
+    REQUIRE(kill(job.pid, SIGKILL) == 0);  // its workers die with it
+    finish_job(job);
+
+    // On another number of workers, with the parameters the run recorded.
+    JobRun resumed =
+        run_job(CANARY_JOB_logistic_regression, {"--resume", run.string(), "--workers=3", "--threads=1"});
+    INFO("stderr: " << resumed.err);
+    REQUIRE(resumed.exit_code == 0);
+    CHECK(resumed.err.find("controller: resuming " + run.string() + " from snapshot ") != std::string::npos);
+    CHECK(resumed.results["outputs"] == uninterrupted.results["outputs"]);
+    CHECK(!fs::exists(run));  // done: nothing is left to resume
+    fs::remove_all(parent);
+  }
+}
+
+TEST_CASE(
+    "controller --resume takes a run over with hand-started workers, from the start if no snapshot is "
+    "complete") {
+  std::string parent = "/tmp/canary-resume-cluster-" + std::to_string(getpid());
+  Cluster c = start_cluster(CANARY_JOB_logistic_regression, kLongLr, 2, 10);
+  fs::path run = await_first_snapshot(c.snapshot_dir, c.controller);
+  REQUIRE(!run.empty());
+  for (JobProcess& p : c.workers) kill(p.pid, SIGKILL);
+  kill(c.controller.pid, SIGKILL);
+  for (JobProcess& p : c.workers) finish_job(p);
+  finish_job(c.controller);
+  fs::create_directories(parent);
+  fs::copy_file(run / "RUN", fs::path(parent) / "RUN");  // the record alone: no snapshot to go back to
+
+  for (const fs::path& dir : {run, fs::path(parent)}) {
+    CAPTURE(dir);
+    std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
+    JobProcess controller = start_job(CANARY_JOB_logistic_regression, {"controller", "--resume", dir.string(),
+                                                                       "--listen", endpoint, "--expect=1"});
+    JobProcess worker =
+        start_job(CANARY_JOB_logistic_regression, {"worker", "--controller", endpoint, "--threads=2"}, false);
+    JobRun done = finish_job(controller);
+    CHECK(finish_job(worker).exit_code == 0);
+    INFO("stderr: " << done.err);
+    REQUIRE(done.exit_code == 0);
+    CHECK(done.err.find(dir == run ? "from snapshot " : "from the start: it holds no complete snapshot") !=
+          std::string::npos);
+    check_lr(done, 6, 300, 100000);
+  }
+  fs::remove_all(c.snapshot_dir);
+  fs::remove_all(parent);
+}
+
+TEST_CASE("--resume refuses, in one line, what it cannot take on") {
+  std::string dir = "/tmp/canary-resume-refused-" + std::to_string(getpid());
+  fs::create_directories(dir);
+  auto refusal = [&dir](const std::string& binary, std::vector<std::string> more = {}) {
+    more.insert(more.begin(), {"--resume", dir});
+    JobRun r = run_job(binary, more);
+    CHECK(r.exit_code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    return r.err;
+  };
+  CHECK(refusal(CANARY_JOB_logistic_regression).find(dir + " holds no run to resume") != std::string::npos);
+  std::ofstream(dir + "/RUN") << "{\"job\": \"logistic_regression\"";
+  CHECK(refusal(CANARY_JOB_logistic_regression).find("/RUN is malformed: it cannot be resumed") !=
+        std::string::npos);
+  std::ofstream(dir + "/RUN")
+      << R"({"job": "logistic_regression", "graph": 1, "params": [], "snapshot_every": 5})";
+  CHECK(refusal(CANARY_JOB_logistic_regression).find("was written by another build of logistic_regression") !=
+        std::string::npos);
+  CHECK(refusal(CANARY_JOB_kmeans).find("is a run of job 'logistic_regression', not of 'kmeans'") !=
+        std::string::npos);
+  CHECK(refusal(CANARY_JOB_logistic_regression, {"--iterations=3"}).find("drop --iterations") !=
+        std::string::npos);
+  CHECK(refusal(CANARY_JOB_logistic_regression, {"--in-process"}).find("--resume") != std::string::npos);
+  fs::remove_all(dir);
+}

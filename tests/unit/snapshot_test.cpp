@@ -154,8 +154,19 @@ TEST_CASE("only a snapshot with its manifest and every file intact verifies") {
   std::vector<GroupPartition> all = {gp(0, 0), gp(0, 1), gp(1, 0)};
   for (GroupPartition p : all) REQUIRE(store.write(sample(2, p.group.value(), p.partition.value())).ok());
   CHECK(store.verify(2, all).why() == "snapshot 2 is incomplete");
-  REQUIRE(store.mark_complete(2, all.size()).ok());
+  std::vector<Outputs::Entry> outputs = {{"loss", StageId(3), 1, Seq(17), "0.25"},
+                                         {"w", StageId(4), 0, Seq(9), "[1,2]"}};
+  REQUIRE(store.mark_complete(2, all.size(), outputs).ok());
   CHECK(store.verify(2, all).ok());
+  CHECK(store.marked_complete() == std::vector<int>{2});
+  Result<std::vector<Outputs::Entry>> back = store.outputs_of(2);
+  REQUIRE(back.ok());
+  REQUIRE(back.value().size() == 2);
+  CHECK(back.value()[0].key == "loss");
+  CHECK(back.value()[0].stage == StageId(3));
+  CHECK(back.value()[0].index == 1);
+  CHECK(back.value()[0].seq == Seq(17));
+  CHECK(back.value()[1].json == "[1,2]");
   CHECK(store.verify(2, {gp(0, 0)}).why().find("does not describe this snapshot") != std::string::npos);
   flip_byte(store.path_of(2, gp(1, 0)), 40);
   CHECK(store.verify(2, all).why().find("g1-p0 is refused: its checksum does not match") !=
@@ -171,6 +182,23 @@ TEST_CASE("only a snapshot with its manifest and every file intact verifies") {
     store.remove_all();
     CHECK(!fs::exists(dir.path));
   }
+}
+
+TEST_CASE("a run's record says what --resume needs, and a missing or malformed one is refused") {
+  TempDir dir;
+  fs::create_directories(dir.path);
+  SnapshotStore store(dir.path, "job");
+  CHECK(SnapshotStore::read_run(dir.path).why().find(dir.path + " holds no run to resume") == 0);
+  REQUIRE(store.write_run({"job", 0xfeedfacecafebeefULL, {"iterations=7", "partitions-for-automatic=4"}, 3})
+              .ok());
+  Result<RunRecord> run = SnapshotStore::read_run(dir.path);
+  REQUIRE(run.ok());
+  CHECK(run.value().job == "job");
+  CHECK(run.value().graph == 0xfeedfacecafebeefULL);
+  CHECK(run.value().params == std::vector<std::string>{"iterations=7", "partitions-for-automatic=4"});
+  CHECK(run.value().snapshot_every == 3);
+  std::ofstream(dir.path + "/RUN") << "{\"job\": \"job\", \"graph\": \"x\"}";
+  CHECK(SnapshotStore::read_run(dir.path).why() == dir.path + "/RUN is malformed: it cannot be resumed");
 }
 
 TEST_CASE("a rollback's map gives a lost worker's partitions to the others, and a joiner its share") {
