@@ -164,6 +164,7 @@ class Controller {
     w.summary.numa_node = r.numa_node;
     w.last_seen = Clock::now();
     w.joining = late;
+    if (r.next_epoch > epoch_ && !late) epoch_ = r.next_epoch;  // a worker taken back (--resume)
     return true;
   }
 

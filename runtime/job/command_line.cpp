@@ -180,6 +180,17 @@ const std::vector<Flag>& flag_table() {
        },
        kCluster, "--listen, --expect and --controller belong to the controller and worker commands",
        kEmbedded | kInProcess},
+      {"controller-grace", "S",
+       "worker: how long to keep its state for a controller started again with --resume once its own has "
+       "been silent --timeout S (default 60 for a job with --snapshot-dir, which alone can be resumed)",
+       kWorker,
+       [](const std::string& v, Flags& f) {
+         std::string error;
+         return parse_value(v, f.controller_grace_s, error) && f.controller_grace_s >= 0
+                    ? ""
+                    : "--controller-grace must be a number of seconds, 0 or more";
+       },
+       kCluster},
       {"host", "NAME", "worker: the name or address other workers reach it by", kWorker,
        [](const std::string& v, Flags& f) { return not_empty("host", v, "a host name or address", f.host); },
        kCluster},

@@ -27,6 +27,7 @@ struct Flags {
   int numa_node = -1;          // worker --numa-node N
   double timeout_s = 30;
   double heartbeat_timeout_s = 10;
+  double controller_grace_s = -1;  // worker --controller-grace; < 0: not given
   std::string results, listen, controller, host;
   std::string snapshot_dir;
   std::string resume;                               // --resume RUN_DIR

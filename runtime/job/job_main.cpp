@@ -264,6 +264,7 @@ int job_main(const Program& program, int argc, char** argv) {
                           : options.cpus.empty() ? cores()
                                                  : static_cast<int>(options.cpus.size());
         options.timeout_s = flags.timeout_s;
+        options.controller_grace_s = flags.controller_grace_s;
         options.host = flags.host;
         options.listen = flags.listen;
         options.slowdown = flags.slowdown;

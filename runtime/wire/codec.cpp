@@ -248,6 +248,8 @@ Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& 
       if (r.getCpus().size() > 4096) return Status::error("a registration with too many CPUs");
       for (std::uint32_t cpu : r.getCpus()) out.cpus.push_back(small(cpu));
       out.numa_node = std::max(-1, r.getNumaNode());
+      out.next_epoch =
+          Epoch(std::min<std::uint64_t>(r.getNextEpoch(), std::uint64_t{1} << 62));  // room to count up
       return Envelope(std::move(out));
     }
     case wire::Envelope::START: {
@@ -378,6 +380,7 @@ Frames encode(const msg::Register& m) {
     auto cpus = r.initCpus(m.cpus.size());
     for (std::size_t i = 0; i < m.cpus.size(); ++i) cpus.set(i, static_cast<std::uint32_t>(m.cpus[i]));
     r.setNumaNode(m.numa_node);
+    r.setNextEpoch(m.next_epoch.value());
   });
 }
 

@@ -31,6 +31,9 @@ struct Register {
   int pid = 0;            // for a controller that started it on this machine
   std::vector<int> cpus;  // its compute threads' CPUs (worker --cpus, --numa-node); empty: not pinned
   int numa_node = -1;
+  // The lowest epoch it can be started in: 0 when new, above the one it ran
+  // in when it lost its controller (a resuming controller starts there).
+  Epoch next_epoch{0};
 };
 // Controller -> worker: the start, and every rollback (recovery, step 2).
 struct Start {

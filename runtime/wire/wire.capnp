@@ -34,6 +34,7 @@ struct Register {
   pid @4 :UInt32;        # its process, for a controller that started it on this machine
   cpus @5 :List(UInt32); # the CPUs its compute threads are pinned to, in order; empty: not pinned
   numaNode @6 :Int32;    # the NUMA node those are, or -1
+  nextEpoch @7 :UInt64;  # the lowest epoch it can be started in: above its last one when it lost its controller
 }
 
 struct MapEntry {

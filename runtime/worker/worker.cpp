@@ -130,8 +130,10 @@ class Worker {
   }
 
   void send_register() {
+    // Waiting for a new controller, it can only be started above its epoch.
+    Epoch next = waiting_since_ ? Epoch(epoch_.value() + 1) : Epoch(0);
     send(msg::Register{program_.job, data_endpoint_, options_.threads, options_.slowdown,
-                       static_cast<int>(getpid()), options_.cpus, options_.numa_node});
+                       static_cast<int>(getpid()), options_.cpus, options_.numa_node, next});
   }
 
   // What arrived from the controller, decoded, until `use` returns false:
@@ -205,6 +207,7 @@ class Worker {
     }
     peers_ = order.peers;
     pending_.resize(peers_.size());
+    waiting_since_.reset();  // a controller again
     map_ = std::move(order.map);
     epoch_ = order.epoch;
     outbox_->set_sender(id_, epoch_);
@@ -355,15 +358,44 @@ class Worker {
         send_load_report();
         last_report = Clock::now();
       }
-      if (seconds_since(last_contact) > options_.timeout_s) {
-        std::cerr << "worker " << id_.value() << ": error: the controller has been silent for "
-                  << options_.timeout_s << " s; giving up\n";
+      if (seconds_since(last_contact) > options_.timeout_s && !await_controller()) {
         if (generation_) generation_->scheduler->stop("the controller was lost");
         controller_lost_ = true;
         return false;
       }
     }
     return false;
+  }
+
+  // The controller has been silent --timeout seconds. A job that writes
+  // snapshots can be resumed by a controller started again on the same
+  // endpoint (controller --resume): the worker keeps its state and
+  // registers again every second for the grace period; that controller's
+  // Start rolls it back (obey). Returns false when it is to give up.
+  bool await_controller() {
+    double grace = options_.controller_grace_s >= 0 ? options_.controller_grace_s : store_ ? 60.0 : 0.0;
+    if (!waiting_since_) {
+      if (grace <= 0) {
+        std::cerr << "worker " << id_.value() << ": error: the controller has been silent for "
+                  << options_.timeout_s << " s; giving up\n";
+        return false;
+      }
+      std::cerr << "worker " << id_.value() << ": the controller has been silent for " << options_.timeout_s
+                << " s; keeping this worker's state for " << grace << " s, for a controller started with `"
+                << program_.job << " controller --resume RUN_DIR --listen " << options_.controller
+                << "` (worker --controller-grace)\n";
+      waiting_since_ = registered_at_ = Clock::now();
+    }
+    if (seconds_since(*waiting_since_) > grace) {
+      std::cerr << "worker " << id_.value() << ": error: no controller came back within " << grace
+                << " s; giving up\n";
+      return false;
+    }
+    if (seconds_since(registered_at_) > 1) {
+      send_register();
+      registered_at_ = Clock::now();
+    }
+    return true;
   }
 
   // Never per task: the controller balances on these.
@@ -470,7 +502,7 @@ class Worker {
   // its partitions, and what waits to be sent), then the worker starts over
   // as ordered.
   void roll_back(msg::Start order) {
-    if (order.worker != id_) {
+    if (order.worker != id_ && !waiting_since_) {  // a new controller numbers the workers afresh
       dropped_.about("a rollback for another worker");
       return;
     }
@@ -530,8 +562,10 @@ class Worker {
   std::optional<RefusalLog> refusals_;  // with credentials: of the data socket
   std::vector<zmq::socket_t> push_;
   std::vector<std::deque<Frames>> pending_;
-  std::deque<Received> early_;    // data of an epoch this worker has not reached yet
-  bool controller_lost_ = false;  // it stayed silent past the timeout
+  std::deque<Received> early_;                      // data of an epoch this worker has not reached yet
+  bool controller_lost_ = false;                    // it stayed silent past the timeout, and the grace
+  std::optional<Clock::time_point> waiting_since_;  // for a controller started again, since then
+  Clock::time_point registered_at_;                 // the last registration while waiting
   std::string data_endpoint_;
   WorkerId id_{0};
   std::vector<std::string> peers_;

@@ -16,9 +16,12 @@ namespace canary::rt {
 struct WorkerOptions {
   std::string controller;  // the controller's endpoint, e.g. tcp://head:7100
   int threads = 1;
-  std::vector<int> cpus;                   // compute thread i runs on cpus[i % size] alone; empty: anywhere
-  int numa_node = -1;                      // the NUMA node those are, or -1
-  double timeout_s = 30;                   // how long the controller may stay silent
+  std::vector<int> cpus;  // compute thread i runs on cpus[i % size] alone; empty: anywhere
+  int numa_node = -1;     // the NUMA node those are, or -1
+  double timeout_s = 30;  // how long the controller may stay silent
+  // Then, how long to wait for one started again with --resume; < 0: 60 s
+  // when the job writes snapshots (without, it cannot be resumed), else 0.
+  double controller_grace_s = -1;
   std::string host;                        // how the other workers reach this one; empty: guessed
   std::string listen;                      // where to bind the data socket; empty: any free port
   std::optional<Credentials> credentials;  // see auth.h; none: no authentication

@@ -443,3 +443,67 @@ TEST_CASE("--resume refuses, in one line, what it cannot take on") {
   CHECK(refusal(CANARY_JOB_logistic_regression, {"--in-process"}).find("--resume") != std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE(
+    "a controller SIGKILLed at a random moment and started again with --resume takes its workers back") {
+  for (unsigned seed : {3u, 4u}) {
+    CAPTURE(seed);
+    std::string parent = "/tmp/canary-restart-" + std::to_string(getpid()) + "-" + std::to_string(seed);
+    std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
+    std::vector<std::string> args = {
+        "controller", "--listen", endpoint, "--expect=2", "--snapshot-dir", parent, "--snapshot-every=10"};
+    args.insert(args.end(), kLongLr.begin(), kLongLr.end());
+    JobProcess controller = start_job(CANARY_JOB_logistic_regression, args);
+    std::vector<JobProcess> workers;
+    for (int w = 0; w < 2; ++w)
+      workers.push_back(start_job(CANARY_JOB_logistic_regression,
+                                  {"worker", "--controller", endpoint, "--threads=1", "--timeout=1", kSlow},
+                                  false));
+    fs::path run = await_first_snapshot(parent, controller);
+    REQUIRE(!run.empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::mt19937(seed)() % 500));
+    REQUIRE(kill(controller.pid, SIGKILL) == 0);
+    finish_job(controller);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the workers notice, and wait
+
+    JobRun again =
+        finish_job(start_job(CANARY_JOB_logistic_regression,
+                             {"controller", "--resume", run.string(), "--listen", endpoint, "--expect=2"}));
+    INFO("controller stderr: " << again.err);
+    REQUIRE(again.exit_code == 0);
+    check_lr(again, 6, 300, 100000);
+    for (JobProcess& w : workers) {
+      JobRun done = finish_job(w);
+      INFO("worker stderr: " << done.err);
+      CHECK(done.exit_code == 0);
+      CHECK(done.err.find("keeping this worker's state for 60 s") != std::string::npos);
+    }
+    fs::remove_all(parent);
+  }
+}
+
+TEST_CASE(
+    "a worker waits --controller-grace for its controller to come back, then says so in one line and exits") {
+  std::string parent = "/tmp/canary-grace-" + std::to_string(getpid());
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
+  std::vector<std::string> args = {"controller", "--listen",       endpoint,
+                                   "--expect=1", "--snapshot-dir", parent};
+  args.insert(args.end(), kLongLr.begin(), kLongLr.end());
+  JobProcess controller = start_job(CANARY_JOB_logistic_regression, args);
+  JobProcess worker = start_job(
+      CANARY_JOB_logistic_regression,
+      {"worker", "--controller", endpoint, "--threads=1", "--timeout=1", "--controller-grace=1", kSlow},
+      false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  REQUIRE(kill(controller.pid, SIGKILL) == 0);
+  finish_job(controller);
+  auto killed = std::chrono::steady_clock::now();
+  JobRun gone = finish_job(worker);
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  INFO("worker stderr: " << gone.err);
+  CHECK(gone.exit_code != 0);
+  CHECK(waited < 10);
+  CHECK(gone.err.find("keeping this worker's state for 1 s") != std::string::npos);
+  CHECK(gone.err.find("error: no controller came back within 1 s; giving up\n") != std::string::npos);
+  fs::remove_all(parent);
+}
