@@ -169,17 +169,24 @@ class Controller {
   }
 
   std::string await_workers() {
-    while (static_cast<int>(workers_.size()) < options_.expect) {
+    int expect = options_.expect;
+    while (registered() < expect) {
       if (seconds_since(started_) > options_.timeout_s)
-        return std::to_string(workers_.size()) + " of " + std::to_string(options_.expect) +
+        return std::to_string(registered()) + " of " + std::to_string(expect) +
                " workers registered within " + std::to_string(static_cast<int>(options_.timeout_s)) +
                " s; start the others with `" + program_.job +
                " worker --controller ENDPOINT`, or give --timeout";
       std::vector<std::pair<int, std::string>> exited;
       if (options_.exited) exited = options_.exited();
-      if (!exited.empty())
-        return "worker process " + std::to_string(exited[0].first) + " " + exited[0].second +
-               " before the job started";
+      for (const auto& [pid, how] : exited) {
+        std::string what = "worker process " + std::to_string(pid) + " " + how + " before the job started";
+        // Without snapshots a loss fails the job; with them, one before the
+        // start is a loss like any other: the job starts without it.
+        if (!store_) return what;
+        if (--expect == 0) return what + ", and no worker is left";
+        for (WorkerInfo& w : workers_) w.lost |= w.pid == pid;
+        log() << "controller: " << what << "; starting on the " << expect << " others\n";
+      }
       publish("waiting");
       poll(std::chrono::milliseconds(100), [&](const std::string& who, const Envelope& e) {
         if (auto* r = std::get_if<msg::Register>(&e)) admit(who, *r, false);
@@ -188,9 +195,14 @@ class Controller {
     return "";
   }
 
+  int registered() const {
+    return static_cast<int>(
+        std::count_if(workers_.begin(), workers_.end(), [](const WorkerInfo& w) { return !w.lost; }));
+  }
+
   void start_workers() {
     std::vector<int> threads;
-    for (const WorkerInfo& w : workers_) threads.push_back(w.threads);
+    for (const WorkerInfo& w : workers_) threads.push_back(w.lost ? 0 : w.threads);
     // canary::automatic: the count follows from the threads that came.
     std::string chosen = settle_automatic(
         program_, params_, std::accumulate(threads.begin(), threads.end(), 0), options_.params);
@@ -213,8 +225,9 @@ class Controller {
       if (!recorded.ok()) failure_ = "cannot record the run for --resume: " + recorded.why();
     }
     for (std::size_t w = 0; w < workers_.size(); ++w)
-      send_start(w, static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_);
-    log() << "controller: started " << workers_.size() << " worker(s)"
+      if (!workers_[w].lost)
+        send_start(w, static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_);
+    log() << "controller: started " << registered() << " worker(s)"
           << (store_ ? ", snapshots in " + store_->dir() : "") << "\n";
     running_since_ = Clock::now();
   }

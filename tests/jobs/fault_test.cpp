@@ -507,3 +507,32 @@ TEST_CASE(
   CHECK(gone.err.find("error: no controller came back within 1 s; giving up\n") != std::string::npos);
   fs::remove_all(parent);
 }
+
+TEST_CASE("with --snapshot-dir a worker process killed during start-up is a loss like any other") {
+  const int partitions = 4, iterations = 30;
+  const long samples = 20000;
+  for (int delay_ms : {0, 10, 30, 60}) {
+    CAPTURE(delay_ms);
+    std::string parent = "/tmp/canary-startup-" + std::to_string(getpid()) + "-" + std::to_string(delay_ms);
+    JobProcess job =
+        start_job(CANARY_JOB_logistic_regression,
+                  {"--workers=3", "--threads=1", "--snapshot-dir", parent, "--snapshot-every=5",
+                   "--partitions=" + std::to_string(partitions), "--iterations=" + std::to_string(iterations),
+                   "--samples=" + std::to_string(samples)});
+    pid_t victim = 0;
+    for (int i = 0; i < 2000 && !victim; ++i) {
+      std::istringstream children(
+          slurp("/proc/" + std::to_string(job.pid) + "/task/" + std::to_string(job.pid) + "/children"));
+      children >> victim;
+      if (!victim) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    REQUIRE(victim > 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(victim, SIGKILL);
+    JobRun r = finish_job(job);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    check_lr(r, partitions, iterations, samples);
+    fs::remove_all(parent);
+  }
+}
