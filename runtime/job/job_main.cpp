@@ -22,6 +22,7 @@
 #include "core/results.h"
 #include "io/files.h"
 #include "job/command_line.h"
+#include "job/whole_lines.h"
 #include "placement/placement.h"
 #include "wire/auth.h"
 #include "worker/in_process.h"
@@ -200,6 +201,7 @@ void keep_freed_memory() {
 
 int job_main(const Program& program, int argc, char** argv) {
   keep_freed_memory();
+  write_whole_lines_to_stderr();
   std::unique_ptr<void, void (*)(void*)> params(program.new_params(), program.delete_params);
   Flags flags;
   Status parsed = parse_command_line(program, argc, argv, flags, params.get());
