@@ -407,7 +407,9 @@ class Controller {
     add_outputs(r.outputs);  // a lost worker's outputs live on here
     if (!store_) return;
     int k = r.snapshot;
-    if (k <= completed_through_) return;  // written again after a migration: it counts already
+    if (k <= completed_through_ || skipped_.count(k)) return;  // written again after a migration, or given up
+    if (!r.error.empty())
+      return skip_snapshot(k, "worker " + std::to_string(r.worker.value()) + ": " + r.error);
     std::set<GroupPartition>& written = written_[k];
     for (GroupPartition p : r.partitions)
       if (p.group.value() < map_.groups() && p.partition.value() < map_.partitions(p.group))
@@ -415,10 +417,7 @@ class Controller {
     if (written.size() < all_partitions_.size()) return;
     written_.erase(k);
     Status completed = store_->mark_complete(k, all_partitions_.size(), outputs_.entries());
-    if (!completed.ok()) {
-      failure_ = "cannot complete snapshot " + std::to_string(k) + ": " + completed.why();
-      return;
-    }
+    if (!completed.ok()) return skip_snapshot(k, completed.why());
     complete_.push_back(k);
     completed_through_ = k;
     if (complete_.size() > kSnapshotsKept) complete_.erase(complete_.begin());
@@ -483,6 +482,24 @@ class Controller {
     log() << "\n";
     ++recoveries_;
     roll_back();
+  }
+
+  // A snapshot that cannot be written (a full or read-only disk): the job
+  // goes on without it, a loss rolling back to an older one, unless the
+  // user asked for every snapshot (--snapshot-required).
+  void skip_snapshot(int k, const std::string& why) {
+    if (options_.snapshot_required) {
+      failure_ = "snapshot " + std::to_string(k) + " cannot be written (--snapshot-required): " + why;
+      return;
+    }
+    log() << "controller: warning: snapshot " << k << " is skipped, the job goes on without it: " << why
+          << (completed_through_
+                  ? "; a loss would roll back to snapshot " + std::to_string(completed_through_)
+                  : std::string("; a loss would roll back to the start"))
+          << "\n";
+    written_.erase(k);
+    skipped_.insert(k);
+    send_to_running(msg::Resume{k});  // snapshots, step 4, without the manifest
   }
 
   // --resume: the newest complete snapshot whose files all check out (or
@@ -619,8 +636,10 @@ class Controller {
   int fail(const std::string& error) {
     publish("failed");
     shutdown_all("the job failed: " + error);
+    // The error last: it is what the user reads first.
+    if (store_)
+      log() << "controller: the snapshots are left in " << store_->dir() << " (--resume goes on from them)\n";
     log() << program_.job << ": error: " << error << "\n";
-    if (store_) log() << "controller: the snapshots are left in " << store_->dir() << "\n";
     return 1;
   }
 
@@ -638,6 +657,7 @@ class Controller {
     stats["slowdown_per_worker"] = nlohmann::ordered_json::array();
     for (const WorkerInfo& w : workers_) stats["slowdown_per_worker"].push_back(w.slowdown);
     stats["snapshots"] = snapshots_;
+    stats["snapshots_skipped"] = skipped_.size();
     stats["recoveries"] = recoveries_;
     stats["lost_workers"] = nlohmann::ordered_json::array();
     for (std::size_t w = 0; w < workers_.size(); ++w)
@@ -682,6 +702,7 @@ class Controller {
   std::optional<SnapshotStore> store_;
   std::map<int, std::set<GroupPartition>> written_;  // snapshots under way: what is written of each
   std::vector<int> complete_;                        // the complete snapshots kept, oldest first
+  std::set<int> skipped_;                            // those that could not be written
   Epoch epoch_{0};                                   // goes up with every rollback
   int start_at_ = 0;                                 // the snapshot this epoch started from
   int completed_through_ = 0;                        // the newest snapshot complete in this epoch

@@ -45,6 +45,8 @@ struct ControllerOptions {
   // the job runs joins at the next snapshot.
   std::string snapshot_dir;
   int snapshot_every = 10;
+  // A snapshot that cannot be written fails the job instead of being skipped.
+  bool snapshot_required = false;
   // --resume: the directory of a run whose controller (or whole cluster)
   // died. Its RUN record gave the parameters and snapshot_every; the job
   // goes on from its newest complete snapshot that checks out, and writes

@@ -222,6 +222,10 @@ const std::vector<Flag>& flag_table() {
          return not_empty("snapshot-dir", v, "a directory", f.snapshot_dir);
        },
        kControl, "--in-process cannot lose a worker: --snapshot-dir needs worker processes", kInProcess},
+      {"snapshot-required", nullptr,
+       "fail the job when a snapshot cannot be written (default: warn, skip it and go on)", kControls,
+       switch_on(&Flags::snapshot_required), kControl,
+       "--in-process cannot lose a worker: --snapshot-required needs worker processes", kInProcess},
       {"resume", "RUN_DIR",
        "go on with a run whose controller or cluster died, from the newest complete snapshot in RUN_DIR (a "
        "directory --snapshot-dir made), with the parameters recorded there",
@@ -443,8 +447,8 @@ std::string check_together(const Flags& f) {
     default:
       break;
   }
-  if (f.snapshot_every && f.snapshot_dir.empty() && f.resume.empty())
-    return "--snapshot-every needs --snapshot-dir";
+  if ((f.snapshot_every || f.snapshot_required) && f.snapshot_dir.empty() && f.resume.empty())
+    return "--snapshot-every and --snapshot-required need --snapshot-dir";
   if (f.central_dispatch && (!f.snapshot_dir.empty() || f.chaos_migrate_ms))
     return "--dispatch=central does not migrate or snapshot: drop --snapshot-dir and --chaos-migrate-ms";
   return "";

@@ -30,7 +30,8 @@ struct Flags {
   double controller_grace_s = -1;  // worker --controller-grace; < 0: not given
   std::string results, listen, controller, host;
   std::string snapshot_dir;
-  std::string resume;                               // --resume RUN_DIR
+  std::string resume;  // --resume RUN_DIR
+  bool snapshot_required = false;
   int snapshot_every = 0;                           // 0: not given
   int kill_at_snapshot = 0, kill_at_migration = 0;  // fault tests (--test-kill-at-...)
   bool central_dispatch = false;                    // --dispatch=central

@@ -77,6 +77,7 @@ ControllerOptions controller_options(const Flags& f, const std::string& listen, 
   options.heartbeat_timeout_s = f.heartbeat_timeout_s;
   options.snapshot_dir = f.snapshot_dir;
   options.resume = f.resume;
+  options.snapshot_required = f.snapshot_required;
   options.central_dispatch = f.central_dispatch;
   options.insecure = f.insecure;
   options.balance = !f.no_balance && !f.central_dispatch;
@@ -202,6 +203,9 @@ void keep_freed_memory() {
 int job_main(const Program& program, int argc, char** argv) {
   keep_freed_memory();
   write_whole_lines_to_stderr();
+  // A file grown past the size limit (ulimit -f) is an error to report,
+  // like a full disk, not a reason to die.
+  signal(SIGXFSZ, SIG_IGN);
   std::unique_ptr<void, void (*)(void*)> params(program.new_params(), program.delete_params);
   Flags flags;
   Status parsed = parse_command_line(program, argc, argv, flags, params.get());

@@ -64,10 +64,12 @@ struct RunConfig {
   // iteration of an outermost loop begins whose number is a multiple of
   // `snapshot_every` (the snapshot's cut), writes the partitions it holds
   // there, says so through `on_snapshot` (from its compute thread), and goes
-  // on once resume() says the snapshot is complete.
+  // on once resume() says the snapshot is complete (or skipped). A file it
+  // cannot write ends its part of the snapshot: `error` says why.
   const SnapshotStore* snapshots = nullptr;
   int snapshot_every = 0;
-  std::function<void(int snapshot, const std::vector<GroupPartition>& written)> on_snapshot;
+  std::function<void(int snapshot, const std::vector<GroupPartition>& written, const std::string& error)>
+      on_snapshot;
   // Where the run starts: 0 at the program's start; k > 0 at the cut of
   // snapshot k, whose files hold this worker's partitions (a rollback).
   int start_at = 0;

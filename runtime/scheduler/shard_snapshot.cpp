@@ -3,7 +3,6 @@
 // before it has run here, then writes each partition group it holds and
 // waits for the controller to say the snapshot is complete.
 #include <algorithm>
-#include <stdexcept>
 
 #include "scheduler/shard.h"
 #include "store/snapshot.h"
@@ -36,12 +35,14 @@ void Shard::write_snapshot() {
         file.datasets.push_back({DatasetId(d), done_[d][i], saved_in_[d][i]});
       file.serialize = [&](DatasetId d) { return env_.partitions.at(d.value(), i).bytes(); };
       Status stored = env_.config.snapshots->write(file);
-      if (!stored.ok())
-        throw std::runtime_error("snapshot " + std::to_string(next_.cut) + ": " + stored.why());
+      if (!stored.ok()) {  // the controller skips this snapshot, or ends the job (--snapshot-required)
+        if (env_.config.on_snapshot) env_.config.on_snapshot(next_.cut, written, stored.why());
+        return;
+      }
       for (const PartitionWrite::Dataset& d : file.datasets) saved_in_[d.dataset.value()][i] = next_.cut;
       written.push_back(file.which);
     }
-  if (!written.empty() && env_.config.on_snapshot) env_.config.on_snapshot(next_.cut, written);
+  if (!written.empty() && env_.config.on_snapshot) env_.config.on_snapshot(next_.cut, written, "");
 }
 
 Cut Shard::cut_here() const {

@@ -339,11 +339,8 @@ Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& 
       auto s = e.getSnapshotWritten();
       Result<std::vector<Outputs::Entry>> outputs = decode_outputs(s.getOutputs(), program);
       if (!outputs.ok()) return outputs.status();
-      msg::SnapshotWritten out{worker_id(s.getWorker()),
-                               Epoch(s.getEpoch()),
-                               small(s.getSnapshot()),
-                               {},
-                               std::move(outputs).value()};
+      msg::SnapshotWritten out{worker_id(s.getWorker()),   Epoch(s.getEpoch()), small(s.getSnapshot()), {},
+                               std::move(outputs).value(), text(s.getError())};
       for (auto p : s.getPartitions())
         out.partitions.push_back({GroupId(small(p.getGroup())), PartitionIndex(small(p.getPartition()))});
       return Envelope(std::move(out));
@@ -535,6 +532,7 @@ Frames encode(const msg::SnapshotWritten& m) {
       list[i].setPartition(m.partitions[i].partition.value());
     }
     encode_outputs(m.outputs, r.initOutputs(static_cast<unsigned>(m.outputs.size())));
+    r.setError(m.error);
   });
 }
 

@@ -109,6 +109,7 @@ struct SnapshotWritten {
   int snapshot = 0;
   std::vector<GroupPartition> partitions;
   std::vector<Outputs::Entry> outputs;
+  std::string error;  // why it could not write the rest (the disk is full, say); empty: none
 };
 // Controller -> worker (snapshots, step 4): every partition of `snapshot` is written.
 struct Resume {

@@ -210,6 +210,7 @@ struct SnapshotWritten {
   snapshot @2 :UInt32;
   partitions @3 :List(GroupPartition);
   outputs @4 :List(Output);
+  error @5 :Text;         # why this worker could not write the rest of it; empty: it wrote all it holds
 }
 
 # Snapshots, step 4: every partition of `snapshot` is written.

@@ -243,11 +243,12 @@ class Worker {
     config.snapshot_every = snapshot_every_;
     config.start_at = start_at;
     config.central = central_ ? outbox_.get() : nullptr;
-    config.on_snapshot = [this](int snapshot, const std::vector<GroupPartition>& written) {
+    config.on_snapshot = [this](int snapshot, const std::vector<GroupPartition>& written,
+                                const std::string& error) {
       if (options_.kill_at_snapshot == snapshot) raise(SIGKILL);  // tests: lost in the middle of a snapshot
       {
         std::lock_guard<std::mutex> lock(snapshots_mutex_);
-        snapshots_written_.emplace_back(snapshot, written);
+        snapshots_written_.push_back({snapshot, written, error});
       }
       outbox_->wake();
     };
@@ -412,13 +413,13 @@ class Worker {
   // Snapshots, step 2, for the controller: which partitions the shards
   // wrote, and every output so far (they must outlive this worker).
   void send_snapshot_reports() {
-    std::vector<std::pair<int, std::vector<GroupPartition>>> reports;
+    std::vector<SnapshotReport> reports;
     {
       std::lock_guard<std::mutex> lock(snapshots_mutex_);
       reports.swap(snapshots_written_);
     }
-    for (auto& [snapshot, written] : reports)
-      send(msg::SnapshotWritten{id_, epoch_, snapshot, std::move(written), outputs_->entries()});
+    for (SnapshotReport& r : reports)
+      send(msg::SnapshotWritten{id_, epoch_, r.snapshot, std::move(r.written), outputs_->entries(), r.error});
   }
 
   // Sends what waits for each peer without blocking: a full peer (at its
@@ -579,7 +580,12 @@ class Worker {
   std::unique_ptr<Generation> generation_;
   WorkerTotals totals_;  // of the schedulers before this one
   std::mutex snapshots_mutex_;
-  std::vector<std::pair<int, std::vector<GroupPartition>>> snapshots_written_;
+  struct SnapshotReport {
+    int snapshot;
+    std::vector<GroupPartition> written;
+    std::string error;
+  };
+  std::vector<SnapshotReport> snapshots_written_;
   int migrations_ordered_ = 0;
   int exit_code_ = 1;           // when it never starts
   bool reported_idle_ = false;  // Done sent, and nothing adopted since

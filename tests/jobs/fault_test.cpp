@@ -5,6 +5,7 @@
 // must fail with one clear line.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -287,7 +288,8 @@ TEST_CASE("snapshot flags are checked") {
     CHECK(r.exit_code == 2);
     CHECK(r.err == "kmeans: error: " + why + "\n");
   };
-  refused({"--snapshot-every=3"}, "--snapshot-every needs --snapshot-dir");
+  refused({"--snapshot-every=3"}, "--snapshot-every and --snapshot-required need --snapshot-dir");
+  refused({"--snapshot-required"}, "--snapshot-every and --snapshot-required need --snapshot-dir");
   refused({"--in-process", "--snapshot-dir=/tmp/x"},
           "--in-process cannot lose a worker: --snapshot-dir needs worker processes");
   refused({"worker", "--controller", "tcp://127.0.0.1:1", "--snapshot-dir=/tmp/x"},
@@ -535,4 +537,49 @@ TEST_CASE("with --snapshot-dir a worker process killed during start-up is a loss
     check_lr(r, partitions, iterations, samples);
     fs::remove_all(parent);
   }
+}
+
+namespace {
+
+// Starts `binary` with files limited to `bytes` (RLIMIT_FSIZE, which binds
+// root as well): a snapshot's large files cannot be written, as on a full disk.
+JobProcess start_with_file_limit(const std::string& binary, const std::vector<std::string>& args,
+                                 rlim_t bytes) {
+  rlimit saved{};
+  getrlimit(RLIMIT_FSIZE, &saved);
+  rlimit limited = saved;
+  limited.rlim_cur = bytes;
+  setrlimit(RLIMIT_FSIZE, &limited);
+  JobProcess p = start_job(binary, args);  // inherits the limit
+  setrlimit(RLIMIT_FSIZE, &saved);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a snapshot that cannot be written is skipped with a warning, or fails the job with "
+    "--snapshot-required") {
+  std::string parent = "/tmp/canary-unwritable-" + std::to_string(getpid());
+  std::vector<std::string> args = {"--workers=2",    "--threads=1",        "--iterations=40",
+                                   "--partitions=4", "--samples=100000",   "--snapshot-dir",
+                                   parent,           "--snapshot-every=10"};
+  JobRun skipped = finish_job(start_with_file_limit(CANARY_JOB_logistic_regression, args, 64 << 10));
+  INFO("stderr: " << skipped.err);
+  REQUIRE(skipped.exit_code == 0);
+  check_lr(skipped, 4, 40, 100000);
+  CHECK(skipped.results["stats"]["snapshots_skipped"] == 3);
+  CHECK(skipped.err.find("controller: warning: snapshot 1 is skipped, the job goes on without it: worker ") !=
+        std::string::npos);
+  CHECK(skipped.err.find("File too large; a loss would roll back to the start\n") != std::string::npos);
+
+  args.emplace_back("--snapshot-required");
+  JobRun failed = finish_job(start_with_file_limit(CANARY_JOB_logistic_regression, args, 64 << 10));
+  INFO("stderr: " << failed.err);
+  CHECK(failed.exit_code == 1);
+  // Its last line is the error.
+  std::string last = failed.err.substr(failed.err.rfind('\n', failed.err.size() - 2) + 1);
+  CHECK(last.find(
+            "logistic_regression: error: snapshot 1 cannot be written (--snapshot-required): worker ") == 0);
+  fs::remove_all(parent);
 }
