@@ -57,8 +57,23 @@ void Shard::handle(Message m) {
     case Message::Kind::Signal:
       break;
   }
-  if (auto it = awaiting_.find(m.seq.value()); it != awaiting_.end())
-    for (int slot : it->second->local) try_spawn(it->second, slot);
+  auto it = awaiting_.find(m.seq.value());
+  if (it == awaiting_.end()) return;
+  // Only the tasks this message may have made ready: trying every task of
+  // the instance on every message cost a reduce over P partitions P^2.
+  Issued* waiting = it->second;
+  switch (m.kind) {
+    case Message::Kind::Chunks:  // the gathers of the partitions the chunks are for
+      for (const Message::Part& p : m.parts)
+        if (p.partition.value() < waiting->main_tasks) try_spawn(waiting, p.partition.value());
+      break;
+    case Message::Kind::ReduceInput:  // the combine
+      if (static_cast<int>(waiting->slots.size()) > waiting->main_tasks)
+        try_spawn(waiting, waiting->main_tasks);
+      break;
+    default:
+      for (int slot : waiting->local) try_spawn(waiting, slot);
+  }
 }
 
 // Calls use(slot, dataset) for each task an instance has on partition i of

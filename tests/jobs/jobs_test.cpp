@@ -31,6 +31,13 @@ TEST_CASE("logistic regression equals a serial loop, for several partition and t
     }
 }
 
+TEST_CASE("a hundred thousand partitions per dataset run on the embedded default, and equal a serial loop") {
+  JobRun r = run_ok(CANARY_JOB_logistic_regression, {"--workers=2", "--threads=1", "--partitions=100000",
+                                                     "--samples=100000", "--iterations=2"});
+  check_close(r.results["outputs"]["weights"], serial_logistic_regression(100000, 2, 100000, 0.1));
+  CHECK(r.results["stats"]["tasks"] == 700008);
+}
+
 TEST_CASE("the same inputs give bit-identical outputs whatever the thread count") {
   std::vector<std::string> args = {"--partitions=6", "--iterations=3", "--samples=2000"};
   auto with = [&](const char* threads) {
@@ -150,6 +157,13 @@ TEST_CASE("the job binary's command line") {
             "from 1 "
             "to 1048576\n");
     }
+  }
+  SUBCASE("beyond the documented limit a partition count is refused at once, in one line") {
+    JobRun r = run_job(CANARY_JOB_kmeans, {"--partitions=2147483647"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err ==
+          "kmeans: error: dataset 'points' would have 2147483647 partitions (its count is partitions); it "
+          "needs from 1 to 1048576\n");
   }
   SUBCASE("a task that throws fails the job with one line") {
     JobRun r = run_job(CANARY_JOB_failing_task, {"--threads=2", "--in-process"});
