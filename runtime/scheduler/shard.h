@@ -186,6 +186,7 @@ class Shard {
   Issued* instance_at(int d, std::uint64_t position);
 
   // Running and completing tasks (shard.cpp).
+  std::uint64_t body_starts();
   std::uint64_t execute(Issued* in, int slot);
   std::uint64_t transform(Issued* in, Task& task);
   std::uint64_t scatter(Issued* in, Task& task);
