@@ -627,10 +627,12 @@ class Controller {
   // Anything else the controller says on stderr goes through here.
   std::ostream& log() { return progress_.log(); }
 
+  // Lost workers too: one only stopped for a while (SIGSTOP, a stalled
+  // host) would otherwise hold the embedded default's exit until its own
+  // timeout.
   void shutdown_all(const std::string& reason) {
     msg::Shutdown message{reason};
-    for (const WorkerInfo& w : workers_)
-      if (!w.lost) send(w.identity, message);
+    for (const WorkerInfo& w : workers_) send(w.identity, message);
   }
 
   int fail(const std::string& error) {
