@@ -42,7 +42,11 @@ void Shard::write_snapshot() {
       for (const PartitionWrite::Dataset& d : file.datasets) saved_in_[d.dataset.value()][i] = next_.cut;
       written.push_back(file.which);
     }
-  if (!written.empty() && env_.config.on_snapshot) env_.config.on_snapshot(next_.cut, written, "");
+  if (written.empty()) return;
+  // One durability barrier for all the files (their order on disk does not
+  // matter: nothing names them before the manifest, written after this).
+  Status durable = env_.config.snapshots->flush(next_.cut);
+  if (env_.config.on_snapshot) env_.config.on_snapshot(next_.cut, written, durable.ok() ? "" : durable.why());
 }
 
 Cut Shard::cut_here() const {

@@ -80,8 +80,10 @@ std::string sync_dir(const std::string& dir) {
 
 // Writes `pieces` one after another to `path` so that a crash leaves either
 // no file or the whole new one: a temporary name, fsync, rename (the caller
-// makes the rename durable with sync_dir()).
-std::string write_durably(const std::string& path, std::initializer_list<std::string_view> pieces) {
+// makes the rename durable with sync_dir()). Without `sync`, the fsync is
+// left to one barrier for many files (SnapshotStore::flush).
+std::string write_durably(const std::string& path, std::initializer_list<std::string_view> pieces,
+                          bool sync = true) {
   std::string tmp = temporary_name(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return system_error("cannot create", tmp);
@@ -99,7 +101,7 @@ std::string write_durably(const std::string& path, std::initializer_list<std::st
       piece.remove_prefix(static_cast<std::size_t>(n));
     }
   }
-  if (::fsync(fd) != 0) return give_up("cannot fsync");
+  if (sync && ::fsync(fd) != 0) return give_up("cannot fsync");
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string error = system_error("cannot rename to", path);
@@ -206,7 +208,7 @@ Status SnapshotStore::write(const PartitionWrite& file) const {
       }
     }
     std::string contents = file.serialize(d.dataset);
-    std::string error = write_durably(path, {header(kDataMagic, contents), contents});
+    std::string error = write_durably(path, {header(kDataMagic, contents), contents}, false);
     if (!error.empty()) return Status::error(error);
     sums.emplace_back(contents.size(), crc_of(contents));
   }
@@ -231,9 +233,17 @@ Status SnapshotStore::write(const PartitionWrite& file) const {
   }
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
   std::string_view contents(reinterpret_cast<const char*>(words.asBytes().begin()), words.asBytes().size());
-  std::string error =
-      write_durably(path_of(file.cut.snapshot, file.which), {header(kPartitionMagic, contents), contents});
-  return status_of(error.empty() ? sync_dir(dir) : error);
+  return status_of(write_durably(path_of(file.cut.snapshot, file.which),
+                                 {header(kPartitionMagic, contents), contents}, false));
+}
+
+Status SnapshotStore::flush(int snapshot) const {
+  std::string dir = snapshot_dir(snapshot);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::error(system_error("cannot open", dir));
+  int synced = ::syncfs(fd);
+  ::close(fd);
+  return synced == 0 ? Status::fine() : Status::error(system_error("cannot sync the files of", dir));
 }
 
 Result<PartitionFile> SnapshotStore::read(int snapshot, GroupPartition which) const {

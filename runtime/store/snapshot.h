@@ -69,7 +69,10 @@ class SnapshotStore {
   std::string path_of(int snapshot, GroupPartition which) const;
   std::string data_path_of(int snapshot, DatasetId dataset, PartitionIndex partition) const;
 
+  // Writes without waiting for the disk; flush() is the one barrier after
+  // all of a shard's files of a snapshot, before it reports them written.
   Status write(const PartitionWrite& file) const;
+  Status flush(int snapshot) const;
   Result<PartitionFile> read(int snapshot, GroupPartition which) const;
 
   // The controller's side: the manifest that makes snapshot k count, with
