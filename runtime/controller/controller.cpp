@@ -402,7 +402,7 @@ class Controller {
   }
 
   // Snapshots, step 3: once every partition of a snapshot is written, the
-  // manifest makes it count, older ones go, and the workers go on.
+  // workers go on, the manifest makes it count, and older ones go.
   void snapshot_written(const msg::SnapshotWritten& r) {
     add_outputs(r.outputs);  // a lost worker's outputs live on here
     if (!store_) return;
@@ -416,22 +416,26 @@ class Controller {
         written.insert(p);
     if (written.size() < all_partitions_.size()) return;
     written_.erase(k);
+    bool joiners = false;
+    for (const WorkerInfo& w : workers_) joiners |= w.joining && !w.lost;
+    // Step 4 before the manifest is on disk, so the workers compute while it
+    // is written: their files are durable already, and should this process
+    // die before the manifest is, --resume takes the snapshot before, kept
+    // until then.
+    // Joiners wait: they start from this snapshot, which must count first.
+    if (!joiners) send_to_running(msg::Resume{k});
     Status completed = store_->mark_complete(k, all_partitions_.size(), outputs_.entries());
-    if (!completed.ok()) return skip_snapshot(k, completed.why());
+    if (!completed.ok()) return skip_snapshot(k, completed.why(), !joiners);
     complete_.push_back(k);
     completed_through_ = k;
     if (complete_.size() > kSnapshotsKept) complete_.erase(complete_.begin());
     store_->prune(complete_);
     ++snapshots_;
     last_snapshot_at_ = Clock::now();
-    bool joiners = false;
-    for (const WorkerInfo& w : workers_) joiners |= w.joining && !w.lost;
     if (joiners) {  // joining: a rollback to the snapshot just taken, with a map that includes them
       log() << "controller: snapshot " << k << " complete; the workers that registered meanwhile join now\n";
       restart_from(k);
-      return;
     }
-    send_to_running(msg::Resume{k});  // snapshots, step 4
   }
   // The newest is what a rollback loads; the one before it is where it goes
   // should the newest not check out.
@@ -487,7 +491,7 @@ class Controller {
   // A snapshot that cannot be written (a full or read-only disk): the job
   // goes on without it, a loss rolling back to an older one, unless the
   // user asked for every snapshot (--snapshot-required).
-  void skip_snapshot(int k, const std::string& why) {
+  void skip_snapshot(int k, const std::string& why, bool resumed = false) {
     if (options_.snapshot_required) {
       failure_ = "snapshot " + std::to_string(k) + " cannot be written (--snapshot-required): " + why;
       return;
@@ -499,7 +503,7 @@ class Controller {
           << "\n";
     written_.erase(k);
     skipped_.insert(k);
-    send_to_running(msg::Resume{k});  // snapshots, step 4, without the manifest
+    if (!resumed) send_to_running(msg::Resume{k});  // snapshots, step 4, without the manifest
   }
 
   // --resume: the newest complete snapshot whose files all check out (or
