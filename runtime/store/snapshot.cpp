@@ -394,12 +394,15 @@ Result<RunRecord> SnapshotStore::read_run(const std::string& dir) {
 }
 
 void SnapshotStore::prune(const std::vector<int>& keep) const {
+  if (keep.empty()) return;
+  int newest = *std::max_element(keep.begin(), keep.end());
   std::error_code error;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir_, error)) {
     std::string name = entry.path().filename().string();
     if (name.rfind("snapshot-", 0) != 0) continue;
     int k = std::atoi(name.c_str() + 9);
-    if (std::find(keep.begin(), keep.end(), k) == keep.end()) fs::remove_all(entry.path(), error);
+    if (k < newest && std::find(keep.begin(), keep.end(), k) == keep.end())
+      fs::remove_all(entry.path(), error);
   }
 }
 

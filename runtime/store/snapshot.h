@@ -78,7 +78,9 @@ class SnapshotStore {
   // The controller's side: the manifest that makes snapshot k count, with
   // the outputs made before its cut (they outlive the controller too);
   // whether k is complete with every one of `partitions` intact; and
-  // removing every snapshot but those in `keep`, or all.
+  // removing every snapshot older than the newest in `keep` but those in
+  // it (newer ones are being written: workers go on before the manifest),
+  // or all.
   Status mark_complete(int snapshot, std::size_t partitions,
                        const std::vector<Outputs::Entry>& outputs) const;
   Status verify(int snapshot, const std::vector<GroupPartition>& partitions) const;

@@ -141,12 +141,13 @@ TEST_CASE("k-means (loop_while) survives a worker SIGKILLed at a random moment")
 }
 
 TEST_CASE("PageRank (scatter/gather) survives a worker SIGKILLed at a random moment") {
-  std::vector<std::vector<double>> want = serial_pagerank(9, 40, 40000, 8, 0.85);
+  std::vector<std::vector<double>> want = serial_pagerank(9, 100, 40000, 8, 0.85);
   for (unsigned seed = 1; seed <= 2; ++seed) {
     CAPTURE(seed);
-    Cluster c = start_cluster(
-        CANARY_JOB_pagerank, {"--partitions=9", "--iterations=40", "--vertices=40000", "--no-balance"}, 3, 3);
-    bool killed = kill_random_worker(c, seed + 10, 300, 1100);
+    Cluster c =
+        start_cluster(CANARY_JOB_pagerank,
+                      {"--partitions=9", "--iterations=100", "--vertices=40000", "--no-balance"}, 3, 3);
+    bool killed = kill_random_worker(c, seed + 10, 200, 700);
     JobRun r = recovered(c, killed);
     REQUIRE(r.results["outputs"]["ranks"].size() == want.size());
     for (std::size_t p = 0; p < want.size(); ++p) check_close(r.results["outputs"]["ranks"][p], want[p]);

@@ -172,13 +172,15 @@ TEST_CASE("only a snapshot with its manifest and every file intact verifies") {
   CHECK(store.verify(2, all).why().find("g1-p0 is refused: its checksum does not match") !=
         std::string::npos);
 
-  SUBCASE("pruning keeps the snapshots named, and removing all leaves nothing") {
+  SUBCASE("pruning keeps the snapshots named and those being written, and removing all leaves nothing") {
     REQUIRE(store.write(sample(1, 0, 0)).ok());
     REQUIRE(store.write(sample(3, 0, 0)).ok());
+    REQUIRE(store.write(sample(4, 0, 0)).ok());
     store.prune({2, 3});
     CHECK(!fs::exists(dir.path + "/snapshot-1"));
     CHECK(fs::exists(dir.path + "/snapshot-2"));
     CHECK(fs::exists(dir.path + "/snapshot-3"));
+    CHECK(fs::exists(dir.path + "/snapshot-4"));  // newer than every complete one: being written
     store.remove_all();
     CHECK(!fs::exists(dir.path));
   }
