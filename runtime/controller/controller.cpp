@@ -402,7 +402,8 @@ class Controller {
   }
 
   // Snapshots, step 3: once every partition of a snapshot is written, the
-  // workers go on, the manifest makes it count, and older ones go.
+  // workers go on (step 4) while their files go to disk; once every one is
+  // on disk, the manifest makes the snapshot count and older ones go.
   void snapshot_written(const msg::SnapshotWritten& r) {
     add_outputs(r.outputs);  // a lost worker's outputs live on here
     if (!store_) return;
@@ -410,32 +411,50 @@ class Controller {
     if (k <= completed_through_ || skipped_.count(k)) return;  // written again after a migration, or given up
     if (!r.error.empty())
       return skip_snapshot(k, "worker " + std::to_string(r.worker.value()) + ": " + r.error);
-    std::set<GroupPartition>& written = written_[k];
+    std::set<GroupPartition>& reported = (r.durable ? durable_ : written_)[k];
     for (GroupPartition p : r.partitions)
       if (p.group.value() < map_.groups() && p.partition.value() < map_.partitions(p.group))
-        written.insert(p);
-    if (written.size() < all_partitions_.size()) return;
+        reported.insert(p);
+    if (reported.size() < all_partitions_.size()) return;
+    if (r.durable) {
+      durable_.erase(k);
+      return complete(k);
+    }
     written_.erase(k);
-    bool joiners = false;
-    for (const WorkerInfo& w : workers_) joiners |= w.joining && !w.lost;
-    // Step 4 before the manifest is on disk, so the workers compute while it
-    // is written: their files are durable already, and should this process
-    // die before the manifest is, --resume takes the snapshot before, kept
-    // until then.
+    // Every output made before the cut has come with these reports, and
+    // none made after it yet: what the manifest keeps.
+    outputs_at_[k] = outputs_.entries();
     // Joiners wait: they start from this snapshot, which must count first.
-    if (!joiners) send_to_running(msg::Resume{k});
-    Status completed = store_->mark_complete(k, all_partitions_.size(), outputs_.entries());
-    if (!completed.ok()) return skip_snapshot(k, completed.why(), !joiners);
+    if (!joiners()) resume(k);
+  }
+
+  void complete(int k) {
+    Status completed = store_->mark_complete(k, all_partitions_.size(), outputs_at_[k]);
+    outputs_at_.erase(k);
+    if (!completed.ok()) return skip_snapshot(k, completed.why());
     complete_.push_back(k);
     completed_through_ = k;
     if (complete_.size() > kSnapshotsKept) complete_.erase(complete_.begin());
     store_->prune(complete_);
     ++snapshots_;
     last_snapshot_at_ = Clock::now();
-    if (joiners) {  // joining: a rollback to the snapshot just taken, with a map that includes them
+    if (joiners()) {  // joining: a rollback to the snapshot just taken, with a map that includes them
       log() << "controller: snapshot " << k << " complete; the workers that registered meanwhile join now\n";
-      restart_from(k);
+      return restart_from(k);
     }
+    resume(k);  // sent already, unless joiners held it and have gone since
+  }
+
+  void resume(int k) {
+    if (k <= resumed_through_) return;
+    resumed_through_ = k;
+    send_to_running(msg::Resume{k});  // snapshots, step 4
+  }
+
+  bool joiners() const {
+    for (const WorkerInfo& w : workers_)
+      if (w.joining && !w.lost) return true;
+    return false;
   }
   // The newest is what a rollback loads; the one before it is where it goes
   // should the newest not check out.
@@ -491,7 +510,7 @@ class Controller {
   // A snapshot that cannot be written (a full or read-only disk): the job
   // goes on without it, a loss rolling back to an older one, unless the
   // user asked for every snapshot (--snapshot-required).
-  void skip_snapshot(int k, const std::string& why, bool resumed = false) {
+  void skip_snapshot(int k, const std::string& why) {
     if (options_.snapshot_required) {
       failure_ = "snapshot " + std::to_string(k) + " cannot be written (--snapshot-required): " + why;
       return;
@@ -502,8 +521,10 @@ class Controller {
                   : std::string("; a loss would roll back to the start"))
           << "\n";
     written_.erase(k);
+    durable_.erase(k);
+    outputs_at_.erase(k);
     skipped_.insert(k);
-    if (!resumed) send_to_running(msg::Resume{k});  // snapshots, step 4, without the manifest
+    resume(k);  // step 4 without the manifest, if not sent already
   }
 
   // --resume: the newest complete snapshot whose files all check out (or
@@ -519,7 +540,7 @@ class Controller {
         continue;
       }
       add_outputs(outputs.value());
-      start_at_ = completed_through_ = k;
+      start_at_ = completed_through_ = resumed_through_ = k;
       complete_ = {k};
       log() << "controller: resuming " << store_->dir() << " from snapshot " << k << "\n";
       return;
@@ -556,9 +577,11 @@ class Controller {
   // sent back to snapshot k.
   void restart_from(int k) {
     epoch_ = Epoch(epoch_.value() + 1);
-    start_at_ = completed_through_ = k;
+    start_at_ = completed_through_ = resumed_through_ = k;
     moving_.reset();
     written_.clear();
+    durable_.clear();
+    outputs_at_.clear();
     std::vector<int> threads;
     for (WorkerInfo& w : workers_) {
       if (!w.lost) w.joining = false;
@@ -706,12 +729,15 @@ class Controller {
   static constexpr double kBalanceSeconds = 0.2;
   std::mt19937 chaos_;
   std::optional<SnapshotStore> store_;
-  std::map<int, std::set<GroupPartition>> written_;  // snapshots under way: what is written of each
-  std::vector<int> complete_;                        // the complete snapshots kept, oldest first
-  std::set<int> skipped_;                            // those that could not be written
-  Epoch epoch_{0};                                   // goes up with every rollback
-  int start_at_ = 0;                                 // the snapshot this epoch started from
-  int completed_through_ = 0;                        // the newest snapshot complete in this epoch
+  std::map<int, std::set<GroupPartition>> written_;        // snapshots under way: what is written of each
+  std::map<int, std::set<GroupPartition>> durable_;        // and what is on disk, once all is written
+  std::map<int, std::vector<Outputs::Entry>> outputs_at_;  // the outputs made before their cuts
+  std::vector<int> complete_;                              // the complete snapshots kept, oldest first
+  std::set<int> skipped_;                                  // those that could not be written
+  Epoch epoch_{0};                                         // goes up with every rollback
+  int start_at_ = 0;                                       // the snapshot this epoch started from
+  int completed_through_ = 0;                              // the newest snapshot complete in this epoch
+  int resumed_through_ = 0;                                // the newest the workers were told to go on from
   int snapshots_ = 0;
   int recoveries_ = 0;
   std::string failure_;

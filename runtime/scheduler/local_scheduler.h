@@ -63,9 +63,10 @@ struct RunConfig {
   // Snapshots (paper section 3.3): with a store, every shard stops where an
   // iteration of an outermost loop begins whose number is a multiple of
   // `snapshot_every` (the snapshot's cut), writes the partitions it holds
-  // there, says so through `on_snapshot` (from its compute thread), and goes
-  // on once resume() says the snapshot is complete (or skipped). A file it
-  // cannot write ends its part of the snapshot: `error` says why.
+  // there (not yet durably: SnapshotStore::flush is the caller's), says so
+  // through `on_snapshot` (from its compute thread), and goes on once
+  // resume() says every partition is written (or the snapshot skipped). A
+  // file it cannot write ends its part of the snapshot: `error` says why.
   const SnapshotStore* snapshots = nullptr;
   int snapshot_every = 0;
   std::function<void(int snapshot, const std::vector<GroupPartition>& written, const std::string& error)>

@@ -1,7 +1,8 @@
 // Snapshots, steps 1 and 2 (docs/runtime.md): every shard finds the same
 // cuts in its unrolling; at one it issues nothing more until every instance
 // before it has run here, then writes each partition group it holds and
-// waits for the controller to say the snapshot is complete.
+// waits for the controller to say every partition is written. Making the
+// files durable is the worker's, off this thread (worker/flusher.h).
 #include <algorithm>
 
 #include "scheduler/shard.h"
@@ -42,11 +43,7 @@ void Shard::write_snapshot() {
       for (const PartitionWrite::Dataset& d : file.datasets) saved_in_[d.dataset.value()][i] = next_.cut;
       written.push_back(file.which);
     }
-  if (written.empty()) return;
-  // One durability barrier for all the files (their order on disk does not
-  // matter: nothing names them before the manifest, written after this).
-  Status durable = env_.config.snapshots->flush(next_.cut);
-  if (env_.config.on_snapshot) env_.config.on_snapshot(next_.cut, written, durable.ok() ? "" : durable.why());
+  if (!written.empty() && env_.config.on_snapshot) env_.config.on_snapshot(next_.cut, written, "");
 }
 
 Cut Shard::cut_here() const {

@@ -7,10 +7,11 @@
 // file dD-pI per dataset with its bytes. A dataset unchanged since the
 // previous snapshot is that snapshot's file, hard-linked: training data
 // read-only after it is made is written once. Every file is written under a
-// temporary name, fsynced and renamed, and carries a CRC-32. The controller
-// marks a snapshot complete with a manifest, written the same way, once
-// every partition of it is written; a snapshot without its manifest, or with
-// a file that does not check out, is never loaded.
+// temporary name and renamed, and carries a CRC-32; flush() makes all of a
+// snapshot's files durable at once. The controller marks a snapshot
+// complete with a manifest, written the same way and fsynced, once every
+// partition of it is durable; a snapshot without its manifest, or with a
+// file that does not check out, is never loaded.
 #pragma once
 
 #include <cstdint>

@@ -340,7 +340,7 @@ Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& 
       Result<std::vector<Outputs::Entry>> outputs = decode_outputs(s.getOutputs(), program);
       if (!outputs.ok()) return outputs.status();
       msg::SnapshotWritten out{worker_id(s.getWorker()),   Epoch(s.getEpoch()), small(s.getSnapshot()), {},
-                               std::move(outputs).value(), text(s.getError())};
+                               std::move(outputs).value(), text(s.getError()),  s.getDurable()};
       for (auto p : s.getPartitions())
         out.partitions.push_back({GroupId(small(p.getGroup())), PartitionIndex(small(p.getPartition()))});
       return Envelope(std::move(out));
@@ -533,6 +533,7 @@ Frames encode(const msg::SnapshotWritten& m) {
     }
     encode_outputs(m.outputs, r.initOutputs(static_cast<unsigned>(m.outputs.size())));
     r.setError(m.error);
+    r.setDurable(m.durable);
   });
 }
 

@@ -211,6 +211,7 @@ struct SnapshotWritten {
   partitions @3 :List(GroupPartition);
   outputs @4 :List(Output);
   error @5 :Text;         # why this worker could not write the rest of it; empty: it wrote all it holds
+  durable @6 :Bool;       # false: written (step 3 may resume the workers); true: on disk (the manifest may follow)
 }
 
 # Snapshots, step 4: every partition of `snapshot` is written.

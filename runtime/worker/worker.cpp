@@ -14,6 +14,7 @@
 #include "store/snapshot.h"
 #include "wire/auth.h"
 #include "wire/codec.h"
+#include "worker/flusher.h"
 #include "worker/outbox.h"
 
 namespace canary::rt {
@@ -213,6 +214,7 @@ class Worker {
     outbox_->set_sender(id_, epoch_);
     store_.reset();
     if (!order.snapshot_dir.empty()) store_.emplace(order.snapshot_dir, program_.job);
+    if (store_ && !flusher_) flusher_ = std::make_unique<SnapshotFlusher>([this] { outbox_->wake(); });
     snapshot_every_ = order.snapshot_every;
     central_ = order.central_dispatch;
 
@@ -243,13 +245,14 @@ class Worker {
     config.snapshot_every = snapshot_every_;
     config.start_at = start_at;
     config.central = central_ ? outbox_.get() : nullptr;
-    config.on_snapshot = [this](int snapshot, const std::vector<GroupPartition>& written,
-                                const std::string& error) {
+    config.on_snapshot = [this, epoch = epoch_](int snapshot, const std::vector<GroupPartition>& written,
+                                                const std::string& error) {
       if (options_.kill_at_snapshot == snapshot) raise(SIGKILL);  // tests: lost in the middle of a snapshot
       {
         std::lock_guard<std::mutex> lock(snapshots_mutex_);
         snapshots_written_.push_back({snapshot, written, error});
       }
+      if (error.empty()) flusher_->flush({*store_, epoch, snapshot, written, ""});
       outbox_->wake();
     };
     auto generation = std::make_unique<Generation>();
@@ -411,7 +414,8 @@ class Worker {
   }
 
   // Snapshots, step 2, for the controller: which partitions the shards
-  // wrote, and every output so far (they must outlive this worker).
+  // wrote, then which are on disk, each with every output so far (they
+  // must outlive this worker).
   void send_snapshot_reports() {
     std::vector<SnapshotReport> reports;
     {
@@ -420,6 +424,10 @@ class Worker {
     }
     for (SnapshotReport& r : reports)
       send(msg::SnapshotWritten{id_, epoch_, r.snapshot, std::move(r.written), outputs_->entries(), r.error});
+    if (!flusher_) return;
+    for (SnapshotFlusher::Batch& b : flusher_->take())  // those of an older epoch, the controller drops
+      send(msg::SnapshotWritten{
+          id_, b.epoch, b.snapshot, std::move(b.partitions), {}, std::move(b.error), true});
   }
 
   // Sends what waits for each peer without blocking: a full peer (at its
@@ -577,6 +585,7 @@ class Worker {
   bool central_ = false;              // central dispatch: tasks wait for the controller's Launch
   std::unique_ptr<Outputs> outputs_;  // across rollbacks: a recomputed value replaces its equal
   std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<SnapshotFlusher> flusher_;  // with snapshots; declared after the outbox it wakes
   std::unique_ptr<Generation> generation_;
   WorkerTotals totals_;  // of the schedulers before this one
   std::mutex snapshots_mutex_;

@@ -89,8 +89,8 @@ Seeds wire_seeds() {
                                                        {{StageId(0), 13, -1, 1}}}));
   seeds["done"] = joined(encode(msg::Done{
       WorkerId(0), Epoch(0), 7, 0.1, 0.2, 0.3, 0, 0, {{"total", StageId(2), 0, Seq(13), "[1,2,3]"}}}));
-  seeds["snapshot-written"] = joined(
-      encode(msg::SnapshotWritten{WorkerId(1), Epoch(0), 1, {{GroupId(0), PartitionIndex(1)}}, {}, ""}));
+  seeds["snapshot-written"] = joined(encode(
+      msg::SnapshotWritten{WorkerId(1), Epoch(0), 1, {{GroupId(0), PartitionIndex(1)}}, {}, "", true}));
   seeds["task-report"] = joined(encode(msg::TaskReport{WorkerId(0), 1, {{Seq(3), 0}}, {{Seq(4), 1}}}));
   return seeds;
 }

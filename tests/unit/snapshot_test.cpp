@@ -6,11 +6,13 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "core/partition_map.h"
+#include "worker/flusher.h"
 #include "worker_ids.h"
 
 using namespace canary::rt;
@@ -105,6 +107,38 @@ TEST_CASE("a dataset unchanged since the last snapshot is that snapshot's file, 
   back = store.read(3, gp(0, 3));
   REQUIRE(back.ok());
   CHECK(back.value().datasets[1].bytes == kBytes[2]);
+}
+
+TEST_CASE("the flusher hands back each batch once its snapshot is synced or with why it could not be") {
+  TempDir dir;
+  SnapshotStore store(dir.path, "job");
+  REQUIRE(store.write(sample(1, 0, 0)).ok());
+  std::mutex mutex;
+  std::condition_variable flushed;
+  std::vector<SnapshotFlusher::Batch> back;
+  SnapshotFlusher flusher([&] {
+    std::lock_guard<std::mutex> lock(mutex);  // not between the test's look and its wait
+    flushed.notify_one();
+  });
+  auto wait_for = [&](std::size_t batches) {
+    std::unique_lock<std::mutex> lock(mutex);
+    flushed.wait_for(lock, std::chrono::seconds(10), [&] {
+      for (SnapshotFlusher::Batch& b : flusher.take()) back.push_back(std::move(b));
+      return back.size() >= batches;
+    });
+  };
+  flusher.flush({store, Epoch(3), 1, {gp(0, 0)}, ""});
+  wait_for(1);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].epoch == Epoch(3));
+  CHECK(back[0].snapshot == 1);
+  CHECK(back[0].partitions == std::vector<GroupPartition>{gp(0, 0)});
+  CHECK(back[0].error.empty());
+
+  flusher.flush({store, Epoch(3), 7, {gp(0, 1)}, ""});  // never written: no directory to sync
+  wait_for(2);
+  REQUIRE(back.size() == 2);
+  CHECK(back[1].error.find("cannot open") != std::string::npos);
 }
 
 TEST_CASE("a damaged, truncated, foreign or missing snapshot file is refused") {
