@@ -13,16 +13,6 @@ using namespace canary::testing;
 
 namespace {
 
-// tests/jobs/automatic.cpp, serially: each bucket's sum, for `partitions`.
-std::vector<long> serial_bucket_sums(long values, int partitions) {
-  std::vector<long> sums(partitions);
-  for (long i = 0; i < values; ++i) {
-    long x = i * 7919 % 1009;
-    sums[x % partitions] += x;
-  }
-  return sums;
-}
-
 // Runs the job and checks its answers for the count it reports choosing.
 int checked_count(const std::vector<std::string>& args) {
   const long values = 50000;

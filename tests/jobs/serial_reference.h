@@ -175,4 +175,16 @@ inline std::vector<std::vector<double>> serial_pagerank(int partitions, int iter
   return rank;
 }
 
+// --- tests/jobs/automatic.cpp, serially ----------------------------------------
+
+// Each bucket's sum, for the `partitions` the runtime chose.
+inline std::vector<long> serial_bucket_sums(long values, int partitions) {
+  std::vector<long> sums(partitions);
+  for (long i = 0; i < values; ++i) {
+    long x = i * 7919 % 1009;
+    sums[x % partitions] += x;
+  }
+  return sums;
+}
+
 }  // namespace canary::testing

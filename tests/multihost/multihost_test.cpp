@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -49,8 +50,8 @@ struct Hosts {
     return command.substr(0, command.find('\n'));
   }
   // The launcher with the job and `flags` for the controller.
-  JobProcess launch(const std::vector<std::string>& flags) const {
-    std::vector<std::string> args = {"--ssh", ssh(), "--keys", work + "/keys", work + "/hostfile", kJob};
+  JobProcess launch(const std::vector<std::string>& flags, const std::string& job = kJob) const {
+    std::vector<std::string> args = {"--ssh", ssh(), "--keys", work + "/keys", work + "/hostfile", job};
     args.insert(args.end(), flags.begin(), flags.end());
     return start_job(kLauncher, args, false);
   }
@@ -83,6 +84,30 @@ TEST_CASE("a job on three hosts over ssh gives the serial answer, each host logg
   CHECK(pinned == std::multiset<std::vector<int>>{{}, {1}});
   CHECK(run.out.rfind("weights = [", 0) == 0);  // the outputs as they are
   CHECK(run.err.find("[" + hosts.net + "1] controller: started 2 worker(s)") != std::string::npos);
+  CHECK(leftovers(hosts).empty());
+}
+
+TEST_CASE("a canary::automatic job on three hosts chooses its count from the threads that registered") {
+  Hosts hosts;
+  std::string results = hosts.work + "/shared/automatic.json";
+  const long values = 50000;
+  JobRun run = finish_job(
+      hosts.launch({"--values=" + std::to_string(values), "--results", results}, CANARY_JOB_automatic));
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  json r = json::parse(slurp(results));
+  int chosen = r["stats"]["partitions"];
+  // Its scatter sends to the automatic datasets: one partition per thread
+  // of the two workers (the pinned one has one, the other its host's).
+  std::smatch said;
+  REQUIRE(
+      std::regex_search(run.err, said, std::regex("canary::automatic partitions: (\\d+) .*, (\\d+) thread")));
+  CHECK(std::stoi(said[1]) == chosen);
+  CHECK(std::stoi(said[2]) == chosen);
+  CHECK(chosen >= 2);
+  std::vector<long> want = serial_bucket_sums(values, chosen);
+  REQUIRE(r["outputs"]["bucket_sum"].size() == want.size());
+  for (int p = 0; p < chosen; ++p) CHECK(r["outputs"]["bucket_sum"][p] == want[p]);
   CHECK(leftovers(hosts).empty());
 }
 
