@@ -283,6 +283,9 @@ bool parse_value(const std::string& text, std::string& out, std::string& error);
 constexpr const char* kAutomaticParam = "partitions-for-automatic";
 // A partition count from 1 to kMaxPartitions.
 bool parse_partitions(const std::string& text, int& out, std::string& error);
+// Sets one parameter from "name=value", the form Start and a run's record
+// carry them in; false with `error` saying why.
+bool set_param_from(const Program& program, void* params, const std::string& assignment, std::string& error);
 
 // The job binary's main: flags, then the run. Returns the process exit code.
 int job_main(const Program& program, int argc, char** argv);

@@ -530,35 +530,45 @@ class Controller {
   // --resume: the newest complete snapshot whose files all check out (or
   // the start, if none does), with the outputs made before its cut.
   void resume_from_newest() {
-    for (int k : store_->marked_complete()) {
-      Status verified = store_->verify(k, all_partitions_);
-      Result<std::vector<Outputs::Entry>> outputs = store_->outputs_of(k);
-      if (verified.ok() && !outputs.ok()) verified = outputs.status();
-      if (!verified.ok()) {
-        log() << "controller: snapshot " << k << " cannot be loaded: " << verified.why()
-              << "; trying an older one\n";
-        continue;
-      }
-      add_outputs(outputs.value());
-      start_at_ = completed_through_ = resumed_through_ = k;
-      complete_ = {k};
-      log() << "controller: resuming " << store_->dir() << " from snapshot " << k << "\n";
+    std::vector<Outputs::Entry> outputs;
+    int k = newest_loadable(store_->marked_complete(), &outputs);
+    if (k == 0) {
+      log() << "controller: resuming " << store_->dir() << " from the start: it holds no complete snapshot\n";
       return;
     }
-    log() << "controller: resuming " << store_->dir() << " from the start: it holds no complete snapshot\n";
+    add_outputs(outputs);
+    start_at_ = completed_through_ = resumed_through_ = k;
+    complete_ = {k};
+    log() << "controller: resuming " << store_->dir() << " from snapshot " << k << "\n";
+  }
+
+  // The first of `newest_first` whose files all check out (and, given
+  // `outputs`, whose manifest's outputs read, into it), saying why of each
+  // before it that does not; 0, the start, when none does.
+  int newest_loadable(const std::vector<int>& newest_first, std::vector<Outputs::Entry>* outputs = nullptr) {
+    for (int k : newest_first) {
+      Status verified = store_->verify(k, all_partitions_);
+      if (verified.ok() && outputs) {
+        Result<std::vector<Outputs::Entry>> read = store_->outputs_of(k);
+        if (read.ok()) {
+          *outputs = std::move(read).value();
+        } else {
+          verified = read.status();
+        }
+      }
+      if (verified.ok()) return k;
+      log() << "controller: snapshot " << k << " cannot be loaded: " << verified.why()
+            << "; trying an older one\n";
+    }
+    return 0;
   }
 
   // Recovery, step 2: back to the newest complete snapshot whose files all
   // check out (or the start, if none does).
   void roll_back() {
-    while (!complete_.empty()) {
-      Status verified = store_->verify(complete_.back(), all_partitions_);
-      if (verified.ok()) break;
-      log() << "controller: snapshot " << complete_.back() << " cannot be loaded: " << verified.why()
-            << "; trying an older one\n";
-      complete_.pop_back();
-    }
-    restart_from(complete_.empty() ? 0 : complete_.back());
+    int k = newest_loadable(std::vector<int>(complete_.rbegin(), complete_.rend()));
+    while (!complete_.empty() && complete_.back() != k) complete_.pop_back();
+    restart_from(k);
   }
 
   // A worker could not load the snapshot it was sent back to: an older one.

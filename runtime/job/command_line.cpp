@@ -472,8 +472,9 @@ std::string take_run(const Program& program, void* params, Flags& f) {
            " (its stage graph differs): resume it with the binary that started it";
   for (const std::string& p : run.value().params) {
     std::string error;
-    if (!program.set_param(params, p.substr(0, p.find('=')), p.substr(p.find('=') + 1), error))
-      return "--resume: " + f.resume + " records a parameter this job does not take: " + p;
+    if (!set_param_from(program, params, p, error))
+      return "--resume: " + f.resume + " records a parameter this job does not take: " + p + " (" + error +
+             ")";
   }
   f.params = run.value().params;
   f.snapshot_every = run.value().snapshot_every;
@@ -514,6 +515,18 @@ bool parse_partitions(const std::string& text, int& out, std::string& error) {
   }
   out = v;
   return true;
+}
+
+bool set_param_from(const Program& program, void* params, const std::string& assignment, std::string& error) {
+  std::size_t equals = assignment.find('=');
+  if (equals == std::string::npos) {
+    error = "expected name=value";
+    return false;
+  }
+  if (program.set_param(params, assignment.substr(0, equals), assignment.substr(equals + 1), error))
+    return true;
+  if (error.empty()) error = "this job has no parameter '" + assignment.substr(0, equals) + "'";
+  return false;
 }
 
 bool parse_value(const std::string& text, double& out, std::string& error) {

@@ -201,10 +201,10 @@ void RefusalLog::poll() {
   }
 }
 
-void RefusalLog::refused(const char* address) {
+void RefusalLog::refused(const char* address, const char* why) {
   if (++refused_ <= 5 || refused_ % 1000 == 0)
-    std::cerr << who_ << ": refused a connection to " << address
-              << ": its peer does not hold this cluster's keys (" << refused_ << " refused so far)\n";
+    std::cerr << who_ << ": refused a connection to " << address << ": " << why << " (" << refused_
+              << " refused so far)\n";
 }
 
 bool is_loopback_endpoint(const std::string& endpoint) {

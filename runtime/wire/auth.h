@@ -101,14 +101,17 @@ class RefusalLog : public zmq::monitor_t {
   void poll();
 
  private:
+  // A peer that dies mid-handshake is not a stranger: each event says its own why.
   void on_event_handshake_failed_no_detail(const zmq_event_t&, const char* address) override {
-    refused(address);
+    refused(address, "the handshake broke off (the peer went away, or it is not a Canary process)");
   }
   void on_event_handshake_failed_protocol(const zmq_event_t&, const char* address) override {
-    refused(address);
+    refused(address, "its peer broke the handshake (it does not hold this cluster's keys, or is not Canary)");
   }
-  void on_event_handshake_failed_auth(const zmq_event_t&, const char* address) override { refused(address); }
-  void refused(const char* address);
+  void on_event_handshake_failed_auth(const zmq_event_t&, const char* address) override {
+    refused(address, "its peer does not hold this cluster's keys");
+  }
+  void refused(const char* address, const char* why);
 
   std::string who_;
   long refused_ = 0;

@@ -87,8 +87,8 @@ class Worker {
 
     // Step 2: run the shards while this thread moves messages.
     for (const std::string& p : order->params) {
-      std::string error, name = p.substr(0, p.find('=')), value = p.substr(p.find('=') + 1);
-      if (!program_.set_param(params_.get(), name, value, error)) {
+      std::string error;
+      if (!set_param_from(program_, params_.get(), p, error)) {
         std::cerr << "worker: error: the controller sent a bad parameter '" << p << "': " << error << "\n";
         return 1;
       }
