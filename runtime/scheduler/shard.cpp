@@ -173,8 +173,20 @@ void Shard::unroll() {
   }
 }
 
+// A retired instance is used again when there is one: assigning into its
+// vectors keeps their memory, so issuing allocates nothing once the window
+// has filled.
 std::unique_ptr<Shard::Issued> Shard::make_issued(const StageInstance& instance) {
-  auto in = std::make_unique<Issued>();
+  std::unique_ptr<Issued> in;
+  if (retired_.empty()) {
+    in = std::make_unique<Issued>();
+  } else {
+    in = std::move(retired_.back());
+    retired_.pop_back();
+    in->local.clear();
+    in->tasks_total = in->tasks_done = 0;
+    in->replay = false;
+  }
   static_cast<StageInstance&>(*in) = instance;
   in->main_tasks = plan_.main_tasks(in->stage);
   in->slots.assign(in->main_tasks + 1, kAbsent);
@@ -499,6 +511,7 @@ void Shard::retire() {
       ++access_base_[access.first];
     }
     forget_inbound(front);
+    if (retired_.size() < kRetiredKept) retired_.push_back(std::move(window_.front()));
     window_.pop_front();
   }
 }

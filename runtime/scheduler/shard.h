@@ -246,6 +246,8 @@ class Shard {
   std::vector<std::deque<Issued*>> accesses_;     // per dataset: issued accesses not yet retired
   std::vector<std::uint64_t> access_base_;        // per dataset: the access number of accesses_.front()
   std::deque<std::unique_ptr<Issued>> window_;    // issued, not yet retired, in issue order
+  std::vector<std::unique_ptr<Issued>> retired_;  // for make_issued to use again
+  static constexpr std::size_t kRetiredKept = 64;
   std::map<std::uint64_t, std::unique_ptr<Issued>> replays_;    // made again by install(), by seq
   std::map<std::pair<int, std::uint64_t>, Issued*> replay_at_;  // (dataset, access number) -> replay
   std::deque<TaskRef> ready_;
