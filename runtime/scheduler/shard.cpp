@@ -278,6 +278,7 @@ void Shard::run(TaskRef t) {
   Issued* in = t.instance;
   try {
     GroupWork& work = work_of(in, t.slot);
+    timing_ = Policy::kSlowed || wants_timing(work);
     running_work_.store(&work, std::memory_order_relaxed);
     std::uint64_t ticks = execute(in, t.slot);  // running_since_ from body_starts()
     if constexpr (Policy::kSlowed) {            // busy, as a slower machine would be
@@ -285,6 +286,12 @@ void Shard::run(TaskRef t) {
       while (__rdtsc() < until) {
       }
       ticks = static_cast<std::uint64_t>(ticks * env_.config.slowdown);
+    }
+    if (timing_) {
+      ++work.timed;
+      work.timed_ticks += ticks;
+    } else {
+      ticks = work.timed_ticks / work.timed;
     }
     running_since_.store(0, std::memory_order_relaxed);
     // Only this thread writes these: a load and a store, no atomic increment.
@@ -310,18 +317,32 @@ std::vector<Pieces> in_sender_order(std::vector<std::pair<int, Bytes>>& from) {
 
 }  // namespace
 
-// Runs one task; returns the TSC ticks spent in its body (the user's
-// function, or the copying a runtime-only task does), the rest being the
-// scheduler's.
-// Where a task's body begins: what the task is timed from, and when the
-// load reports see it running. One clock read (about 22 ns on this machine's
-// virtual CPU) is a tenth of what a near-empty task costs.
+// Two clock reads (about 22 ns each on this machine's virtual CPU) are a
+// third of what a near-empty task costs. So a group's tasks are timed until
+// kTimedFirst of them are, and then only one in kTimedEvery unless they are
+// long: load reports and the balancer need each group's CPU per task, which
+// the timed ones estimate.
+bool Shard::wants_timing(const GroupWork& work) const {
+  constexpr std::uint64_t kTimedFirst = 16, kTimedEvery = 8;
+  constexpr std::uint64_t kLongTicks = 20000;  // about 10 us
+  return work.timed < kTimedFirst || work.timed_ticks > work.timed * kLongTicks ||
+         work.tasks.load(std::memory_order_relaxed) % kTimedEvery == 0;
+}
+
+// Where a timed task's body begins: what it is timed from, and when the
+// load reports see it running.
 std::uint64_t Shard::body_starts() {
+  if (!timing_) return 0;
   std::uint64_t now = __rdtsc();
   running_since_.store(now, std::memory_order_relaxed);
   return now;
 }
 
+std::uint64_t Shard::body_ends(std::uint64_t start) const { return timing_ ? __rdtsc() - start : 0; }
+
+// Runs one task; returns the TSC ticks spent in its body (the user's
+// function, or the copying a runtime-only task does), the rest being the
+// scheduler's; 0 when it is not timed.
 std::uint64_t Shard::execute(Issued* in, int slot) {
   const StageInfo& s = plan_.stage(in->stage);
   int index = in->index(slot);
@@ -357,7 +378,7 @@ std::uint64_t Shard::transform(Issued* in, Task& task) {
   args.seq = in->seq;
   std::uint64_t start = body_starts();
   s.run(args);
-  return __rdtsc() - start;
+  return body_ends(start);
 }
 
 std::uint64_t Shard::scatter(Issued* in, Task& task) {
@@ -367,7 +388,7 @@ std::uint64_t Shard::scatter(Issued* in, Task& task) {
   TaskArgs args{task, parts_.data(), &sink};
   std::uint64_t start = body_starts();
   s.run(args);
-  std::uint64_t ticks = __rdtsc() - start;
+  std::uint64_t ticks = body_ends(start);
   // One message per destination worker, listing every partition it holds,
   // chunks or not: that tells each of them this sender is done.
   auto r = env_.router.routing();
@@ -389,7 +410,7 @@ std::uint64_t Shard::gather(Issued* in, Task& task) {
   args.chunks_in = in_sender_order(inbound_[in->source].chunks[task.index()]);
   std::uint64_t start = body_starts();
   s.run(args);
-  return __rdtsc() - start;
+  return body_ends(start);
 }
 
 // A reduce's main task sends its partition to the result's; its single
@@ -402,13 +423,13 @@ std::uint64_t Shard::reduce(Issued* in, int slot, Task& task) {
     args.chunks_in = in_sender_order(inbound_[in->seq].inputs);
     std::uint64_t start = body_starts();
     s.run(args);
-    return __rdtsc() - start;
+    return body_ends(start);
   }
   std::uint64_t start = body_starts();
   Message m{Message::Kind::ReduceInput, Seq(in->seq), in->stage, PartitionIndex(task.index())};
   m.iterations = in->iterations;
   m.value = env_.partitions.at(s.reads[0], task.index()).bytes();
-  std::uint64_t ticks = __rdtsc() - start;
+  std::uint64_t ticks = body_ends(start);
   auto r = env_.router.routing();
   int g = program_.group_of[s.writes[0]];
   m.parts.push_back({PartitionIndex(0), r->version[g][0], Bytes()});
@@ -423,12 +444,12 @@ std::uint64_t Shard::broadcast(Issued* in, int slot) {
   std::uint64_t start = body_starts();
   if (!in->single(slot)) {
     env_.partitions.at(s.writes[0], slot).read(inbound_[in->seq].value);
-    return __rdtsc() - start;
+    return body_ends(start);
   }
   Message m{Message::Kind::BroadcastValue, Seq(in->seq), in->stage};
   m.iterations = in->iterations;
   m.value = env_.partitions.at(s.reads[0], 0).bytes();
-  std::uint64_t ticks = __rdtsc() - start;
+  std::uint64_t ticks = body_ends(start);
   auto r = env_.router.routing();
   int g = program_.group_of[s.writes[0]];
   for (WorkerId w : r->workers_of[s.writes[0]]) {
@@ -448,7 +469,7 @@ std::uint64_t Shard::signal(Issued* in, Task& task) {
   TaskArgs args{task, &part};
   std::uint64_t start = body_starts();
   s.run(args);
-  std::uint64_t ticks = __rdtsc() - start;
+  std::uint64_t ticks = body_ends(start);
   Message m{Message::Kind::Signal, Seq(in->seq), in->stage};
   m.iterations = in->iterations;
   m.signal = args.signal;

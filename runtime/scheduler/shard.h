@@ -63,8 +63,11 @@ class Lifecycle {
 
 // [group][partition]: the tasks run on a partition group here and the TSC
 // ticks they took, for load reports. Written by the holding shard only.
+// Short tasks are timed only now and then (Shard::wants_timing); `ticks`
+// counts the others at the average of those timed.
 struct GroupWork {
   std::atomic<std::uint64_t> tasks{0}, ticks{0};
+  std::uint64_t timed = 0, timed_ticks = 0;  // read by the holding shard only
 };
 using GroupWorkTable = std::vector<std::vector<GroupWork>>;
 
@@ -186,7 +189,9 @@ class Shard {
   Issued* instance_at(int d, std::uint64_t position);
 
   // Running and completing tasks (shard.cpp).
+  bool wants_timing(const GroupWork& work) const;
   std::uint64_t body_starts();
+  std::uint64_t body_ends(std::uint64_t start) const;
   std::uint64_t execute(Issued* in, int slot);
   std::uint64_t transform(Issued* in, Task& task);
   std::uint64_t scatter(Issued* in, Task& task);
@@ -275,6 +280,7 @@ class Shard {
   double cpu_start_ = 0;
   std::atomic<const GroupWork*> running_work_{nullptr};
   std::atomic<std::uint64_t> running_since_{0};  // 0: none
+  bool timing_ = true;                           // whether the task running now is timed
 };
 
 }  // namespace canary::rt
