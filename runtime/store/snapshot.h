@@ -70,8 +70,9 @@ class SnapshotStore {
   std::string path_of(int snapshot, GroupPartition which) const;
   std::string data_path_of(int snapshot, DatasetId dataset, PartitionIndex partition) const;
 
-  // Writes without waiting for the disk; flush() is the one barrier after
-  // all of a shard's files of a snapshot, before it reports them written.
+  // Writes without waiting for the disk; flush() is the one barrier for
+  // all the files of a snapshot written by then (the worker's flusher
+  // thread calls it after the shards report them written).
   Status write(const PartitionWrite& file) const;
   Status flush(int snapshot) const;
   Result<PartitionFile> read(int snapshot, GroupPartition which) const;

@@ -110,8 +110,8 @@ struct SnapshotWritten {
   std::vector<GroupPartition> partitions;
   std::vector<Outputs::Entry> outputs;
   std::string error;  // why it could not write the rest (the disk is full, say); empty: none
-  bool durable =
-      false;  // false: written, so the workers may go on; true: on disk, so the manifest may follow
+  // false: written, so the workers may go on; true: on disk, so the manifest may follow.
+  bool durable = false;
 };
 // Controller -> worker (snapshots, step 4): every partition of `snapshot` is written.
 struct Resume {

@@ -414,8 +414,8 @@ class Worker {
   }
 
   // Snapshots, step 2, for the controller: which partitions the shards
-  // wrote, then which are on disk, each with every output so far (they
-  // must outlive this worker).
+  // wrote, with every output so far (they must outlive this worker), then
+  // which are on disk.
   void send_snapshot_reports() {
     std::vector<SnapshotReport> reports;
     {
