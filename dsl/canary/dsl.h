@@ -24,11 +24,14 @@
 namespace canary {
 
 namespace detail {
-// Where t.output() values go; the runtime implements it.
-class OutputSink {
+// What a task reaches beyond its own fields; the runtime implements it.
+class TaskHost {
  public:
-  virtual ~OutputSink() = default;
+  virtual ~TaskHost() = default;
+  // Where t.output() values go.
   virtual void add(int stage, int index, const std::string& key, std::string json) = 0;
+  // t.seed(), computed only when a task asks: most never do.
+  virtual std::uint64_t seed(int index) const = 0;
 };
 // Where a scatter task's chunks go: one buffer of serialized values per
 // destination partition. The runtime implements it.
@@ -57,20 +60,15 @@ struct serializes_as_one_run<T, std::void_t<decltype(Serializer<T>::kContiguous)
 // What a running task knows about itself. Only task functions receive one.
 class Task {
  public:
-  Task(int stage, int index, int partitions, int iteration, std::uint64_t seed, detail::OutputSink* outputs)
-      : stage_(stage),
-        index_(index),
-        partitions_(partitions),
-        iteration_(iteration),
-        seed_(seed),
-        outputs_(outputs) {}
+  Task(int stage, int index, int partitions, int iteration, detail::TaskHost* host)
+      : stage_(stage), index_(index), partitions_(partitions), iteration_(iteration), host_(host) {}
   // The partition this task works on, and how many the stage has.
   int index() const { return index_; }
   int partitions() const { return partitions_; }
   // The iteration of the innermost enclosing loop, from 0 (0 outside loops).
   int iteration() const { return iteration_; }
   // Depends only on the stage, the partition and the loop iterations.
-  std::uint64_t seed() const { return seed_; }
+  std::uint64_t seed() const { return host_->seed(index_); }
   // Returns a value to the user: printed by the controller and written to the
   // results file as JSON (see <canary/serialize.h>). Any type a dataset may
   // have; canaryc refuses, at the call, one it cannot show.
@@ -79,7 +77,7 @@ class Task {
 #ifdef CANARY_GENERATED  // only the job canaryc builds runs tasks, with the Fields of its structs generated
     std::string json;
     detail::append_json(json, value);
-    outputs_->add(stage_, index_, key, std::move(json));
+    host_->add(stage_, index_, key, std::move(json));
 #else
     (void)key, (void)value;
 #endif
@@ -90,8 +88,7 @@ class Task {
   int index_;
   int partitions_;
   int iteration_;
-  std::uint64_t seed_;
-  [[maybe_unused]] detail::OutputSink* outputs_;
+  detail::TaskHost* host_;
 };
 
 // A partitioned dataset: `partitions` pieces of type T spread over workers.

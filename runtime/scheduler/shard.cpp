@@ -49,7 +49,8 @@ Shard::Shard(ShardEnvironment& env, int id)
       signals_(env.start.signals),
       resumed_through_(env.start.snapshot),
       stage_runs_(env.plan.program.stages.size()) {
-  outputs_at_.outputs = &env.outputs;
+  host_.outputs = &env.outputs;
+  host_.plan = &plan_;
   auto r = env.router.routing();
   for (int g = 0; g < plan_.groups; ++g) {
     held_.emplace_back(r->shard[g].size(), 0);
@@ -65,8 +66,7 @@ Shard::Shard(ShardEnvironment& env, int id)
   for (std::size_t d = 0; d < program_.datasets.size(); ++d) {
     saved_in_.emplace_back(plan_.partitions_of[d], env.start.snapshot);
     done_.emplace_back(plan_.partitions_of[d], unroller_.accesses(static_cast<int>(d)));
-    accesses_.emplace_back();
-    access_base_.push_back(unroller_.accesses(static_cast<int>(d)));
+    accesses_.emplace_back(unroller_.accesses(static_cast<int>(d)));
   }
 }
 
@@ -106,7 +106,7 @@ void Shard::main_loop() {
 template <class Policy>
 void Shard::loop() {
   Lifecycle& life = env_.life;
-  std::deque<TaskRef>& runnable = Policy::kCentral ? launched_ : ready_;
+  Fifo<TaskRef>& runnable = Policy::kCentral ? launched_ : ready_;
   while (!life.stop) {
     if (inbox_.has_messages()) {
       for (Item& item : inbox_.take()) {
@@ -188,8 +188,15 @@ std::unique_ptr<Shard::Issued> Shard::make_issued(const StageInstance& instance)
     in->replay = false;
   }
   static_cast<StageInstance&>(*in) = instance;
+  const StageInfo& s = plan_.stage(in->stage);
   in->main_tasks = plan_.main_tasks(in->stage);
   in->slots.assign(in->main_tasks + 1, kAbsent);
+  in->kind = s.kind;
+  in->waits = plan_.facts(in->stage).waits_for_messages;
+  in->main_turns = s.main_touches.size();
+  in->main_work =
+      s.main_touches.empty() ? nullptr : env_.work[program_.group_of[s.main_touches.front()]].data();
+  in->single_work = s.has_single() ? env_.work[program_.group_of[s.single_touches.front()]].data() : nullptr;
   return in;
 }
 
@@ -208,7 +215,7 @@ void Shard::issue(const StageInstance& instance) {
     if (held_[program_.group_of[d]][0] && done_[d][0] <= in->position_of(d)) add_slot(in, in->main_tasks);
   }
   for (const auto& [d, position] : in->positions) accesses_[d].push_back(in);
-  if (waits_for_messages(in)) awaiting_[inbound_key(in)] = in;
+  if (in->waits) awaiting_[inbound_key(in)] = in;
   window_.push_back(std::move(owned));
   if (!in->complete()) ++unfinished_;
   for (int slot : in->local) try_spawn(in, slot);
@@ -227,17 +234,21 @@ std::uint64_t Shard::inbound_key(const Issued* in) const {
 
 // --- readiness -------------------------------------------------------------------
 
-bool Shard::ready(const Issued* in, int slot) {
-  const StageInfo& s = plan_.stage(in->stage);
-  bool single = in->single(slot);
+bool Shard::ready(const Issued* in, int slot) const {
   int index = in->index(slot);
-  for (int d : single ? s.single_touches : s.main_touches)
-    if (done_[d][index] != in->position_of(d)) return false;
-  switch (s.kind) {
+  for (auto turn = in->turns_begin(slot); turn != in->turns_end(slot); ++turn)
+    if (done_[turn->first][index] != turn->second) return false;
+  return !in->waits || arrived(in, slot);
+}
+
+bool Shard::arrived(const Issued* in, int slot) const {
+  bool single = in->single(slot);
+  switch (in->kind) {
     case StageKind::Gather: {
       auto it = inbound_.find(in->source);
       if (it == inbound_.end()) return false;
-      auto from = it->second.chunks.find(index);  // one entry per sender that is done with this partition
+      auto from =
+          it->second.chunks.find(in->index(slot));  // one entry per sender that is done with this partition
       return from != it->second.chunks.end() && static_cast<int>(from->second.size()) == in->source_senders;
     }
     case StageKind::Reduce: {
@@ -263,10 +274,7 @@ void Shard::try_spawn(Issued* in, int slot) {
 
 // The instance at access `position` of dataset `d`, if issued and not retired.
 Shard::Issued* Shard::instance_at(int d, std::uint64_t position) {
-  if (position >= access_base_[d]) {
-    std::uint64_t offset = position - access_base_[d];
-    return offset < accesses_[d].size() ? accesses_[d][offset] : nullptr;
-  }
+  if (position >= accesses_[d].first()) return accesses_[d].at(position);
   auto it = replay_at_.find({d, position});
   return it == replay_at_.end() ? nullptr : it->second;
 }
@@ -277,7 +285,7 @@ template <class Policy>
 void Shard::run(TaskRef t) {
   Issued* in = t.instance;
   try {
-    GroupWork& work = work_of(in, t.slot);
+    GroupWork& work = in->work(t.slot);
     timing_ = Policy::kSlowed || wants_timing(work);
     running_work_.store(&work, std::memory_order_relaxed);
     std::uint64_t ticks = execute(in, t.slot);  // running_since_ from body_starts()
@@ -344,14 +352,12 @@ std::uint64_t Shard::body_ends(std::uint64_t start) const { return timing_ ? __r
 // function, or the copying a runtime-only task does), the rest being the
 // scheduler's; 0 when it is not timed.
 std::uint64_t Shard::execute(Issued* in, int slot) {
-  const StageInfo& s = plan_.stage(in->stage);
   int index = in->index(slot);
-  std::uint64_t seed = task_seed(plan_.stage_hash[in->stage.value()], index, in->iterations);
   int iteration = in->iterations.empty() ? 0 : in->iterations.back();
-  outputs_at_.seq = Seq(in->seq);
-  Task task(in->stage.value(), index, in->single(slot) ? 1 : in->main_tasks, iteration, seed, &outputs_at_);
+  host_.in = in;
+  Task task(in->stage.value(), index, in->single(slot) ? 1 : in->main_tasks, iteration, &host_);
   parts_.clear();
-  switch (s.kind) {
+  switch (in->kind) {
     case StageKind::Transform:
     case StageKind::Read:   // a transform whose input is a file (io/)
     case StageKind::Write:  // a transform whose output is a file
@@ -477,13 +483,6 @@ std::uint64_t Shard::signal(Issued* in, Task& task) {
   return ticks;
 }
 
-// The load-report counters of the partition group a task works on.
-GroupWork& Shard::work_of(const Issued* in, int slot) {
-  const StageInfo& s = plan_.stage(in->stage);
-  int d = in->single(slot) ? s.single_touches.front() : s.main_partitions_of();
-  return env_.work[program_.group_of[d]][in->index(slot)];
-}
-
 // --- completion -----------------------------------------------------------------
 
 void Shard::complete(Issued* in, int slot) {
@@ -496,9 +495,16 @@ void Shard::complete(Issued* in, int slot) {
   if (!single || in->main_tasks == 0) count_run(*in);
   if (env_.config.snapshots)
     for (int d : single ? s.single_writes : s.main_writes) saved_in_[d][in->index(slot)] = 0;
-  for (int d : single ? s.single_touches : s.main_touches) advance(d, in->index(slot));
-  if (in->replay && in->complete()) retire_replay(in);
-  retire();
+  for (auto turn = in->turns_begin(slot); turn != in->turns_end(slot); ++turn)
+    advance(turn->first, in->index(slot));
+  // Every change to the window retires what it can, so the front is never
+  // left complete: only an instance completing lets it move.
+  if (!in->complete()) return;
+  if (in->replay) {
+    retire_replay(in);
+  } else {
+    retire();
+  }
 }
 
 // A task of `in` that counts towards its stage's progress has finished.
@@ -518,8 +524,10 @@ void Shard::count_run(const Issued& in) {
 void Shard::advance(int d, int index) {
   Issued* next = instance_at(d, ++done_[d][index]);
   if (!next) return;
-  const std::vector<int>& main = plan_.stage(next->stage).main_touches;
-  try_spawn(next, std::find(main.begin(), main.end(), d) != main.end() ? index : next->main_tasks);
+  auto main_end = next->positions.begin() + static_cast<std::ptrdiff_t>(next->main_turns);
+  bool main = std::find_if(next->positions.begin(), main_end, [d](const auto& p) { return p.first == d; }) !=
+              main_end;
+  try_spawn(next, main ? index : next->main_tasks);
 }
 
 // Frees finished instances from the front of the window, in issue order,
@@ -527,10 +535,7 @@ void Shard::advance(int d, int index) {
 void Shard::retire() {
   while (!window_.empty() && window_.front()->complete()) {
     Issued* front = window_.front().get();
-    for (const auto& access : front->positions) {
-      accesses_[access.first].pop_front();
-      ++access_base_[access.first];
-    }
+    for (const auto& access : front->positions) accesses_[access.first].pop_front();
     forget_inbound(front);
     if (retired_.size() < kRetiredKept) retired_.push_back(std::move(window_.front()));
     window_.pop_front();

@@ -22,6 +22,7 @@
 
 #include "core/outputs.h"
 #include "core/partition.h"
+#include "scheduler/fifo.h"
 #include "scheduler/inbox.h"
 #include "scheduler/local_scheduler.h"
 #include "scheduler/plan.h"
@@ -114,10 +115,25 @@ class Shard {
     int tasks_total = 0;              // here
     int tasks_done = 0;
     bool replay = false;  // made again for a partition that arrived late (see install())
+    // Copied from the plan when issued, so that a task's way through the
+    // shard reads this instance and not the stage's tables.
+    StageKind kind = StageKind::Transform;
+    bool waits = false;          // for messages (KindFacts::waits_for_messages)
+    std::size_t main_turns = 0;  // positions[0, main_turns): the main tasks' datasets; the rest the single's
+    GroupWork* main_work = nullptr;  // [partition]: the main tasks' group's load counters
+    GroupWork* single_work = nullptr;
 
     bool complete() const { return tasks_done == tasks_total; }
     bool single(int slot) const { return slot == main_tasks; }
     int index(int slot) const { return single(slot) ? 0 : slot; }
+    // The (dataset, turn) pairs the task in `slot` waits for and advances.
+    const std::pair<int, std::uint64_t>* turns_begin(int slot) const {
+      return positions.data() + (single(slot) ? main_turns : 0);
+    }
+    const std::pair<int, std::uint64_t>* turns_end(int slot) const {
+      return positions.data() + (single(slot) ? positions.size() : main_turns);
+    }
+    GroupWork& work(int slot) const { return single(slot) ? *single_work : main_work[slot]; }
   };
   struct TaskRef {
     Issued* instance;
@@ -132,14 +148,18 @@ class Shard {
     Bytes value;                                               // broadcast
     bool has_value = false;
   };
-  // Where a task's t.output() values go: the job's Outputs, with the
-  // instance's number so that the latest value wins.
-  struct OutputsAt : detail::OutputSink {
+  // What the running task reaches: its t.output() values go to the job's
+  // Outputs, with the instance's number so that the latest value wins.
+  struct HostOf : detail::TaskHost {
     void add(int stage, int index, const std::string& key, std::string json) override {
-      outputs->add({key, StageId(stage), index, seq, std::move(json)});
+      outputs->add({key, StageId(stage), index, Seq(in->seq), std::move(json)});
+    }
+    std::uint64_t seed(int index) const override {
+      return task_seed(plan->stage_hash[in->stage.value()], index, in->iterations);
     }
     Outputs* outputs = nullptr;
-    Seq seq;
+    const Plan* plan = nullptr;
+    const Issued* in = nullptr;
   };
   // A scatter task's sends, one buffer per destination partition, and the
   // runs attached to it.
@@ -182,9 +202,11 @@ class Shard {
   std::unique_ptr<Issued> make_issued(const StageInstance& instance);
   void issue(const StageInstance& instance);
   void add_slot(Issued* in, int slot);
-  bool waits_for_messages(const Issued* in) const { return plan_.facts(in->stage).waits_for_messages; }
   std::uint64_t inbound_key(const Issued* in) const;
-  bool ready(const Issued* in, int slot);
+  // Whether every partition the task touches has reached its turn, and
+  // what the task waits for (chunks, inputs, a value) has arrived.
+  bool ready(const Issued* in, int slot) const;
+  bool arrived(const Issued* in, int slot) const;
   void try_spawn(Issued* in, int slot);
   Issued* instance_at(int d, std::uint64_t position);
 
@@ -199,7 +221,6 @@ class Shard {
   std::uint64_t reduce(Issued* in, int slot, Task& task);
   std::uint64_t broadcast(Issued* in, int slot);
   std::uint64_t signal(Issued* in, Task& task);
-  GroupWork& work_of(const Issued* in, int slot);
   void complete(Issued* in, int slot);
   void count_run(const Issued& in);
   void advance(int d, int index);
@@ -248,24 +269,44 @@ class Shard {
   std::vector<std::vector<std::uint8_t>> held_;   // [group][partition]: held by this shard
   std::vector<std::vector<int>> mine_;            // [group]: the partitions held, ascending
   std::vector<std::vector<std::uint64_t>> done_;  // [dataset][partition]: accesses completed (held ones)
-  std::vector<std::deque<Issued*>> accesses_;     // per dataset: issued accesses not yet retired
-  std::vector<std::uint64_t> access_base_;        // per dataset: the access number of accesses_.front()
+  // The issued instances that access one dataset and are not yet retired,
+  // by access number.
+  class Accesses {
+   public:
+    explicit Accesses(std::uint64_t first) : first_(first) {}
+    void push_back(Issued* in) { log_.push_back(in); }
+    void pop_front() {
+      log_.pop_front();
+      ++first_;
+    }
+    std::uint64_t first() const { return first_; }  // the access number of the front
+    // The instance at access `position` >= first(), or null if not issued yet.
+    Issued* at(std::uint64_t position) const {
+      std::uint64_t i = position - first_;
+      return i < log_.size() ? log_[i] : nullptr;
+    }
+
+   private:
+    Fifo<Issued*> log_;
+    std::uint64_t first_;
+  };
+  std::vector<Accesses> accesses_;                // per dataset
   std::deque<std::unique_ptr<Issued>> window_;    // issued, not yet retired, in issue order
   std::vector<std::unique_ptr<Issued>> retired_;  // for make_issued to use again
   static constexpr std::size_t kRetiredKept = 64;
   std::map<std::uint64_t, std::unique_ptr<Issued>> replays_;    // made again by install(), by seq
   std::map<std::pair<int, std::uint64_t>, Issued*> replay_at_;  // (dataset, access number) -> replay
-  std::deque<TaskRef> ready_;
+  Fifo<TaskRef> ready_;
   std::unordered_map<std::uint64_t, Inbound> inbound_;
   std::unordered_map<std::uint64_t, Issued*> awaiting_;  // instances that wait for messages, by inbound key
   std::vector<void*> parts_;
-  OutputsAt outputs_at_;
+  HostOf host_;
 
   // Central dispatch: tasks found ready and not yet reported, those reported
   // and not yet launched, and those launched.
   std::vector<TaskId> made_ready_;
   std::map<std::pair<std::uint64_t, int>, Issued*> launchable_;
-  std::deque<TaskRef> launched_;
+  Fifo<TaskRef> launched_;
 
   // Written by this shard's thread only; atomic so load reports can read them.
   struct StageRun {

@@ -102,12 +102,11 @@ void Shard::release(const Release& r) {
   for (auto& [key, inbound] : inbound_) take_pending(key, inbound, g, i, r.version, h.pending);
   held_[g][i] = 0;
   mine_[g].erase(std::find(mine_[g].begin(), mine_[g].end(), i));
-  auto on_group = [&](const TaskRef& t) {
+  ready_.keep_if([&](const TaskRef& t) {
     bool on = false;
     for_slots_on(*t.instance, g, i, [&](int slot, int) { on |= slot == t.slot; });
-    return on;
-  };
-  ready_.erase(std::remove_if(ready_.begin(), ready_.end(), on_group), ready_.end());
+    return !on;
+  });
   auto drop = [&](Issued* in) { for_slots_on(*in, g, i, [&](int slot, int) { drop_slot(in, slot); }); };
   for (auto& in : window_) drop(in.get());
   std::vector<Issued*> replays;
@@ -210,7 +209,7 @@ Shard::Issued* Shard::replay_of(const StageInstance& instance) {
   Issued* in = owned.get();
   in->replay = true;
   for (const auto& [d, position] : in->positions) replay_at_[{d, position}] = in;
-  if (waits_for_messages(in)) awaiting_[inbound_key(in)] = in;
+  if (in->waits) awaiting_[inbound_key(in)] = in;
   replays_.emplace(instance.seq, std::move(owned));
   return in;
 }
@@ -222,17 +221,17 @@ void Shard::retire_replay(Issued* in) {
 }
 
 void Shard::forget_inbound(const Issued* in) {
-  if (!waits_for_messages(in)) return;
+  if (!in->waits) return;
   awaiting_.erase(inbound_key(in));
   inbound_.erase(inbound_key(in));
 }
 
 // Central dispatch: what became ready waits for the controller's Launch.
 void Shard::hold_for_launch() {
-  for (const TaskRef& t : ready_) {
+  ready_.for_each([&](const TaskRef& t) {
     launchable_[{t.instance->seq, t.slot}] = t.instance;
     made_ready_.push_back({Seq(t.instance->seq), t.slot});
-  }
+  });
   ready_.clear();
 }
 
