@@ -234,13 +234,6 @@ std::uint64_t Shard::inbound_key(const Issued* in) const {
 
 // --- readiness -------------------------------------------------------------------
 
-bool Shard::ready(const Issued* in, int slot) const {
-  int index = in->index(slot);
-  for (auto turn = in->turns_begin(slot); turn != in->turns_end(slot); ++turn)
-    if (done_[turn->first][index] != turn->second) return false;
-  return !in->waits || arrived(in, slot);
-}
-
 bool Shard::arrived(const Issued* in, int slot) const {
   bool single = in->single(slot);
   switch (in->kind) {
@@ -266,8 +259,7 @@ bool Shard::arrived(const Issued* in, int slot) const {
   }
 }
 
-void Shard::try_spawn(Issued* in, int slot) {
-  if (in->slots[slot] != kWaiting || !ready(in, slot)) return;
+void Shard::spawn(Issued* in, int slot) {
   in->slots[slot] = kSpawned;
   ready_.push_back({in, slot});
 }
@@ -298,8 +290,10 @@ void Shard::run(TaskRef t) {
     if (timing_) {
       ++work.timed;
       work.timed_ticks += ticks;
+      work.average_ticks =
+          work.timed_ticks / work.timed;  // a division costs more than an untimed task's rest
     } else {
-      ticks = work.timed_ticks / work.timed;
+      ticks = work.average_ticks;
     }
     running_since_.store(0, std::memory_order_relaxed);
     // Only this thread writes these: a load and a store, no atomic increment.

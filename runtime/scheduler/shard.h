@@ -68,7 +68,7 @@ class Lifecycle {
 // counts the others at the average of those timed.
 struct GroupWork {
   std::atomic<std::uint64_t> tasks{0}, ticks{0};
-  std::uint64_t timed = 0, timed_ticks = 0;  // read by the holding shard only
+  std::uint64_t timed = 0, timed_ticks = 0, average_ticks = 0;  // read by the holding shard only
 };
 using GroupWorkTable = std::vector<std::vector<GroupWork>>;
 
@@ -204,10 +204,19 @@ class Shard {
   void add_slot(Issued* in, int slot);
   std::uint64_t inbound_key(const Issued* in) const;
   // Whether every partition the task touches has reached its turn, and
-  // what the task waits for (chunks, inputs, a value) has arrived.
-  bool ready(const Issued* in, int slot) const;
+  // what the task waits for (chunks, inputs, a value) has arrived. Here, so
+  // that the checks every task goes through twice are inlined.
+  bool ready(const Issued* in, int slot) const {
+    int index = in->index(slot);
+    for (auto turn = in->turns_begin(slot); turn != in->turns_end(slot); ++turn)
+      if (done_[turn->first][index] != turn->second) return false;
+    return !in->waits || arrived(in, slot);
+  }
   bool arrived(const Issued* in, int slot) const;
-  void try_spawn(Issued* in, int slot);
+  void try_spawn(Issued* in, int slot) {
+    if (in->slots[slot] == kWaiting && ready(in, slot)) spawn(in, slot);
+  }
+  void spawn(Issued* in, int slot);
   Issued* instance_at(int d, std::uint64_t position);
 
   // Running and completing tasks (shard.cpp).
