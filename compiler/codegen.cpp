@@ -161,7 +161,7 @@ class Generator {
         break;
       case StageKind::Gather: {
         const std::string& t = type(s.writes[0]);
-        w_.line("  canary::Chunks<" + t + "> chunks(canary::rt::read_all<" + t + ">(a.chunks_in));")
+        w_.line("  canary::Chunks<" + t + "> chunks(canary::rt::read_chunks<" + t + ">(a.chunks_in));")
             .line("  (*stage_" + n + ")(a.task, chunks, a.out<" + t + ">(0));");
         break;
       }

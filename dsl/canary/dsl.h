@@ -7,7 +7,10 @@
 // are the contract of DESIGN.md section 4; see docs/dsl.md for the rules.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -50,6 +53,13 @@ class ChunkSink {
 // A chunk moved into Emit::send whose bytes are one run (a vector of plain
 // values) and at least this large is not copied: its vector travels.
 constexpr std::size_t kAttachBytes = std::size_t{64} << 10;
+// The owner of such a vector. Its type marks the run's keeper
+// (std::get_deleter), so a gather on the same worker reads the vector where
+// it is instead of copying it out of its bytes.
+template <class T>
+struct MovedValue {
+  void operator()(const T* value) const { delete value; }
+};
 template <class T, class = void>
 struct serializes_as_one_run : std::false_type {};
 template <class T>
@@ -197,7 +207,7 @@ class Emit {
       if (bytes >= detail::kAttachBytes) {
         Writer w(*checked(destination));
         detail::write_length(w, value);
-        auto kept = std::make_shared<const T>(std::move(value));
+        std::shared_ptr<const T> kept(new T(std::move(value)), detail::MovedValue<T>());
         sink_->attach(destination, kept, reinterpret_cast<const char*>(kept->data()), bytes);
         sink_->sent(destination);
         return;
@@ -241,15 +251,69 @@ Combine<F> combine(F fn) {
 template <class T>
 class Chunks {
  public:
-  explicit Chunks(std::vector<T> chunks) : chunks_(std::move(chunks)) {}
-  auto begin() const { return chunks_.begin(); }
-  auto end() const { return chunks_.end(); }
-  std::size_t size() const { return chunks_.size(); }
-  bool empty() const { return chunks_.empty(); }
-  const T& operator[](std::size_t i) const { return chunks_[i]; }
+  class const_iterator;
+  Chunks() = default;
+  Chunks(Chunks&&) noexcept = default;  // a deque's elements stay where they are
+  Chunks& operator=(Chunks&&) noexcept = default;
+  Chunks(const Chunks&) = delete;
+  Chunks& operator=(const Chunks&) = delete;
+
+  const_iterator begin() const { return const_iterator(order_.data()); }
+  const_iterator end() const { return const_iterator(order_.data() + order_.size()); }
+  std::size_t size() const { return order_.size(); }
+  bool empty() const { return order_.empty(); }
+  const T& operator[](std::size_t i) const { return *order_[i]; }
+
+  // How the runtime fills it: a chunk read from its bytes, or one a task on
+  // this worker moved out, used where it is.
+  void hold(T chunk) {
+    held_.push_back(std::move(chunk));
+    order_.push_back(&held_.back());
+  }
+  void share(std::shared_ptr<const T> chunk) {
+    order_.push_back(chunk.get());
+    shared_.push_back(std::move(chunk));
+  }
+
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const T*;
+    using reference = const T&;
+    explicit const_iterator(const T* const* at) : at_(at) {}
+    reference operator*() const { return **at_; }
+    pointer operator->() const { return *at_; }
+    reference operator[](difference_type n) const { return *at_[n]; }
+    const_iterator& operator++() { return *this += 1; }
+    const_iterator& operator--() { return *this -= 1; }
+    const_iterator operator++(int) { return std::exchange(*this, *this + 1); }
+    const_iterator operator--(int) { return std::exchange(*this, *this - 1); }
+    const_iterator& operator+=(difference_type n) {
+      at_ += n;
+      return *this;
+    }
+    const_iterator& operator-=(difference_type n) { return *this += -n; }
+    friend const_iterator operator+(const_iterator i, difference_type n) { return i += n; }
+    friend const_iterator operator+(difference_type n, const_iterator i) { return i += n; }
+    friend const_iterator operator-(const_iterator i, difference_type n) { return i -= n; }
+    friend difference_type operator-(const_iterator a, const_iterator b) { return a.at_ - b.at_; }
+    friend bool operator==(const_iterator a, const_iterator b) { return a.at_ == b.at_; }
+    friend bool operator!=(const_iterator a, const_iterator b) { return a.at_ != b.at_; }
+    friend bool operator<(const_iterator a, const_iterator b) { return a.at_ < b.at_; }
+    friend bool operator>(const_iterator a, const_iterator b) { return a.at_ > b.at_; }
+    friend bool operator<=(const_iterator a, const_iterator b) { return a.at_ <= b.at_; }
+    friend bool operator>=(const_iterator a, const_iterator b) { return a.at_ >= b.at_; }
+
+   private:
+    const T* const* at_;
+  };
 
  private:
-  std::vector<T> chunks_;
+  std::deque<T> held_;
+  std::vector<std::shared_ptr<const T>> shared_;
+  std::vector<const T*> order_;
 };
 
 // canaryc parses drivers with CANARY_ANALYSIS defined and checks task

@@ -87,6 +87,24 @@ class Reader {
     return static_cast<std::size_t>(n);
   }
   std::size_t remaining() const { return left_; }
+  // The address of the next byte to read, null at the end: where a gather
+  // recognizes a run moved to it on the same worker (rt::read_chunks).
+  const char* position() {
+    if (left_ == 0) return nullptr;
+    next_piece();
+    return data_;
+  }
+  void skip(std::size_t size) {
+    if (size > left_) throw std::out_of_range("canary: truncated serialized value");
+    left_ -= size;
+    while (size > 0) {
+      next_piece();
+      std::size_t n = std::min(size, in_piece_);
+      data_ += n;
+      in_piece_ -= n;
+      size -= n;
+    }
+  }
   // Replaces `out` with `n` trivially copyable elements read from here.
   // Unlike resize() and bytes(), nothing is zeroed before being overwritten:
   // for chunks of megabytes that zeroing cost as much as the copy.
@@ -96,11 +114,7 @@ class Reader {
     out.clear();
     out.reserve(n);
     while (out.size() < n) {
-      while (in_piece_ == 0) {
-        data_ = next_->data();
-        in_piece_ = next_->size();
-        ++next_;
-      }
+      next_piece();
       std::size_t whole = std::min(n - out.size(), in_piece_ / sizeof(E));
       if (whole == 0) {  // an element split between pieces
         E e{};
@@ -123,14 +137,19 @@ class Reader {
   }
 
  private:
+  // Moves on to the next non-empty piece if this one is used up; only
+  // called with bytes left.
+  void next_piece() {
+    while (in_piece_ == 0) {
+      data_ = next_->data();
+      in_piece_ = next_->size();
+      ++next_;
+    }
+  }
   // The slow path: what is left of this piece, then the next pieces.
   void across(char* into, std::size_t size) {
     while (size > 0) {
-      while (in_piece_ == 0) {
-        data_ = next_->data();
-        in_piece_ = next_->size();
-        ++next_;
-      }
+      next_piece();
       std::size_t n = std::min(size, in_piece_);
       std::memcpy(into, data_, n);
       into += n;

@@ -19,10 +19,11 @@
 namespace canary::rt {
 
 // Serialized bytes in one piece or several (as they arrived), read in
-// order as one.
+// order as one; with what keeps each piece alive, when known.
 struct Pieces {
   const std::string_view* first;
   std::size_t count;
+  const std::shared_ptr<const void>* keepers = nullptr;  // count of them, or null
 };
 
 // How the runtime creates, copies over the wire and destroys the partitions
@@ -67,6 +68,44 @@ std::vector<T> read_all(const std::vector<Pieces>& buffers) {
     }
   }
   return values;
+}
+
+// How a gather sees the chunks sent to it, buffers in order. A vector a task
+// on this worker moved into Emit::send arrives as its own piece, kept by a
+// detail::MovedValue: the gather uses it where it is. Every other chunk is
+// deserialized.
+template <class T>
+Chunks<T> read_chunks(const std::vector<Pieces>& buffers) {
+  Chunks<T> chunks;
+  for (Pieces b : buffers) {
+    std::vector<std::shared_ptr<const T>> moved;  // in the order of the pieces
+    if constexpr (detail::serializes_as_one_run<T>::value)
+      for (std::size_t i = 0; b.keepers && i < b.count; ++i)
+        if (std::get_deleter<detail::MovedValue<T>>(b.keepers[i]))
+          moved.push_back(std::static_pointer_cast<const T>(b.keepers[i]));
+    Reader r(b.first, b.count);
+    std::size_t next_moved = 0;
+    while (r.remaining() > 0) {
+      if constexpr (detail::serializes_as_one_run<T>::value) {
+        if (next_moved < moved.size()) {
+          using Element = typename T::value_type;
+          const T& run = *moved[next_moved];
+          Reader ahead = r;
+          std::size_t n = ahead.length(sizeof(Element));
+          if (n == run.size() && ahead.position() == reinterpret_cast<const char*>(run.data())) {
+            ahead.skip(n * sizeof(Element));
+            r = ahead;
+            chunks.share(moved[next_moved++]);
+            continue;
+          }
+        }
+      }
+      T value{};
+      canary::read(r, value);
+      chunks.hold(std::move(value));
+    }
+  }
+  return chunks;
 }
 
 // t.seed(): a function of the stage's name, the partition index and the

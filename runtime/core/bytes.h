@@ -50,8 +50,8 @@ class Bytes {
   std::size_t size() const { return rope_ ? size_ : view_.size(); }
   bool empty() const { return size() == 0; }
   Pieces pieces() const {
-    if (rope_) return {rope_->views.data(), rope_->views.size()};
-    return {&view_, view_.empty() ? 0u : 1u};
+    if (rope_) return {rope_->views.data(), rope_->views.size(), rope_->keepers.data()};
+    return {&view_, view_.empty() ? 0u : 1u, &keeper_};
   }
   // Calls use(keeper, view) for every non-empty piece, in order.
   template <class Use>
