@@ -333,14 +333,14 @@ bool Shard::wants_timing(const GroupWork& work) const {
 
 // Where a timed task's body begins: what it is timed from, and when the
 // load reports see it running.
-std::uint64_t Shard::body_starts() {
+inline std::uint64_t Shard::body_starts() {
   if (!timing_) return 0;
   std::uint64_t now = __rdtsc();
   running_since_.store(now, std::memory_order_relaxed);
   return now;
 }
 
-std::uint64_t Shard::body_ends(std::uint64_t start) const { return timing_ ? __rdtsc() - start : 0; }
+inline std::uint64_t Shard::body_ends(std::uint64_t start) const { return timing_ ? __rdtsc() - start : 0; }
 
 // Runs one task; returns the TSC ticks spent in its body (the user's
 // function, or the copying a runtime-only task does), the rest being the
