@@ -155,8 +155,9 @@ void Shard::set_at_end(bool at_end) {
 // --- issuing --------------------------------------------------------------------
 
 // Issues stage instances until the window is full, a signal must be waited
-// for, a snapshot's cut is reached, or the program ends.
-void Shard::unroll() {
+// for, a snapshot's cut is reached, or the program ends. Inline: the hot
+// loop calls it on every turn, and most turns find the window full.
+inline void Shard::unroll() {
   while (!unrolled_ && unfinished_ < env_.config.window) {
     if (!cut_pending_) {
       Unroller::Next next = unroller_.next(next_, signals_);
