@@ -255,8 +255,14 @@ class Chunks {
   Chunks() = default;
   Chunks(Chunks&&) noexcept = default;  // a deque's elements stay where they are
   Chunks& operator=(Chunks&&) noexcept = default;
-  Chunks(const Chunks&) = delete;
-  Chunks& operator=(const Chunks&) = delete;
+  // A copy holds copies of the chunks.
+  Chunks(const Chunks& other) {
+    for (const T& chunk : other) hold(chunk);
+  }
+  Chunks& operator=(const Chunks& other) {
+    if (this != &other) *this = Chunks(other);
+    return *this;
+  }
 
   const_iterator begin() const { return const_iterator(order_.data()); }
   const_iterator end() const { return const_iterator(order_.data() + order_.size()); }

@@ -71,6 +71,13 @@ TEST_CASE("a gather uses a vector moved out on the same worker where it is and r
   for (const Block& c : chunks) sizes.push_back(static_cast<double>(c.size()));
   CHECK(sizes == std::vector<double>{3, 20000, 2, 4});
   CHECK(chunks.end() - chunks.begin() == 4);
+  CHECK(std::vector<Block>(chunks.begin(), chunks.end())[1] == *big);
+
+  canary::Chunks<Block> copy = chunks;  // holds its own copies
+  REQUIRE(copy.size() == 4);
+  CHECK(copy[1] == *big);
+  CHECK(&copy[1] != big.get());
+  CHECK(copy[3] == chunks[3]);
 }
 
 TEST_CASE("a run kept by anything else (a frame that arrived) is copied out of its bytes") {
