@@ -168,8 +168,8 @@ class Generator {
       case StageKind::Reduce: {
         const std::string& t = type(s.writes[0]);
         w_.line("  " + t + " acc{};")
-            .line("  for (const " + t + "& x : canary::rt::read_all<" + t + ">(a.chunks_in)) (*stage_" + n +
-                  ")(acc, x);")
+            .line("  for (const " + t + "& x : canary::rt::read_chunks<" + t + ">(a.chunks_in)) (*stage_" +
+                  n + ")(acc, x);")
             .line("  a.out<" + t + ">(0) = std::move(acc);");
         break;
       }

@@ -96,14 +96,7 @@ class Reader {
   }
   void skip(std::size_t size) {
     if (size > left_) throw std::out_of_range("canary: truncated serialized value");
-    left_ -= size;
-    while (size > 0) {
-      next_piece();
-      std::size_t n = std::min(size, in_piece_);
-      data_ += n;
-      in_piece_ -= n;
-      size -= n;
-    }
+    across(nullptr, size);
   }
   // Replaces `out` with `n` trivially copyable elements read from here.
   // Unlike resize() and bytes(), nothing is zeroed before being overwritten:
@@ -146,13 +139,16 @@ class Reader {
       ++next_;
     }
   }
-  // The slow path: what is left of this piece, then the next pieces.
+  // The slow path: what is left of this piece, then the next pieces,
+  // copied to `into`, or passed over when it is null.
   void across(char* into, std::size_t size) {
     while (size > 0) {
       next_piece();
       std::size_t n = std::min(size, in_piece_);
-      std::memcpy(into, data_, n);
-      into += n;
+      if (into) {
+        std::memcpy(into, data_, n);
+        into += n;
+      }
       data_ += n;
       in_piece_ -= n;
       left_ -= n;

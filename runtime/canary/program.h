@@ -55,24 +55,10 @@ const TypeOps* type_ops() {
   return &ops;
 }
 
-// Deserializes every value in each buffer, buffers in order: how gathers and
-// reductions see the chunks sent to them.
-template <class T>
-std::vector<T> read_all(const std::vector<Pieces>& buffers) {
-  std::vector<T> values;
-  for (Pieces b : buffers) {
-    Reader r(b.first, b.count);
-    while (r.remaining() > 0) {
-      values.emplace_back();
-      canary::read(r, values.back());
-    }
-  }
-  return values;
-}
-
-// How a gather sees the chunks sent to it, buffers in order. A vector a task
-// on this worker moved into Emit::send arrives as its own piece, kept by a
-// detail::MovedValue: the gather uses it where it is. Every other chunk is
+// The values in each buffer, buffers in order: how gathers see the chunks
+// sent to them, and reductions their inputs. A vector a task on this worker
+// moved into Emit::send arrives as its own piece, kept by a
+// detail::MovedValue: it is used where it is. Every other value is
 // deserialized.
 template <class T>
 Chunks<T> read_chunks(const std::vector<Pieces>& buffers) {
