@@ -1,6 +1,10 @@
 #include "controller/autosize.h"
 
 #include <algorithm>
+#include <functional>
+#include <numeric>
+#include <queue>
+#include <sstream>
 
 #include "io/files.h"
 
@@ -33,18 +37,80 @@ AutosizeChoice choose_partitions(const AutosizeInputs& in) {
   return {static_cast<int>(wanted), why};
 }
 
+double longest_first_makespan(std::vector<double> costs, int threads) {
+  std::sort(costs.begin(), costs.end(), std::greater<>());
+  std::priority_queue<double, std::vector<double>, std::greater<>> busy;  // the least busy on top
+  for (int t = 0; t < std::max(threads, 1); ++t) busy.push(0);
+  double longest = 0;
+  for (double c : costs) {
+    double least = busy.top() + c;
+    busy.pop();
+    busy.push(least);
+    longest = std::max(longest, least);
+  }
+  return longest;
+}
+
+namespace {
+
+// The measured times as they would fall into `count` partitions: each split
+// evenly when finer, neighbours added up when coarser.
+std::vector<double> repartitioned(const std::vector<double>& costs, int count) {
+  int now = static_cast<int>(costs.size());
+  std::vector<double> out(count, 0.0);
+  if (count >= now) {
+    int k = count / now;
+    for (int i = 0; i < count; ++i) out[i] = costs[i / k] / k;
+  } else {
+    int k = now / count;
+    for (int i = 0; i < now; ++i) out[i / k] += costs[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<AutosizeChoice> rechoose_partitions(const AutosizeMeasure& m) {
+  int now = static_cast<int>(m.partition_cpu_s.size());
+  if (now == 0 || m.elapsed_s <= 0 || m.remaining_s <= 0) return std::nullopt;
+  // What the tasks gained or lost cost on the busiest thread, for `count`.
+  auto overhead = [&](int count) {
+    return m.overhead_s_per_task * static_cast<double>(m.tasks) * (count - now) / now /
+           std::max(m.threads, 1);
+  };
+  double current = longest_first_makespan(m.partition_cpu_s, m.threads);
+  if (current <= 0) return std::nullopt;
+  int best = now;
+  double best_time = current;
+  for (int count : {now / 4, now / 2, now * 2, now * 4}) {
+    if (count < 1 || count > kMaxPartitions || (count > now && m.exchanges)) continue;
+    if (count < now && now % count != 0) continue;
+    double predicted =
+        longest_first_makespan(repartitioned(m.partition_cpu_s, count), m.threads) + overhead(count);
+    if (predicted < best_time) best = count, best_time = predicted;
+  }
+  double gain = 1 - best_time / current;
+  if (best == now || gain < kRechooseGain || m.remaining_s * gain < kRechoosePayback * m.elapsed_s)
+    return std::nullopt;
+  std::ostringstream why;
+  why.precision(2);
+  why << "the first tasks' times predict " << gain * 100 << "% less time with " << best << " than with "
+      << now << ", which saves more than going back to the start costs";
+  return AutosizeChoice{best, why.str()};
+}
+
 bool has_automatic(const Program& program) {
   return std::any_of(program.datasets.begin(), program.datasets.end(),
                      [](const DatasetInfo& d) { return d.automatic; });
 }
-
-namespace {
 
 bool exchanges_automatic(const Program& program) {
   return std::any_of(program.stages.begin(), program.stages.end(), [&program](const StageInfo& s) {
     return s.kind == StageKind::Scatter && program.datasets[s.to].automatic;
   });
 }
+
+namespace {
 
 std::uint64_t input_bytes(const Program& program, const void* params) {
   std::vector<StageFiles> files;
@@ -70,19 +136,32 @@ int pinned_count(const Program& program, const void* params) {
 
 }  // namespace
 
-std::string settle_automatic(const Program& program, void* params, int threads,
-                             std::vector<std::string>& param_flags) {
-  if (!has_automatic(program)) return "";
+Settled settle_automatic(const Program& program, void* params, int threads,
+                         std::vector<std::string>& param_flags) {
+  if (!has_automatic(program)) return {};
   if (int pinned = pinned_count(program, params); pinned > 0)
-    return "canary::automatic partitions: " + std::to_string(pinned) + " (pinned by --" + kAutomaticParam +
-           ")";
+    return {
+        "canary::automatic partitions: " + std::to_string(pinned) + " (pinned by --" + kAutomaticParam + ")",
+        false};
   AutosizeChoice choice =
       choose_partitions({threads, input_bytes(program, params), exchanges_automatic(program)});
-  std::string count = std::to_string(choice.partitions), error;
-  program.set_param(params, kAutomaticParam, count, error);
-  param_flags.push_back(std::string(kAutomaticParam) + "=" + count);
+  set_automatic(program, params, choice.partitions, param_flags);
+  return {automatic_line(choice), true};
+}
+
+std::string automatic_line(const AutosizeChoice& choice) {
+  std::string count = std::to_string(choice.partitions);
   return "canary::automatic partitions: " + count + " (" + choice.why + "; repeat with --" + kAutomaticParam +
          "=" + count + ")";
+}
+
+void set_automatic(const Program& program, void* params, int count, std::vector<std::string>& param_flags) {
+  std::string value = std::to_string(count), error, flag = std::string(kAutomaticParam) + "=";
+  program.set_param(params, kAutomaticParam, value, error);
+  param_flags.erase(std::remove_if(param_flags.begin(), param_flags.end(),
+                                   [&flag](const std::string& p) { return p.rfind(flag, 0) == 0; }),
+                    param_flags.end());
+  param_flags.push_back(flag + value);
 }
 
 }  // namespace canary::rt

@@ -39,6 +39,11 @@ struct WorkerInfo {
   WorkerSummary summary;              // tasks from its load reports, the rest from Done
   RateMeter rate;                     // from its load reports
   std::vector<StageProgress> stages;  // the newest load report's
+  // This epoch, from its load reports: each partition group's newest
+  // figures here (kept after it moves away), the time in task bodies, and
+  // its process's CPU time.
+  std::map<GroupPartition, Load> group_loads;
+  double busy_s = 0, process_cpu_s = 0;
 
   // It takes part in the job: it holds partitions (or may be given some).
   bool running() const { return !lost && !joining; }
@@ -204,19 +209,11 @@ class Controller {
     std::vector<int> threads;
     for (const WorkerInfo& w : workers_) threads.push_back(w.lost ? 0 : w.threads);
     // canary::automatic: the count follows from the threads that came.
-    std::string chosen = settle_automatic(
-        program_, params_, std::accumulate(threads.begin(), threads.end(), 0), options_.params);
-    if (!chosen.empty()) {
-      log() << "controller: " << chosen << "\n";
-      std::vector<int> dataset_partitions;
-      program_.evaluate_counts(params_, dataset_partitions, loop_counts_);
-      tasks_per_run_ = tasks_per_run(program_, dataset_partitions);
-    }
-    map_ = initial_map(program_, params_, threads);
-    for (std::size_t g = 0; g < map_.owner.size(); ++g)
-      for (std::size_t i = 0; i < map_.owner[g].size(); ++i)
-        all_partitions_.push_back({GroupId(static_cast<int>(g)), PartitionIndex(static_cast<int>(i))});
-    balancer_.emplace(threads);
+    Settled settled = settle_automatic(program_, params_, std::accumulate(threads.begin(), threads.end(), 0),
+                                       options_.params);
+    if (!settled.line.empty()) log() << "controller: " << settled.line << "\n";
+    may_rechoose_ = settled.chosen;
+    lay_out(threads);
     if (!options_.resume.empty()) {
       resume_from_newest();
     } else if (store_) {
@@ -230,6 +227,20 @@ class Controller {
     log() << "controller: started " << registered() << " worker(s)"
           << (store_ ? ", snapshots in " + store_->dir() : "") << "\n";
     running_since_ = Clock::now();
+  }
+
+  // What the partition counts decide: the map, the partitions a snapshot
+  // holds, the balancer's view and the progress line's task counts.
+  void lay_out(const std::vector<int>& threads) {
+    std::vector<int> dataset_partitions;
+    program_.evaluate_counts(params_, dataset_partitions, loop_counts_);
+    tasks_per_run_ = tasks_per_run(program_, dataset_partitions);
+    map_ = initial_map(program_, params_, threads);
+    all_partitions_.clear();
+    for (std::size_t g = 0; g < map_.owner.size(); ++g)
+      for (std::size_t i = 0; i < map_.owner[g].size(); ++i)
+        all_partitions_.push_back({GroupId(static_cast<int>(g)), PartitionIndex(static_cast<int>(i))});
+    balancer_.emplace(threads);
   }
 
   // Step 2, and recovery step 2: the map, the peers, and where to start.
@@ -283,8 +294,10 @@ class Controller {
         chaos_migration();
         last_chaos = Clock::now();
       }
-      if (options_.balance && may_move && seconds_since(last_balance) >= kBalanceSeconds) {
-        if (auto move = balancer_->decide()) migrate(move->which, move->to);
+      if (may_move && seconds_since(last_balance) >= kBalanceSeconds) {
+        if (may_rechoose_) rechoose();
+        if (options_.balance)
+          if (auto move = balancer_->decide()) migrate(move->which, move->to);
         last_balance = Clock::now();
       }
       if (seconds_since(last_heartbeat) > 0.5) {
@@ -346,7 +359,9 @@ class Controller {
     std::map<GroupPartition, Load> groups;
     for (const GroupLoad& g : r.groups)
       if (g.which.group.value() < map_.groups() && g.which.partition.value() < map_.partitions(g.which.group))
-        groups[g.which] = {g.tasks, g.cpu_s};
+        groups[g.which] = info.group_loads[g.which] = {g.tasks, g.cpu_s};
+    info.busy_s = r.busy_s;
+    info.process_cpu_s = r.process_cpu_s;
     balancer_->report(WorkerId(worker), seconds_since(started_), std::move(groups));
   }
 
@@ -379,6 +394,105 @@ class Controller {
                       {"at_s", seconds_since(running_since_)}});
     moving_.reset();
     balancer_->moved();
+  }
+
+  // canary::automatic, the second choice: once the loop has run a few
+  // iterations at the first count, the times its tasks took may predict a
+  // faster one that pays for going back to the start (rechoose_partitions).
+  // Once at most, and never once a snapshot counts: it holds the old count.
+  void rechoose() {
+    if (!complete_.empty() || snapshots_ > 0) return;
+    JobStatus s = status("running");
+    if (s.loop < 0) return;
+    double now = seconds_since(running_since_);
+    if (!loop_seen_ || loop_seen_->loop != s.loop) {  // what came before the loop says little of it
+      loop_seen_ = LoopSeen{s.loop, s.iteration, now, automatic_loads()};
+      return;
+    }
+    int iterations = s.iteration - loop_seen_->iteration;
+    if (iterations < kRechooseAfterIterations) return;
+    AutomaticLoads loads = automatic_loads(), &before = loop_seen_->loads;
+    AutosizeMeasure m;
+    // Each partition's CPU time per task since the loop was seen, times the
+    // tasks of the average partition: the workers' reports come at
+    // different moments, so their totals are not of the same span of time.
+    std::size_t partitions = loads.partitions.size();
+    if (partitions == 0 || before.partitions.size() != partitions) return;
+    std::vector<Load> since(partitions);
+    double mean_tasks = 0;
+    for (std::size_t i = 0; i < partitions; ++i) {
+      since[i] = {loads.partitions[i].tasks - before.partitions[i].tasks,
+                  loads.partitions[i].cpu_s - before.partitions[i].cpu_s};
+      if (since[i].tasks == 0 || since[i].cpu_s <= 0) return;  // not every partition has reported yet
+      mean_tasks += static_cast<double>(since[i].tasks) / partitions;
+    }
+    for (const Load& l : since) m.partition_cpu_s.push_back(l.cpu_s / l.tasks * mean_tasks);
+    m.threads = loads.threads;
+    m.exchanges = exchanges_automatic(program_);
+    m.tasks = loads.tasks - before.tasks;
+    double outside_tasks = (loads.process_cpu_s - before.process_cpu_s) - (loads.busy_s - before.busy_s);
+    m.overhead_s_per_task = m.tasks ? std::max(0.0, outside_tasks) / m.tasks : 0;
+    m.elapsed_s = now;
+    // A loop of unknown length (while) is taken to run as long again.
+    double loop_s = now - loop_seen_->at_s;
+    m.remaining_s = s.iterations > 0 ? loop_s / iterations * (s.iterations - s.iteration) : loop_s;
+    may_rechoose_ = false;  // whatever the measures say now, the first count stays or goes once
+    std::optional<AutosizeChoice> choice = rechoose_partitions(m);
+    if (!choice) return;
+    rechosen_from_ = static_cast<int>(partitions);
+    set_automatic(program_, params_, choice->partitions, options_.params);
+    log() << "controller: " << automatic_line(*choice) << "; starting over\n";
+    outputs_.clear();
+    if (store_) {
+      Status recorded = store_->write_run(
+          {program_.job, detail::fnv1a64(program_.graph_json), options_.params, options_.snapshot_every});
+      if (!recorded.ok()) failure_ = "cannot record the run for --resume: " + recorded.why();
+    }
+    std::vector<int> threads;
+    for (const WorkerInfo& w : workers_) threads.push_back(w.lost ? 0 : w.threads);
+    lay_out(threads);
+    restart_from(0);
+  }
+
+  // What the load reports say so far, summed over the workers: per
+  // automatic partition, its tasks and their CPU time (in every group made
+  // of automatic datasets); every task, the time in task bodies, and the
+  // processes' CPU time (what the runtime costs is the difference).
+  struct AutomaticLoads {
+    int threads = 0;
+    std::vector<Load> partitions;
+    std::uint64_t tasks = 0;
+    double busy_s = 0, process_cpu_s = 0;
+  };
+  AutomaticLoads automatic_loads() const {
+    AutomaticLoads a;
+    a.partitions.resize(automatic_count());
+    for (const WorkerInfo& w : workers_) {
+      if (w.running()) a.threads += w.threads;
+      a.tasks += w.summary.tasks;
+      a.busy_s += w.busy_s;
+      a.process_cpu_s += w.process_cpu_s;
+      for (const auto& [which, load] : w.group_loads) {
+        std::size_t i = which.partition.value();
+        if (!automatic_group(which.group) || i >= a.partitions.size()) continue;
+        a.partitions[i].tasks += load.tasks;
+        a.partitions[i].cpu_s += load.cpu_s;
+      }
+    }
+    return a;
+  }
+
+  bool automatic_group(GroupId g) const {
+    for (std::size_t d = 0; d < program_.datasets.size(); ++d)
+      if (program_.datasets[d].automatic && program_.group_of[d] == g.value()) return true;
+    return false;
+  }
+
+  // The count canary::automatic datasets have now.
+  int automatic_count() const {
+    for (std::size_t d = 0; d < program_.datasets.size(); ++d)
+      if (program_.datasets[d].automatic) return map_.partitions(GroupId(program_.group_of[d]));
+    return 0;
   }
 
   void chaos_migration() {
@@ -593,10 +707,13 @@ class Controller {
     durable_.clear();
     outputs_at_.clear();
     std::vector<int> threads;
+    loop_seen_.reset();
     for (WorkerInfo& w : workers_) {
       if (!w.lost) w.joining = false;
       w.done = false;
       w.stages.clear();  // the new epoch's reports say how far it has got
+      w.group_loads.clear();
+      w.busy_s = w.process_cpu_s = 0;
       threads.push_back(w.lost ? 0 : w.threads);
     }
     map_ = rebalanced(map_, threads);
@@ -698,6 +815,8 @@ class Controller {
     stats["snapshots"] = snapshots_;
     stats["snapshots_skipped"] = skipped_.size();
     stats["recoveries"] = recoveries_;
+    // canary::automatic chosen again from the first iterations: the count it started with.
+    if (rechosen_from_ > 0) stats["partitions_at_first"] = rechosen_from_;
     stats["lost_workers"] = nlohmann::ordered_json::array();
     for (std::size_t w = 0; w < workers_.size(); ++w)
       if (workers_[w].lost) stats["lost_workers"].push_back(w);
@@ -737,6 +856,18 @@ class Controller {
   nlohmann::ordered_json moves_ = nlohmann::ordered_json::array();  // those done
   std::optional<Balancer> balancer_;
   static constexpr double kBalanceSeconds = 0.2;
+  // canary::automatic: whether the runtime may still choose the count again,
+  // and the count it started with if it did (0: it did not).
+  bool may_rechoose_ = false;
+  int rechosen_from_ = 0;
+  static constexpr int kRechooseAfterIterations = 3;
+  struct LoopSeen {  // this epoch's outermost loop when first seen: its iteration, and the measures then
+    int loop;
+    int iteration;
+    double at_s;
+    AutomaticLoads loads;
+  };
+  std::optional<LoopSeen> loop_seen_;
   std::mt19937 chaos_;
   std::optional<SnapshotStore> store_;
   std::map<int, std::set<GroupPartition>> written_;        // snapshots under way: what is written of each

@@ -2,6 +2,12 @@
 
 namespace canary::rt {
 
+void Outputs::clear() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  values_.clear();
+  stage_of_.clear();
+}
+
 void Outputs::add(Entry entry) {
   std::lock_guard<std::mutex> lock(mutex_);
   Values& v = values_[entry.key];

@@ -37,6 +37,8 @@ class Outputs {
 
   // Every value, to hand to another Outputs (a worker's, to the controller's).
   std::vector<Entry> entries() const;
+  // Forgets every value: the job starts over with other partition counts.
+  void clear();
 
  private:
   struct Values {

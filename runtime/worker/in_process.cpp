@@ -35,7 +35,7 @@ class InProcessPeers : public Peers {
 int run_in_process(const Program& program, void* params, int workers, int threads, double slowdown,
                    const std::string& results) {
   std::vector<std::string> unused;  // no worker process needs the count as a flag
-  std::string chosen = settle_automatic(program, params, workers * threads, unused);
+  std::string chosen = settle_automatic(program, params, workers * threads, unused).line;
   if (!chosen.empty()) std::cerr << program.job << ": " << chosen << "\n";
   program.bind(params);
   Outputs outputs(program);

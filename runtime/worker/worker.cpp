@@ -86,15 +86,8 @@ class Worker {
     if (!order) return exit_code_;
 
     // Step 2: run the shards while this thread moves messages.
-    for (const std::string& p : order->params) {
-      std::string error;
-      if (!set_param_from(program_, params_.get(), p, error)) {
-        std::cerr << "worker: error: the controller sent a bad parameter '" << p << "': " << error << "\n";
-        return 1;
-      }
-    }
-    program_.bind(params_.get());
     outputs_ = std::make_unique<Outputs>(program_);
+    if (!take_params(order->params)) return 1;
     outbox_ = std::make_unique<Outbox>(program_);
     start(std::move(*order));
     bool ended = serve();
@@ -186,6 +179,24 @@ class Worker {
         << " s; is it running, is the address right, and, if it runs with --keys, does this worker have "
            "the cluster's keys? (--timeout to wait longer)\n";
     return std::nullopt;
+  }
+
+  // The job's parameters as the controller sent them, and the stages bound
+  // to them. They change in a later epoch when the runtime chooses
+  // canary::automatic's count again: what was made with the old count goes.
+  bool take_params(const std::vector<std::string>& params) {
+    if (params_taken_ && params == *params_taken_) return true;
+    for (const std::string& p : params) {
+      std::string error;
+      if (!set_param_from(program_, params_.get(), p, error)) {
+        std::cerr << "worker: error: the controller sent a bad parameter '" << p << "': " << error << "\n";
+        return false;
+      }
+    }
+    program_.bind(params_.get());
+    outputs_->clear();
+    params_taken_ = params;
+    return true;
   }
 
   // Takes on what a Start orders, first or after a rollback (recovery, step
@@ -410,7 +421,7 @@ class Worker {
     const LocalScheduler& s = *generation_->scheduler;
     send(msg::LoadReport{id_, epoch_, t.tasks, t.busy_s,
                          std::max(0.0, seconds_since(started_) * options_.threads - t.busy_s),
-                         s.group_loads(), s.stage_progress()});
+                         s.group_loads(), s.stage_progress(), process_cpu_seconds()});
   }
 
   // Snapshots, step 2, for the controller: which partitions the shards
@@ -525,6 +536,10 @@ class Worker {
     std::cerr << "worker " << id_.value() << ": rolling back to "
               << (order.start_at ? "snapshot " + std::to_string(order.start_at) : std::string("the start"))
               << "\n";
+    if (!take_params(order.params)) {
+      send(msg::Failure{id_, "the controller sent bad parameters to start over with"});
+      return;
+    }
     start(std::move(order));
   }
 
@@ -564,6 +579,7 @@ class Worker {
   const Program& program_;
   WorkerOptions options_;
   std::unique_ptr<void, void (*)(void*)> params_;
+  std::optional<std::vector<std::string>> params_taken_;  // as the newest Start said them
   zmq::context_t context_;
   std::optional<Authenticator> authenticator_;  // with credentials: for the data socket
   zmq::socket_t control_{context_, zmq::socket_type::dealer};

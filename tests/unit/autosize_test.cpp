@@ -31,3 +31,60 @@ TEST_CASE("automatic partitions: a small input gives each partition at least a M
 TEST_CASE("automatic partitions: never beyond what a dataset may have") {
   CHECK(choose_partitions({1 << 20, 0}).partitions == kMaxPartitions);
 }
+
+TEST_CASE("longest first: the busiest thread's time") {
+  CHECK(longest_first_makespan({2, 1, 1, 1}, 2) == 3);
+  CHECK(longest_first_makespan({1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}, 2) == 2.5);
+  CHECK(longest_first_makespan({1, 1, 1}, 4) == 1);
+  CHECK(longest_first_makespan({}, 2) == 0);
+}
+
+namespace {
+
+// Two threads, 4 partitions, 400 tasks so far at 1 us of overhead each, 1 s
+// into a job with 20 s to go at this count.
+AutosizeMeasure measured(std::vector<double> partition_cpu_s) {
+  AutosizeMeasure m;
+  m.threads = 2;
+  m.partition_cpu_s = std::move(partition_cpu_s);
+  m.tasks = 400;
+  m.overhead_s_per_task = 1e-6;
+  m.elapsed_s = 1;
+  m.remaining_s = 20;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("automatic partitions chosen again: a straggling partition is split when that pays") {
+  // Partition 0 takes twice the others: the best 2 threads do with 4 is 3
+  // units against 2.5 with 8 (or 16) partitions.
+  std::optional<AutosizeChoice> finer = rechoose_partitions(measured({0.4, 0.2, 0.2, 0.2}));
+  REQUIRE(finer);
+  CHECK(finer->partitions == 8);
+  CHECK(finer->why.find("with 8 than with 4") != std::string::npos);
+
+  // The same, but the job is nearly over: starting over costs more than it saves.
+  AutosizeMeasure late = measured({0.4, 0.2, 0.2, 0.2});
+  late.remaining_s = 1;
+  CHECK_FALSE(rechoose_partitions(late));
+
+  // A scatter to automatic datasets: never more partitions.
+  AutosizeMeasure exchanging = measured({0.4, 0.2, 0.2, 0.2});
+  exchanging.exchanges = true;
+  CHECK_FALSE(rechoose_partitions(exchanging));
+}
+
+TEST_CASE("automatic partitions chosen again: even tasks keep the count") {
+  CHECK_FALSE(rechoose_partitions(measured({0.25, 0.25, 0.25, 0.25})));
+  CHECK_FALSE(rechoose_partitions(measured({0.27, 0.25, 0.23, 0.25})));  // noise is no straggler
+  CHECK_FALSE(rechoose_partitions(AutosizeMeasure{}));                   // nothing measured
+}
+
+TEST_CASE("automatic partitions chosen again: tasks that cost little against the overhead merge") {
+  // 100 us of task time in 400 tasks, with 1 us of overhead each: half the
+  // partitions save 200 us of 250.
+  std::optional<AutosizeChoice> coarser = rechoose_partitions(measured({25e-6, 25e-6, 25e-6, 25e-6}));
+  REQUIRE(coarser);
+  CHECK(coarser->partitions == 2);
+}
