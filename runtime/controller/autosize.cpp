@@ -73,23 +73,22 @@ std::vector<double> repartitioned(const std::vector<double>& costs, int count) {
 std::optional<AutosizeChoice> rechoose_partitions(const AutosizeMeasure& m) {
   int now = static_cast<int>(m.partition_cpu_s.size());
   if (now == 0 || m.elapsed_s <= 0 || m.remaining_s <= 0) return std::nullopt;
-  // What the tasks gained or lost cost on the busiest thread, for `count`.
+  // What the runtime's cost of the tasks adds to each thread, for `count`.
   auto overhead = [&](int count) {
-    return m.overhead_s_per_task * static_cast<double>(m.tasks) * (count - now) / now /
-           std::max(m.threads, 1);
+    return m.overhead_s_per_task * static_cast<double>(m.tasks) * count / now / std::max(m.threads, 1);
   };
-  double current = longest_first_makespan(m.partition_cpu_s, m.threads);
+  double current = longest_first_makespan(m.partition_cpu_s, m.threads) + overhead(now);
   if (current <= 0) return std::nullopt;
   int best = now;
   double best_time = current;
-  for (int count : {now / 4, now / 2, now * 2, now * 4}) {
+  for (int count : {now / 2, now * 2, now / 4, now * 4}) {  // on a tie, the nearer
     if (count < 1 || count > kMaxPartitions || (count > now && m.exchanges)) continue;
     if (count < now && now % count != 0) continue;
     double predicted =
         longest_first_makespan(repartitioned(m.partition_cpu_s, count), m.threads) + overhead(count);
     if (predicted < best_time) best = count, best_time = predicted;
   }
-  double gain = 1 - best_time / current;
+  double gain = (current - best_time) / std::max(m.window_s, current);
   if (best == now || gain < kRechooseGain || m.remaining_s * gain < kRechoosePayback * m.elapsed_s)
     return std::nullopt;
   std::ostringstream why;

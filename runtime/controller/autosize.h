@@ -39,10 +39,11 @@ AutosizeChoice choose_partitions(const AutosizeInputs& in);
 struct AutosizeMeasure {
   int threads = 1;                      // compute threads in the cluster
   std::vector<double> partition_cpu_s;  // per automatic partition: its tasks' CPU time so far
-  std::uint64_t tasks = 0;              // tasks run so far, every worker
-  double overhead_s_per_task = 0;       // the runtime's CPU time per task outside task bodies
+  std::uint64_t tasks = 0;              // tasks run so far on these partitions
+  double overhead_s_per_task = 0;       // the scheduler's CPU time per task, outside task bodies
   double elapsed_s = 0;                 // since the start: what going back to it throws away
   double remaining_s = 0;               // what the rest of the job takes at this count, estimated
+  double window_s = 0;                  // the span partition_cpu_s was measured over
   bool exchanges = false;               // a scatter sends to automatic datasets
 };
 
@@ -52,9 +53,13 @@ struct AutosizeMeasure {
 // kRechoosePayback times what starting over throws away. The prediction
 // splits each partition's measured time evenly into the finer ones (or
 // adds up neighbours into coarser ones), deals them to the threads longest
-// first, as the balancer can at best, and adds the measured overhead of
-// the tasks gained or lost. A scatter to automatic datasets costs chunks
-// that grow as the square of the count, so it is never raised then.
+// first, as the balancer can at best, and adds the measured runtime's cost
+// of that many tasks. What it saves is taken against the span the times
+// were measured over (window_s), not against the predicted time: when the
+// loop waits for messages more than it computes, or the balancer already
+// does better than the times dealt afresh, a count saves less. A scatter to automatic
+// datasets costs chunks that grow as the square of the count, so it is
+// never raised then.
 constexpr double kRechooseGain = 0.1;
 constexpr double kRechoosePayback = 1.5;
 std::optional<AutosizeChoice> rechoose_partitions(const AutosizeMeasure& m);

@@ -40,10 +40,9 @@ struct WorkerInfo {
   RateMeter rate;                     // from its load reports
   std::vector<StageProgress> stages;  // the newest load report's
   // This epoch, from its load reports: each partition group's newest
-  // figures here (kept after it moves away), the time in task bodies, and
-  // its process's CPU time.
+  // figures here (kept after it moves away), and the scheduler's CPU time.
   std::map<GroupPartition, Load> group_loads;
-  double busy_s = 0, process_cpu_s = 0;
+  double scheduler_s = 0;
 
   // It takes part in the job: it holds partitions (or may be given some).
   bool running() const { return !lost && !joining; }
@@ -216,10 +215,8 @@ class Controller {
     lay_out(threads);
     if (!options_.resume.empty()) {
       resume_from_newest();
-    } else if (store_) {
-      Status recorded = store_->write_run(
-          {program_.job, detail::fnv1a64(program_.graph_json), options_.params, options_.snapshot_every});
-      if (!recorded.ok()) failure_ = "cannot record the run for --resume: " + recorded.why();
+    } else {
+      record_run();
     }
     for (std::size_t w = 0; w < workers_.size(); ++w)
       if (!workers_[w].lost)
@@ -227,6 +224,14 @@ class Controller {
     log() << "controller: started " << registered() << " worker(s)"
           << (store_ ? ", snapshots in " + store_->dir() : "") << "\n";
     running_since_ = Clock::now();
+  }
+
+  // With snapshots: what --resume needs to run the job again as it runs.
+  void record_run() {
+    if (!store_) return;
+    Status recorded = store_->write_run(
+        {program_.job, detail::fnv1a64(program_.graph_json), options_.params, options_.snapshot_every});
+    if (!recorded.ok()) failure_ = "cannot record the run for --resume: " + recorded.why();
   }
 
   // What the partition counts decide: the map, the partitions a snapshot
@@ -360,8 +365,7 @@ class Controller {
     for (const GroupLoad& g : r.groups)
       if (g.which.group.value() < map_.groups() && g.which.partition.value() < map_.partitions(g.which.group))
         groups[g.which] = info.group_loads[g.which] = {g.tasks, g.cpu_s};
-    info.busy_s = r.busy_s;
-    info.process_cpu_s = r.process_cpu_s;
+    info.scheduler_s = r.scheduler_s;
     balancer_->report(WorkerId(worker), seconds_since(started_), std::move(groups));
   }
 
@@ -409,45 +413,57 @@ class Controller {
       loop_seen_ = LoopSeen{s.loop, s.iteration, now, automatic_loads()};
       return;
     }
-    int iterations = s.iteration - loop_seen_->iteration;
-    if (iterations < kRechooseAfterIterations) return;
-    AutomaticLoads loads = automatic_loads(), &before = loop_seen_->loads;
-    AutosizeMeasure m;
-    // Each partition's CPU time per task since the loop was seen, times the
-    // tasks of the average partition: the workers' reports come at
-    // different moments, so their totals are not of the same span of time.
+    if (s.iteration - loop_seen_->iteration < kRechooseAfterIterations) return;
+    std::optional<AutosizeMeasure> measured = measure_loop(s, now);
+    if (!measured) return;  // not every partition has reported yet
+    may_rechoose_ = false;  // whatever the measures say now, the first count stays or goes once
+    if (std::optional<AutosizeChoice> choice = rechoose_partitions(*measured))
+      start_over_with(*choice, static_cast<int>(measured->partition_cpu_s.size()));
+  }
+
+  // What rechoose_partitions weighs, from the load reports since the loop
+  // was first seen. Each partition's time is its CPU time per task times the
+  // average partition's tasks: the workers report at different moments, so
+  // their totals do not cover the same span.
+  std::optional<AutosizeMeasure> measure_loop(const JobStatus& s, double now) const {
+    AutomaticLoads loads = automatic_loads();
+    const AutomaticLoads& before = loop_seen_->loads;
     std::size_t partitions = loads.partitions.size();
-    if (partitions == 0 || before.partitions.size() != partitions) return;
+    if (partitions == 0 || before.partitions.size() != partitions) return std::nullopt;
     std::vector<Load> since(partitions);
     double mean_tasks = 0;
     for (std::size_t i = 0; i < partitions; ++i) {
       since[i] = {loads.partitions[i].tasks - before.partitions[i].tasks,
                   loads.partitions[i].cpu_s - before.partitions[i].cpu_s};
-      if (since[i].tasks == 0 || since[i].cpu_s <= 0) return;  // not every partition has reported yet
+      if (since[i].tasks == 0 || since[i].cpu_s <= 0) return std::nullopt;
       mean_tasks += static_cast<double>(since[i].tasks) / partitions;
     }
+    AutosizeMeasure m;
     for (const Load& l : since) m.partition_cpu_s.push_back(l.cpu_s / l.tasks * mean_tasks);
     m.threads = loads.threads;
     m.exchanges = exchanges_automatic(program_);
-    m.tasks = loads.tasks - before.tasks;
-    double outside_tasks = (loads.process_cpu_s - before.process_cpu_s) - (loads.busy_s - before.busy_s);
-    m.overhead_s_per_task = m.tasks ? std::max(0.0, outside_tasks) / m.tasks : 0;
+    // The scheduler's cost per task is over every task; the tasks whose
+    // number follows the count are the automatic partitions'.
+    std::uint64_t tasks = loads.tasks - before.tasks;
+    m.overhead_s_per_task = tasks ? std::max(0.0, loads.scheduler_s - before.scheduler_s) / tasks : 0;
+    m.tasks = static_cast<std::uint64_t>(mean_tasks * partitions);
     m.elapsed_s = now;
     // A loop of unknown length (while) is taken to run as long again.
     double loop_s = now - loop_seen_->at_s;
+    m.window_s = loop_s;
+    int iterations = s.iteration - loop_seen_->iteration;
     m.remaining_s = s.iterations > 0 ? loop_s / iterations * (s.iterations - s.iteration) : loop_s;
-    may_rechoose_ = false;  // whatever the measures say now, the first count stays or goes once
-    std::optional<AutosizeChoice> choice = rechoose_partitions(m);
-    if (!choice) return;
-    rechosen_from_ = static_cast<int>(partitions);
-    set_automatic(program_, params_, choice->partitions, options_.params);
-    log() << "controller: " << automatic_line(*choice) << "; starting over\n";
+    return m;
+  }
+
+  // Going back to the start with the count chosen again: a rollback (as
+  // recovery, step 2) whose Start carries the new parameters.
+  void start_over_with(const AutosizeChoice& choice, int first_count) {
+    rechosen_from_ = first_count;
+    set_automatic(program_, params_, choice.partitions, options_.params);
+    log() << "controller: " << automatic_line(choice) << "; starting over\n";
     outputs_.clear();
-    if (store_) {
-      Status recorded = store_->write_run(
-          {program_.job, detail::fnv1a64(program_.graph_json), options_.params, options_.snapshot_every});
-      if (!recorded.ok()) failure_ = "cannot record the run for --resume: " + recorded.why();
-    }
+    record_run();
     std::vector<int> threads;
     for (const WorkerInfo& w : workers_) threads.push_back(w.lost ? 0 : w.threads);
     lay_out(threads);
@@ -456,13 +472,13 @@ class Controller {
 
   // What the load reports say so far, summed over the workers: per
   // automatic partition, its tasks and their CPU time (in every group made
-  // of automatic datasets); every task, the time in task bodies, and the
-  // processes' CPU time (what the runtime costs is the difference).
+  // of automatic datasets); every task; and the scheduler's CPU time (the
+  // compute threads' beyond task bodies: what a task costs the runtime).
   struct AutomaticLoads {
     int threads = 0;
     std::vector<Load> partitions;
     std::uint64_t tasks = 0;
-    double busy_s = 0, process_cpu_s = 0;
+    double scheduler_s = 0;
   };
   AutomaticLoads automatic_loads() const {
     AutomaticLoads a;
@@ -470,8 +486,7 @@ class Controller {
     for (const WorkerInfo& w : workers_) {
       if (w.running()) a.threads += w.threads;
       a.tasks += w.summary.tasks;
-      a.busy_s += w.busy_s;
-      a.process_cpu_s += w.process_cpu_s;
+      a.scheduler_s += w.scheduler_s;
       for (const auto& [which, load] : w.group_loads) {
         std::size_t i = which.partition.value();
         if (!automatic_group(which.group) || i >= a.partitions.size()) continue;
@@ -713,7 +728,7 @@ class Controller {
       w.done = false;
       w.stages.clear();  // the new epoch's reports say how far it has got
       w.group_loads.clear();
-      w.busy_s = w.process_cpu_s = 0;
+      w.scheduler_s = 0;
       threads.push_back(w.lost ? 0 : w.threads);
     }
     map_ = rebalanced(map_, threads);

@@ -3,6 +3,7 @@
 // shard_moves.cpp, snapshots in shard_snapshot.cpp.
 #include "scheduler/shard.h"
 
+#include <pthread.h>
 #include <x86intrin.h>
 
 #include <algorithm>
@@ -89,6 +90,7 @@ struct Central {  // reports what is ready and runs what the controller launches
 
 void Shard::main_loop() {
   cpu_start_ = thread_cpu_seconds();
+  running_ = pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0;
   try {
     if (env_.config.central) {
       loop<Central>();
@@ -101,6 +103,16 @@ void Shard::main_loop() {
     env_.life.fail(e.what());
   }
   thread_cpu_s_ = thread_cpu_seconds() - cpu_start_;
+  running_ = false;
+}
+
+double Shard::thread_cpu_s() const {
+  // The thread may end between the two reads: its clock then fails.
+  if (running_) {
+    timespec ts;
+    if (clock_gettime(cpu_clock_, &ts) == 0) return ts.tv_sec + ts.tv_nsec * 1e-9 - cpu_start_;
+  }
+  return thread_cpu_s_.load(std::memory_order_relaxed);
 }
 
 template <class Policy>

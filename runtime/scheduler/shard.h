@@ -93,7 +93,9 @@ class Shard {
   void main_loop();
 
   std::uint64_t tasks() const { return tasks_.load(std::memory_order_relaxed); }
-  double thread_cpu_s() const { return thread_cpu_s_.load(std::memory_order_relaxed); }
+  // The thread's CPU time so far: read from its clock while it runs (load
+  // reports ask from another thread), the final figure once it has ended.
+  double thread_cpu_s() const;
   std::uint64_t body_ticks() const { return body_ticks_.load(std::memory_order_relaxed); }
   std::uint64_t stage_instances() const { return issued(); }
   // This shard's part of LocalScheduler::stage_progress().
@@ -328,6 +330,8 @@ class Shard {
   std::atomic<std::uint64_t> body_ticks_{0};
   std::atomic<double> thread_cpu_s_{0};
   double cpu_start_ = 0;
+  clockid_t cpu_clock_{};
+  std::atomic<bool> running_{false};
   std::atomic<const GroupWork*> running_work_{nullptr};
   std::atomic<std::uint64_t> running_since_{0};  // 0: none
   bool timing_ = true;                           // whether the task running now is timed

@@ -306,7 +306,7 @@ Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& 
                           r.getIdleSeconds(),
                           {},
                           {},
-                          r.getProcessSeconds()};
+                          r.getSchedulerSeconds()};
       for (auto g : r.getGroups())
         out.groups.push_back({{GroupId(small(g.getGroup())), PartitionIndex(small(g.getPartition()))},
                               g.getTasks(),
@@ -459,7 +459,7 @@ Frames encode(const msg::LoadReport& m) {
     r.setTasks(m.tasks);
     r.setBusySeconds(m.busy_s);
     r.setIdleSeconds(m.idle_s);
-    r.setProcessSeconds(m.process_cpu_s);
+    r.setSchedulerSeconds(m.scheduler_s);
     auto groups = r.initGroups(m.groups.size());
     for (std::size_t i = 0; i < m.groups.size(); ++i) {
       groups[i].setGroup(m.groups[i].which.group.value());

@@ -82,7 +82,7 @@ struct LoadReport {
   double busy_s = 0, idle_s = 0;  // its threads' time in task bodies, and the rest, so far
   std::vector<GroupLoad> groups;  // every partition group it holds
   std::vector<StageProgress> stages;
-  double process_cpu_s = 0;  // its process's CPU time so far, every thread
+  double scheduler_s = 0;  // its compute threads' CPU time outside task bodies so far
 };
 // Controller -> the worker a partition group leaves (migration, step 1).
 struct Migrate {

@@ -99,7 +99,7 @@ struct LoadReport {
   groups @4 :List(GroupLoad);  # every partition group it holds
   epoch @5 :UInt64;
   stages @6 :List(StageRun);   # per stage, how far its newest run has got here
-  processSeconds @7 :Float64;  # its process's CPU time so far, every thread
+  schedulerSeconds @7 :Float64;  # its compute threads' CPU time outside task bodies so far
 }
 
 # A stage's newest run with a finished task on one worker (scheduler.h,

@@ -421,7 +421,7 @@ class Worker {
     const LocalScheduler& s = *generation_->scheduler;
     send(msg::LoadReport{id_, epoch_, t.tasks, t.busy_s,
                          std::max(0.0, seconds_since(started_) * options_.threads - t.busy_s),
-                         s.group_loads(), s.stage_progress(), process_cpu_seconds()});
+                         s.group_loads(), s.stage_progress(), t.scheduler_cpu_s});
   }
 
   // Snapshots, step 2, for the controller: which partitions the shards

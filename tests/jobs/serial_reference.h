@@ -187,20 +187,4 @@ inline std::vector<long> serial_bucket_sums(long values, int partitions) {
   return sums;
 }
 
-// tests/jobs/straggler.cpp's total, serially: what every value contributes
-// to a round, times the rounds.
-inline std::uint64_t serial_straggler_total(long values, int rounds, int work, bool heavy) {
-  auto worked = [](long x, int steps) {
-    std::uint64_t h = static_cast<std::uint64_t>(x);
-    for (int k = 0; k < steps; ++k) h = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL + 1;
-    return h % 1000;
-  };
-  std::uint64_t round = 0;
-  for (long x = 0; x < values; ++x) {
-    round += worked(x, work);
-    if (heavy && x < values / 4) round += worked(-x, work * 4 / 5);
-  }
-  return round * static_cast<std::uint64_t>(rounds);
-}
-
 }  // namespace canary::testing
