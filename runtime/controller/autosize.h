@@ -57,9 +57,9 @@ struct AutosizeMeasure {
 // of that many tasks. What it saves is taken against the span the times
 // were measured over (window_s), not against the predicted time: when the
 // loop waits for messages more than it computes, or the balancer already
-// does better than the times dealt afresh, a count saves less. A scatter to automatic
-// datasets costs chunks that grow as the square of the count, so it is
-// never raised then.
+// does better than the times dealt afresh, a count saves less. A scatter to
+// automatic datasets costs chunks that grow as the square of the count, so
+// it is never raised then.
 constexpr double kRechooseGain = 0.1;
 constexpr double kRechoosePayback = 1.5;
 std::optional<AutosizeChoice> rechoose_partitions(const AutosizeMeasure& m);

@@ -39,8 +39,9 @@ struct WorkerInfo {
   WorkerSummary summary;              // tasks from its load reports, the rest from Done
   RateMeter rate;                     // from its load reports
   std::vector<StageProgress> stages;  // the newest load report's
-  // This epoch, from its load reports: each partition group's newest
-  // figures here (kept after it moves away), and the scheduler's CPU time.
+  // From its load reports: this epoch, each partition group's newest
+  // figures here (kept after it moves away); and the scheduler's CPU time,
+  // which, like its tasks, counts on across epochs.
   std::map<GroupPartition, Load> group_loads;
   double scheduler_s = 0;
 
@@ -205,14 +206,14 @@ class Controller {
   }
 
   void start_workers() {
-    std::vector<int> threads;
-    for (const WorkerInfo& w : workers_) threads.push_back(w.lost ? 0 : w.threads);
+    std::vector<int> threads = threads_per_worker();
     // canary::automatic: the count follows from the threads that came.
     Settled settled = settle_automatic(program_, params_, std::accumulate(threads.begin(), threads.end(), 0),
                                        options_.params);
     if (!settled.line.empty()) log() << "controller: " << settled.line << "\n";
     may_rechoose_ = settled.chosen;
     lay_out(threads);
+    balancer_.emplace(threads);
     if (!options_.resume.empty()) {
       resume_from_newest();
     } else {
@@ -234,8 +235,15 @@ class Controller {
     if (!recorded.ok()) failure_ = "cannot record the run for --resume: " + recorded.why();
   }
 
+  // Each worker's compute threads; none for a lost one.
+  std::vector<int> threads_per_worker() const {
+    std::vector<int> threads;
+    for (const WorkerInfo& w : workers_) threads.push_back(w.lost ? 0 : w.threads);
+    return threads;
+  }
+
   // What the partition counts decide: the map, the partitions a snapshot
-  // holds, the balancer's view and the progress line's task counts.
+  // holds and the progress line's task counts.
   void lay_out(const std::vector<int>& threads) {
     std::vector<int> dataset_partitions;
     program_.evaluate_counts(params_, dataset_partitions, loop_counts_);
@@ -245,7 +253,6 @@ class Controller {
     for (std::size_t g = 0; g < map_.owner.size(); ++g)
       for (std::size_t i = 0; i < map_.owner[g].size(); ++i)
         all_partitions_.push_back({GroupId(static_cast<int>(g)), PartitionIndex(static_cast<int>(i))});
-    balancer_.emplace(threads);
   }
 
   // Step 2, and recovery step 2: the map, the peers, and where to start.
@@ -431,22 +438,21 @@ class Controller {
     std::size_t partitions = loads.partitions.size();
     if (partitions == 0 || before.partitions.size() != partitions) return std::nullopt;
     std::vector<Load> since(partitions);
-    double mean_tasks = 0;
+    AutosizeMeasure m;
     for (std::size_t i = 0; i < partitions; ++i) {
       since[i] = {loads.partitions[i].tasks - before.partitions[i].tasks,
                   loads.partitions[i].cpu_s - before.partitions[i].cpu_s};
       if (since[i].tasks == 0 || since[i].cpu_s <= 0) return std::nullopt;
-      mean_tasks += static_cast<double>(since[i].tasks) / partitions;
+      m.tasks += since[i].tasks;
     }
-    AutosizeMeasure m;
+    double mean_tasks = static_cast<double>(m.tasks) / partitions;
     for (const Load& l : since) m.partition_cpu_s.push_back(l.cpu_s / l.tasks * mean_tasks);
     m.threads = loads.threads;
     m.exchanges = exchanges_automatic(program_);
     // The scheduler's cost per task is over every task; the tasks whose
-    // number follows the count are the automatic partitions'.
+    // number follows the count (m.tasks) are the automatic partitions'.
     std::uint64_t tasks = loads.tasks - before.tasks;
     m.overhead_s_per_task = tasks ? std::max(0.0, loads.scheduler_s - before.scheduler_s) / tasks : 0;
-    m.tasks = static_cast<std::uint64_t>(mean_tasks * partitions);
     m.elapsed_s = now;
     // A loop of unknown length (while) is taken to run as long again.
     double loop_s = now - loop_seen_->at_s;
@@ -464,9 +470,7 @@ class Controller {
     log() << "controller: " << automatic_line(choice) << "; starting over\n";
     outputs_.clear();
     record_run();
-    std::vector<int> threads;
-    for (const WorkerInfo& w : workers_) threads.push_back(w.lost ? 0 : w.threads);
-    lay_out(threads);
+    lay_out(threads_per_worker());
     restart_from(0);
   }
 
@@ -721,16 +725,14 @@ class Controller {
     written_.clear();
     durable_.clear();
     outputs_at_.clear();
-    std::vector<int> threads;
     loop_seen_.reset();
     for (WorkerInfo& w : workers_) {
       if (!w.lost) w.joining = false;
       w.done = false;
-      w.stages.clear();  // the new epoch's reports say how far it has got
-      w.group_loads.clear();
-      w.scheduler_s = 0;
-      threads.push_back(w.lost ? 0 : w.threads);
+      w.stages.clear();       // the new epoch's reports say how far it has got
+      w.group_loads.clear();  // and what its partition groups cost
     }
+    std::vector<int> threads = threads_per_worker();
     map_ = rebalanced(map_, threads);
     balancer_.emplace(threads);
     for (std::size_t w = 0; w < workers_.size(); ++w)
