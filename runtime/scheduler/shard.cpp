@@ -108,10 +108,8 @@ void Shard::main_loop() {
 
 double Shard::thread_cpu_s() const {
   // The thread may end between the two reads: its clock then fails.
-  if (running_) {
-    timespec ts;
-    if (clock_gettime(cpu_clock_, &ts) == 0) return ts.tv_sec + ts.tv_nsec * 1e-9 - cpu_start_;
-  }
+  double now = 0;
+  if (running_ && read_cpu_seconds(cpu_clock_, now)) return now - cpu_start_;
   return thread_cpu_s_.load(std::memory_order_relaxed);
 }
 
