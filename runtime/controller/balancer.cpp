@@ -1,6 +1,7 @@
 #include "controller/balancer.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace canary::rt {
 
@@ -19,6 +20,7 @@ void Balancer::report(WorkerId worker, double at_s, std::map<GroupPartition, Loa
 
 void Balancer::moved() {
   for (Sample& s : base_) s.at_s = -1;
+  settling_ = true;
 }
 
 Balancer::Window Balancer::window(int worker) const {
@@ -56,6 +58,11 @@ void Balancer::learn_speeds(const std::vector<Window>& windows) {
 }
 
 std::optional<Move> Balancer::decide() {
+  if (!plan_.empty()) {
+    Move next = plan_.front();
+    plan_.pop_front();
+    return next;
+  }
   int n = static_cast<int>(threads_.size());
   auto takes_part = [&](int w) { return threads_[w] > 0; };
   for (int w = 0; w < n; ++w)
@@ -70,6 +77,7 @@ std::optional<Move> Balancer::decide() {
     for (const auto& [key, done] : w.work) most = std::max(most, done.tasks);
   if (most < kMinTasks) return std::nullopt;
   base_ = latest_;
+  if (std::exchange(settling_, false)) return std::nullopt;
   learn_speeds(windows);
 
   // The busy fraction of each worker's threads. In a job whose partitions
@@ -86,19 +94,43 @@ std::optional<Move> Balancer::decide() {
   if (busiest < 0) return std::nullopt;
   if (busy[busiest] < kBusy || busy[busiest] - busy[idlest] < kSpread) return std::nullopt;
   // Moving a group takes its time off the busiest and adds it, scaled by the
-  // two workers' speeds, to the idlest.
-  std::optional<Move> best;
-  double best_busy = busy[busiest] * (1 - kGain);
-  for (const auto& [key, done] : windows[busiest].work) {
-    double here = fraction(busiest, done.cpu_s);
-    double there = fraction(idlest, done.cpu_s * slowness_[idlest] / slowness_[busiest]);
-    double after = std::max(busy[busiest] - here, busy[idlest] + there);
-    if (here > 0 && after < best_busy) {
-      best_busy = after;
-      best = Move{key, WorkerId(busiest), WorkerId(idlest)};
+  // two workers' speeds, to the idlest. With many small groups no single move
+  // clears kGain, but several do: groups go one at a time, each the one that
+  // leaves the busier of the two least busy, while that still drops. The
+  // speeds come from one group's tasks on either worker, so they cannot tell
+  // a slow worker from slow partitions; a move after the first must also
+  // help if the speeds are equal, or a plan could overshoot.
+  struct Pair {
+    double from, to;  // the busy fractions of the busiest and the idlest
+    double busier() const { return std::max(from, to); }
+  };
+  Pair scaled{busy[busiest], busy[idlest]}, unscaled = scaled;
+  std::map<GroupPartition, double> left;  // CPU seconds of the groups not yet picked
+  for (const auto& [key, done] : windows[busiest].work) left[key] = done.cpu_s;
+  std::vector<Move> plan;
+  for (;;) {
+    std::optional<GroupPartition> pick;
+    Pair pick_scaled = scaled, pick_unscaled = unscaled;
+    for (const auto& [key, cpu_s] : left) {
+      double here = fraction(busiest, cpu_s);
+      Pair s{scaled.from - here,
+             scaled.to + fraction(idlest, cpu_s * slowness_[idlest] / slowness_[busiest])};
+      Pair u{unscaled.from - here, unscaled.to + fraction(idlest, cpu_s)};
+      if (here > 0 && s.busier() < pick_scaled.busier() && (plan.empty() || u.busier() < unscaled.busier())) {
+        pick = key;
+        pick_scaled = s;
+        pick_unscaled = u;
+      }
     }
+    if (!pick) break;
+    plan.push_back(Move{*pick, WorkerId(busiest), WorkerId(idlest)});
+    left.erase(*pick);
+    scaled = pick_scaled;
+    unscaled = pick_unscaled;
   }
-  return best;
+  if (plan.empty() || scaled.busier() >= busy[busiest] * (1 - kGain)) return std::nullopt;
+  plan_.assign(plan.begin() + 1, plan.end());
+  return plan.front();
 }
 
 }  // namespace canary::rt

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <utility>
@@ -35,12 +36,16 @@ class Balancer {
   // their CPU time since the worker started. `at_s` is the controller's clock.
   void report(WorkerId worker, double at_s, std::map<GroupPartition, Load> groups);
 
-  // Once every worker reported since the last decision: the move of one
-  // partition group from the busiest worker to the least busy one that
-  // makes the busier of the two at least `kGain` less busy, if any. The
-  // groups' CPU time per task on each worker says how much faster one runs
-  // them than the other. Each decision starts a new measuring window.
+  // Once every worker reported since the last decision: the moves of
+  // partition groups from the busiest worker to the least busy one that
+  // together make the busier of the two at least `kGain` less busy, if any.
+  // The groups' CPU time per task on each worker says how much faster one
+  // runs them than the other. Each decision starts a new measuring window.
+  // One move is returned per call: the controller carries out one at a time,
+  // and the next calls return the rest of the decision before measuring anew.
   std::optional<Move> decide();
+  // Whether moves of the last decision are still to be returned.
+  bool moves_pending() const { return !plan_.empty(); }
 
   // Loads measured before a move say nothing about after it: start afresh.
   void moved();
@@ -71,6 +76,11 @@ class Balancer {
 
   std::vector<int> threads_;
   std::vector<Sample> base_, latest_;
+  std::deque<Move> plan_;  // the moves decided but not yet handed out
+  // Set by a move: the first window after it is the workers catching up
+  // with it (the moved groups behind, their old holder ahead), so it is
+  // measured but not decided on.
+  bool settling_ = false;
   // Per worker: its CPU time per task relative to the others' (1: as fast
   // as the average). Kept while a worker holds nothing to compare.
   std::vector<double> slowness_;
