@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -452,9 +453,43 @@ namespace detail {
 // numbers for, as the strings "nan", "inf" and "-inf". Unordered
 // containers are listed in the order of their elements' JSON text, so the
 // same values always print alike.
+// The length of the well-formed UTF-8 sequence at s[i] (Unicode's table
+// 3-7), or 0 if the bytes there are not one.
+inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  auto in = [](unsigned b, unsigned low, unsigned high) { return b >= low && b <= high; };
+  unsigned lead = byte(0), second = byte(1);
+  std::size_t length = lead < 0x80            ? 1
+                       : in(lead, 0xC2, 0xDF) ? 2
+                       : in(lead, 0xE0, 0xEF) ? 3
+                       : in(lead, 0xF0, 0xF4) ? 4
+                                              : 0;
+  if (length >= 2) {
+    unsigned low = lead == 0xE0 ? 0xA0 : lead == 0xF0 ? 0x90 : 0x80;
+    unsigned high = lead == 0xED ? 0x9F : lead == 0xF4 ? 0x8F : 0xBF;
+    if (!in(second, low, high)) return 0;
+    for (std::size_t k = 2; k < length; ++k)
+      if (!in(byte(k), 0x80, 0xBF)) return 0;
+  }
+  return length;
+}
+
+// A JSON string of `s`. Bytes that are not UTF-8 (a Latin-1 file's, say)
+// become U+FFFD, as JSON text must be UTF-8.
 inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      std::size_t length = utf8_sequence_length(s, i);
+      if (length == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(s.substr(i, length));
+        i += length - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -514,6 +549,8 @@ void append_json(std::string& out, const T& value) {
       out += "\"nan\"";
     } else if (value - value != 0) {
       out += value > 0 ? "\"inf\"" : "\"-inf\"";
+    } else if (value == 0 && std::signbit(value)) {
+      out += "-0.0";  // "-0" would read back as the integer 0
     } else {
       char buf[64];
       auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;

@@ -238,6 +238,20 @@ TEST_CASE("outputs render as the contract's JSON") {
   CHECK(json_of(std::vector<double>{std::nan(""), std::numeric_limits<double>::infinity(),
                                     -std::numeric_limits<double>::infinity(), 0.1}) ==
         nlohmann::json::parse(R"(["nan", "inf", "-inf", 0.1])"));
+  nlohmann::json zero = json_of(-0.0);
+  CHECK(zero.is_number_float());
+  CHECK(std::signbit(zero.get<double>()));
+}
+
+TEST_CASE("strings render as UTF-8 JSON whatever bytes they hold") {
+  // UTF-8 passes through; stray bytes (Latin-1's e-acute, a cut sequence,
+  // a surrogate's encoding, an overlong slash) each become U+FFFD.
+  CHECK(json_of(std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")) == "caf\u00e9 \u20ac \U0001F600");
+  CHECK(json_of(std::string("caf\xe9")) == "caf\ufffd");
+  CHECK(json_of(std::string("\xe2\x82")) == "\ufffd\ufffd");
+  CHECK(json_of(std::string("\xed\xa0\x80!")) == "\ufffd\ufffd\ufffd!");
+  CHECK(json_of(std::string("\xc0\xaf")) == "\ufffd\ufffd");
+  CHECK(json_of(std::string("tab\there \x01")) == "tab\there \u0001");
 }
 
 TEST_CASE("a value reads the same from bytes cut in pieces anywhere, as frames arrive") {
