@@ -380,11 +380,19 @@ struct Parser {
     }
     for (std::size_t i = 0; i < params.size(); ++i) {
       const JobParam& p = params[i];
-      options.push_back(
-          app.add_option("--" + p.name, values[table.size() + i], "(default " + p.default_value + ")")
-              ->type_name(p.type)
-              ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
-              ->group("Job parameters (to the controller, which passes them on)"));
+      try {
+        CLI::Option* o =
+            app.add_option("--" + p.name, values[table.size() + i], "(default " + p.default_value + ")")
+                ->type_name(p.type)
+                ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+                ->group("Job parameters (to the controller, which passes them on)");
+        if (p.type == "bool") o->expected(0, 1);  // a bare --flag sets it
+        options.push_back(o);
+      } catch (const CLI::OptionAlreadyAdded&) {
+        clash = "the job parameter '" + p.name + "' has the name of the flag --" + p.name +
+                " of every job binary: rename that field of the driver's parameter struct";
+        options.push_back(nullptr);
+      }
     }
     controller =
         app.add_subcommand("controller", "the controller of a cluster: --listen ENDPOINT --expect N");
@@ -396,8 +404,9 @@ struct Parser {
   }
 
   std::string parse(int argc, char** argv) {
+    if (!clash.empty()) return clash;
     try {
-      app.parse(argc, argv);
+      app.parse(arguments(argc, argv));
     } catch (const CLI::CallForHelp&) {
       help = true;
       return "";
@@ -423,6 +432,24 @@ struct Parser {
     return "unexpected argument '" + first + "'; see --help";
   }
 
+  // The arguments as CLI11 takes them, last first. "--name=" with nothing
+  // after the '=' gives an option that needs a value the empty one: CLI11
+  // would take the next argument for it.
+  std::vector<std::string> arguments(int argc, char** argv) const {
+    std::vector<std::string> args;
+    for (int i = argc - 1; i > 0; --i) {
+      std::string arg = argv[i];
+      bool empty_value = arg.rfind("--", 0) == 0 && arg.find('=') == arg.size() - 1;
+      const CLI::Option* o = empty_value ? app.get_option_no_throw(arg.substr(0, arg.size() - 1)) : nullptr;
+      if (o && o->get_expected_min() > 0) {
+        args.emplace_back();
+        arg.pop_back();
+      }
+      args.push_back(std::move(arg));
+    }
+    return args;
+  }
+
   CLI::App app;
   std::vector<JobParam> params;
   std::vector<std::string> values;    // by flag, then by job parameter
@@ -430,6 +457,7 @@ struct Parser {
   CLI::App *controller, *worker, *keygen;
   std::string keys_dir;
   bool help = false;
+  std::string clash;  // a job parameter named like a flag
 };
 
 // The checks between flags, once each is known good.
@@ -609,7 +637,8 @@ std::string parse_flags(const Program& program, int argc, char** argv, Flags& f,
   for (std::size_t i = 0; i < p.params.size(); ++i) {
     if (p.options[table.size() + i]->count() == 0) continue;
     const std::string& name = p.params[i].name;
-    const std::string& value = p.values[table.size() + i];
+    std::string value = p.values[table.size() + i];
+    if (value.empty() && p.params[i].type == "bool") value = "true";
     if (f.mode == Mode::Worker)
       return "job parameters and --results go to the controller; workers receive them from it";
     std::string problem;

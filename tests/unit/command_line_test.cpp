@@ -1,0 +1,75 @@
+// The job binary's command line, parsed for a Program whose parameters are
+// given by hand: what each argument sets, and what is refused.
+#include "job/command_line.h"
+
+#include <doctest/doctest.h>
+
+#include <map>
+
+using namespace canary::rt;
+
+namespace {
+
+// The "parameters" of the Program below: every value set, by name.
+using Seen = std::map<std::string, std::string>;
+
+Program program_with(const std::string& params_json) {
+  Program p;
+  p.job = "flags";
+  p.graph_json = R"({"params": )" + params_json + "}";
+  p.set_param = [](void* params, const std::string& name, const std::string& value, std::string&) {
+    (*static_cast<Seen*>(params))[name] = value;
+    return true;
+  };
+  return p;
+}
+
+Status parse(const Program& program, std::vector<std::string> args, Flags& flags, Seen& seen) {
+  args.insert(args.begin(), program.job);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  return parse_command_line(program, static_cast<int>(argv.size()), argv.data(), flags, &seen);
+}
+
+const char* kWordAndSwitch =
+    R"([{"name": "word", "type": "string", "default": "w"}, {"name": "twice", "type": "bool", "default": false}])";
+
+}  // namespace
+
+TEST_CASE("--name= gives the empty value and leaves the next argument alone") {
+  Program program = program_with(kWordAndSwitch);
+  Flags flags;
+  Seen seen;
+  REQUIRE(parse(program, {"--word=", "--in-process"}, flags, seen).ok());
+  CHECK(flags.mode == Mode::InProcess);
+  CHECK(seen == Seen{{"word", ""}});
+
+  Flags results;
+  Status refused = parse(program, {"--results=", "--in-process"}, results, seen);
+  CHECK(refused.why() == "--results needs a file name");
+}
+
+TEST_CASE("a bool parameter given bare is true and takes no argument after it") {
+  Program program = program_with(kWordAndSwitch);
+  Flags flags;
+  Seen seen;
+  REQUIRE(parse(program, {"--twice", "--word=a=b"}, flags, seen).ok());
+  CHECK(seen == Seen{{"twice", "true"}, {"word", "a=b"}});
+  Seen off;
+  REQUIRE(parse(program, {"--twice=false"}, flags, off).ok());
+  CHECK(off == Seen{{"twice", "false"}});
+}
+
+TEST_CASE("a parameter named like one of the binary's own flags is refused, not a crash") {
+  for (const char* name : {"workers", "threads", "results", "help"}) {
+    CAPTURE(name);
+    Program program =
+        program_with(std::string(R"([{"name": ")") + name + R"(", "type": "int", "default": 3}])");
+    Flags flags;
+    Seen seen;
+    Status refused = parse(program, {"--in-process"}, flags, seen);
+    CHECK(refused.why() == std::string("the job parameter '") + name + "' has the name of the flag --" +
+                               name +
+                               " of every job binary: rename that field of the driver's parameter struct");
+  }
+}
