@@ -266,11 +266,11 @@ const std::vector<Flag>& flag_table() {
                                                                    : "--partitions-for-automatic: " + error;
        },
        kWhere, "job parameters and --results go to the controller; workers receive them from it", kWorker},
-      {"quiet", nullptr, "no progress line on stderr", kControls, switch_on(&Flags::quiet), kControl},
+      {"quiet", nullptr, "no progress line on stderr", kRunsJob, switch_on(&Flags::quiet), kControl},
       {"progress-every", "S",
        "when stderr is no terminal, a progress line every S seconds (default 5; on a terminal one line is "
        "redrawn in place)",
-       kControls,
+       kRunsJob,
        [](const std::string& v, Flags& f) {
          return positive_seconds("progress-every", v, f.progress_every_s);
        },

@@ -234,10 +234,14 @@ int job_main(const Program& program, int argc, char** argv) {
           return usage_error(
               program,
               Status::error("--workers=auto starts worker processes; with --in-process give a number"));
-        int workers = flags.workers_given ? flags.workers : 1;
-        return run_in_process(program, params.get(), workers,
-                              flags.threads ? flags.threads : std::max(1, cores() / workers), flags.slowdown,
-                              flags.results);
+        InProcessOptions options;
+        options.workers = flags.workers_given ? flags.workers : 1;
+        options.threads = flags.threads ? flags.threads : std::max(1, cores() / options.workers);
+        options.slowdown = flags.slowdown;
+        options.results = flags.results;
+        options.quiet = flags.quiet;
+        if (flags.progress_every_s > 0) options.progress_every_s = flags.progress_every_s;
+        return run_in_process(program, params.get(), options);
       }
       case Mode::Embedded:
         return run_embedded(program, params.get(), flags);

@@ -1,15 +1,20 @@
 #include "worker/in_process.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
 #include "controller/autosize.h"
+#include "controller/status.h"
+#include "core/clock.h"
 #include "core/partition_map.h"
 #include "core/results.h"
 #include "io/files.h"
 #include "scheduler/local_scheduler.h"
+#include "scheduler/plan.h"
 
 namespace canary::rt {
 namespace {
@@ -30,10 +35,67 @@ class InProcessPeers : public Peers {
   std::vector<LocalScheduler*> workers;
 };
 
+// Counts the workers whose run() has returned.
+class Finished {
+ public:
+  explicit Finished(int workers) : left_(workers) {}
+  void one() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--left_ == 0) all_.notify_all();
+  }
+  // Whether all have, waiting at most `timeout` for it.
+  bool wait_for(std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return all_.wait_for(lock, timeout, [&] { return left_ == 0; });
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable all_;
+  int left_;
+};
+
+// The progress line while the workers run, as a controller shows it: from
+// the schedulers' own counters, a few times a second, until `finished`
+// says all of them are.
+void show_progress(const Program& program, const void* params, const InProcessOptions& options,
+                   const std::vector<std::unique_ptr<LocalScheduler>>& schedulers, const Finished& finished) {
+  ProgressLine progress(!options.quiet, options.progress_every_s);
+  std::vector<int> dataset_partitions, loop_counts;
+  program.evaluate_counts(params, dataset_partitions, loop_counts);
+  std::vector<int> per_run = tasks_per_run(program, dataset_partitions);
+  RateMeter rate;
+  rate.add(0, 0, 0, 0);
+  Clock::time_point started = Clock::now();
+  JobStatus s;
+  s.job = program.job;
+  s.state = "running";
+  s.workers.resize(schedulers.size());
+  s.workers_alive = static_cast<int>(schedulers.size());
+  for (bool done = false; !done;) {
+    done = finished.wait_for(std::chrono::milliseconds(250));
+    s.elapsed_s = seconds_since(started);
+    s.tasks = 0;
+    std::vector<std::vector<StageProgress>> stages;
+    for (const auto& scheduler : schedulers) {
+      s.tasks += scheduler->tasks_done();
+      stages.push_back(scheduler->stage_progress());
+    }
+    rate.add(s.elapsed_s, s.tasks, 0, 0);
+    s.tasks_per_s = rate.tasks_per_s();
+    combine_stage_progress(program, per_run, loop_counts, stages, s);
+    if (done) {
+      progress.end(progress_text(s));
+    } else {
+      progress.show(progress_text(s));
+    }
+  }
+}
+
 }  // namespace
 
-int run_in_process(const Program& program, void* params, int workers, int threads, double slowdown,
-                   const std::string& results) {
+int run_in_process(const Program& program, void* params, const InProcessOptions& options) {
+  int workers = options.workers, threads = options.threads;
   std::vector<std::string> unused;  // no worker process needs the count as a flag
   std::string chosen = settle_automatic(program, params, workers * threads, unused).line;
   if (!chosen.empty()) std::cerr << program.job << ": " << chosen << "\n";
@@ -52,7 +114,7 @@ int run_in_process(const Program& program, void* params, int workers, int thread
     config.workers = workers;
     config.map = &map;
     config.peers = &peers;
-    config.slowdown = slowdown;
+    config.slowdown = options.slowdown;
     schedulers.push_back(std::make_unique<LocalScheduler>(program, params, config, outputs));
     peers.workers.push_back(schedulers.back().get());
   }
@@ -60,6 +122,7 @@ int run_in_process(const Program& program, void* params, int workers, int thread
   std::string failure;
   std::mutex failure_mutex;
   std::vector<std::thread> running;
+  Finished finished(workers);
   for (int w = 0; w < workers; ++w)
     running.emplace_back([&, w] {
       try {
@@ -69,7 +132,9 @@ int run_in_process(const Program& program, void* params, int workers, int thread
         if (failure.empty()) failure = e.what();
         for (auto& s : schedulers) s->stop(e.what());  // the others would wait for it forever
       }
+      finished.one();
     });
+  show_progress(program, params, options, schedulers, finished);
   for (std::thread& t : running) t.join();
   if (!failure.empty()) throw std::runtime_error(failure);
   Status committed = commit_files(program, params);  // the part files' commit protocol, step 3
@@ -95,7 +160,7 @@ int run_in_process(const Program& program, void* params, int workers, int thread
   json["stage_instances"] = stats.front().stage_instances;
   std::uint64_t tasks = json["tasks"];
   return report_results(
-      program, outputs, json, results, elapsed, tasks,
+      program, outputs, json, options.results, elapsed, tasks,
       std::to_string(workers) + " worker(s) x " + std::to_string(threads) + " thread(s) in one process");
 }
 

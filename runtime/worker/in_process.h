@@ -9,10 +9,19 @@
 
 namespace canary::rt {
 
-// Runs the job with `workers` workers of `threads` compute threads; writes
-// the results (to `results`, if given) and returns the exit code. Throws
+struct InProcessOptions {
+  int workers = 1;
+  int threads = 1;  // compute threads per worker
+  double slowdown = 1;
+  std::string results;  // where the results go, if anywhere
+  // The controller's progress line on stderr, unless `quiet` (redrawn on a
+  // terminal, else one every `progress_every_s`).
+  bool quiet = false;
+  double progress_every_s = 5;
+};
+
+// Runs the job; writes the results and returns the exit code. Throws
 // std::runtime_error when a task fails.
-int run_in_process(const Program& program, void* params, int workers, int threads, double slowdown,
-                   const std::string& results);
+int run_in_process(const Program& program, void* params, const InProcessOptions& options);
 
 }  // namespace canary::rt

@@ -218,6 +218,21 @@ TEST_CASE("on a terminal the progress line is redrawn in place, and --quiet turn
   CHECK(quiet.err.find("done in") != std::string::npos);
 }
 
+TEST_CASE("--in-process shows the same progress line, and takes --quiet and --progress-every") {
+  const std::string job = CANARY_JOB_logistic_regression;
+  std::vector<std::string> args = {"--in-process", "--threads=2", "--iterations=2000", "--samples=20000"};
+  args.emplace_back("--progress-every=0.1");
+  JobRun shown = run_ok(job, args);
+  CHECK(std::regex_search(shown.err,
+                          std::regex("logistic_regression: [0-9]+ s, iteration [0-9]+/2000, [1-9][0-9]* "
+                                     "tasks/s, [0-9]+ tasks, workers 1/1, 0 migrations\n")));
+  args.emplace_back("--quiet");
+  JobRun quiet = run_ok(job, args);
+  CHECK(quiet.err.find("tasks/s") == std::string::npos);
+  CHECK(quiet.err.find("done in") != std::string::npos);
+  check_close(quiet.results["outputs"]["weights"], serial_logistic_regression(8, 2000, 20000, 0.1));
+}
+
 TEST_CASE("bad --http, --quiet and --progress-every flags are refused with a reason") {
   const std::string job = CANARY_JOB_logistic_regression;
   JobRun bad = finish_job(start_job(job, {"--http", "eighty"}, false));
