@@ -811,6 +811,7 @@ class Controller {
   int fail(const std::string& error) {
     publish("failed");
     shutdown_all("the job failed: " + error);
+    if (!store_) abandon_files(program_, params_);  // without snapshots nothing can take the job on
     // The error last: it is what the user reads first.
     if (store_)
       log() << "controller: the snapshots are left in " << store_->dir() << " (--resume goes on from them)\n";

@@ -362,7 +362,7 @@ std::unique_ptr<PartFile> open_part(const std::string& dir, int index, std::uint
   return std::make_unique<PartFileOnDisk>(dir, index, seq);
 }
 
-Status prepare_files(const Program& program, const void* params) {
+Status prepare_files(const Program& program, const void* params, RunStart start) {
   for (const StageFiles& f : files_of(program, params)) {
     if (program.stages[f.stage].kind == StageKind::Read) {
       Result<std::vector<InputFile>> files = resolve_input(f.path);
@@ -383,11 +383,19 @@ Status prepare_files(const Program& program, const void* params) {
     fs::path dir(f.path);
     fs::create_directories(dir, error);
     if (!error && !fs::is_directory(dir, error)) return refused(program, f, "is not a directory");
-    if (!error) fs::remove_all(dir / kTemporary, error);
-    if (!error) fs::create_directory(dir / kTemporary, error);
+    if (!error && start == RunStart::Fresh) fs::remove_all(dir / kTemporary, error);
+    if (!error) fs::create_directories(dir / kTemporary, error);
     if (error) return refused(program, f, "cannot be made: " + error.message());
   }
   return Status::fine();
+}
+
+void abandon_files(const Program& program, const void* params) {
+  for (const StageFiles& f : files_of(program, params))
+    if (program.stages[f.stage].kind == StageKind::Write) {
+      std::error_code ignored;  // nothing to be done about what cannot be removed
+      fs::remove_all(fs::path(f.path) / kTemporary, ignored);
+    }
 }
 
 Status commit_files(const Program& program, const void* params) {

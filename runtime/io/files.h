@@ -5,14 +5,17 @@
 //
 // Commit protocol (docs/runtime.md, "Files in and out"):
 //   1. Before any task runs, the process that has the parameters checks every
-//      input and makes every output directory, with an empty _temporary/.
+//      input and makes every output directory, with an empty _temporary/
+//      (with --resume, _temporary/ is kept: it holds the part files of write
+//      stages before the snapshot's cut, which will not run again).
 //   2. A write task writes part-NNNNN.s<instance> under _temporary/ through a
 //      temporary name and renames it: a task run again (after a rollback or
 //      a migration) replaces its file whole, never adds a second one.
 //   3. When the job has succeeded, the controller takes each partition's file
 //      of the stage's last instance, removes the earlier run's part files,
 //      renames the new ones into DIR, writes _SUCCESS and removes _temporary/.
-//      A job that fails never gets here: DIR keeps the earlier run's output.
+//      A job that fails never gets here: DIR keeps the earlier run's output,
+//      and _temporary/ is removed unless --resume can take the job on.
 #pragma once
 
 #include <canary/program.h>
@@ -39,9 +42,12 @@ Result<std::vector<InputFile>> resolve_input(const std::string& path);
 // Commit protocol, step 1: one line naming the stage and the path when an
 // input is missing, empty, unreadable or not whole records, or an output
 // directory cannot be made.
-Status prepare_files(const Program& program, const void* params);
+enum class RunStart { Fresh, Resumed };
+Status prepare_files(const Program& program, const void* params, RunStart start);
 
 // Commit protocol, step 3.
 Status commit_files(const Program& program, const void* params);
+// A job that failed for good: its part files go.
+void abandon_files(const Program& program, const void* params);
 
 }  // namespace canary::rt

@@ -213,7 +213,9 @@ int job_main(const Program& program, int argc, char** argv) {
   if (parsed.ok() && flags.mode != Mode::Worker && flags.mode != Mode::Keygen && !flags.help &&
       !flags.graph) {
     parsed = check_counts(program, params.get());
-    if (parsed.ok()) parsed = prepare_files(program, params.get());
+    if (parsed.ok())
+      parsed =
+          prepare_files(program, params.get(), flags.resume.empty() ? RunStart::Fresh : RunStart::Resumed);
   }
   if (!parsed.ok()) {
     std::cerr << program.job << ": error: " << parsed.why() << "\n";

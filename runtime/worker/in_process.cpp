@@ -136,7 +136,10 @@ int run_in_process(const Program& program, void* params, const InProcessOptions&
     });
   show_progress(program, params, options, schedulers, finished);
   for (std::thread& t : running) t.join();
-  if (!failure.empty()) throw std::runtime_error(failure);
+  if (!failure.empty()) {
+    abandon_files(program, params);
+    throw std::runtime_error(failure);
+  }
   Status committed = commit_files(program, params);  // the part files' commit protocol, step 3
   if (!committed.ok()) throw std::runtime_error(committed.why());
 

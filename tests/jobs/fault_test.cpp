@@ -388,6 +388,36 @@ TEST_CASE("--resume goes on from the newest snapshot after every process of a jo
   }
 }
 
+TEST_CASE("--resume commits the part files of a write stage that ran before the snapshot's cut") {
+  fs::path dir = fs::temp_directory_path() / ("canary-resume-io-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += "line " + std::to_string(i) + "\n";
+  std::ofstream(dir / "in.txt") << text;
+  std::string input = "--input=" + (dir / "in.txt").string();
+  JobRun uninterrupted = run_ok(CANARY_JOB_write_then_loop, {input, "--output=" + (dir / "first").string()});
+
+  // Killed after its first snapshot: DIR holds nothing but _temporary/.
+  std::vector<std::string> args = {input, "--output=" + (dir / "out").string(), "--snapshot-dir",
+                                   (dir / "runs").string(), "--snapshot-every=10"};
+  JobProcess job = start_job(CANARY_JOB_write_then_loop, args);
+  fs::path run = await_first_snapshot((dir / "runs").string(), job);
+  REQUIRE(!run.empty());
+  REQUIRE(kill(job.pid, SIGKILL) == 0);
+  finish_job(job);
+  JobRun resumed = run_job(CANARY_JOB_write_then_loop, {"--resume", run.string()});
+  INFO("stderr: " << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.results["outputs"] == uninterrupted.results["outputs"]);
+  std::string copied;
+  for (int i = 0; i < 3; ++i) copied += slurp((dir / "out" / ("part-0000" + std::to_string(i))).string());
+  CHECK(copied == text);
+  CHECK(nlohmann::json::parse(slurp((dir / "out" / "_SUCCESS").string()))["files"].size() == 3);
+  CHECK_FALSE(fs::exists(dir / "out" / "_temporary"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE(
     "controller --resume takes a run over with hand-started workers, from the start if no snapshot is "
     "complete") {

@@ -179,9 +179,10 @@ TEST_CASE("Split::fail names the file and the line, counted from the file's star
     JobRun r = copy_lines(mode, in, out, 5, {"--bad=" + bad});
     CHECK(r.exit_code != 0);
     CHECK(r.err.find((in / "d-big.txt").string() + ":2346: a bad line") != std::string::npos);
-    // A failed run leaves the earlier output as it was.
+    // A failed run leaves the earlier output as it was, and nothing of its own.
     CHECK(slurp((out / "_SUCCESS").string()) == before);
     CHECK(slurp((out / "part-00000").string()) == part);
+    CHECK_FALSE(fs::exists(out / "_temporary"));
   }
   fs::remove_all(dir);
 }
