@@ -27,7 +27,8 @@ int std_data_arguments(llvm::StringRef name) {
 
 const char* kNotStandard =
     "it is not one of the standard types Canary serializes (string, vector, deque, array, pair, tuple, "
-    "optional, variant, map, set, unordered_map, unordered_set); specialise canary::Serializer for it";
+    "optional, variant, monostate, map, set, unordered_map, unordered_set); specialise canary::Serializer "
+    "for it";
 
 }  // namespace
 
@@ -115,7 +116,8 @@ TypeJudge::Verdict TypeJudge::judge_record(const clang::CXXRecordDecl* record, Q
   if (const auto* spec = llvm::dyn_cast<clang::ClassTemplateSpecializationDecl>(record);
       spec && in_namespace(spec, "std"))
     return judge_std(spec);
-  if (in_namespace(record, "std")) return {name, kNotStandard, ""};
+  if (in_namespace(record, "std"))
+    return record->getName() == "monostate" ? Verdict{} : Verdict{name, kNotStandard, ""};
   if (has_specialization(type, "Serializer")) {
     if (!showing_ || has_specialization(type, "Fields")) return {};
     return {name,

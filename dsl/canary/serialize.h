@@ -3,11 +3,11 @@
 //
 // No user code is needed for: arithmetic types and enums; std::string;
 // std::vector, std::deque, std::array, std::pair, std::tuple, std::optional,
-// std::variant, std::map, std::set, std::unordered_map, std::unordered_set
-// and C arrays of serializable types; and any aggregate (a struct whose
-// non-static data members are all public, with no virtual functions) of
-// serializable members: canaryc sees the struct and generates its
-// canary::Fields<T>, member by member. Two customization points remain:
+// std::variant (std::monostate among its alternatives too), std::map,
+// std::set, std::unordered_map, std::unordered_set and C arrays of serializable types; and any aggregate (a
+// struct whose non-static data members are all public, with no virtual functions) of serializable members:
+// canaryc sees the struct and generates its canary::Fields<T>, member by member. Two customization points
+// remain:
 //
 //   // the members, in order, with their names (what canaryc generates):
 //   template <> struct canary::Fields<Pair> {
@@ -409,6 +409,13 @@ struct Serializer<std::optional<T>> {
   }
 };
 
+// A variant's empty alternative: no bytes.
+template <>
+struct Serializer<std::monostate> {
+  static void write(Writer&, const std::monostate&) {}
+  static void read(Reader&, std::monostate&) {}
+};
+
 template <class... T>
 struct Serializer<std::variant<T...>> {
   static void write(Writer& w, const std::variant<T...>& v) {
@@ -544,6 +551,8 @@ template <class T>
 void append_json(std::string& out, const T& value) {
   if constexpr (std::is_same_v<T, bool>) {
     out += value ? "true" : "false";
+  } else if constexpr (std::is_same_v<T, std::monostate>) {
+    out += "null";
   } else if constexpr (std::is_floating_point_v<T>) {
     if (value != value) {
       out += "\"nan\"";

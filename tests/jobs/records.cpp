@@ -50,6 +50,7 @@ struct Labelled {
 struct Tally : Labelled {
   std::map<std::string, long> counts;
   std::optional<std::string> longest;
+  std::variant<std::monostate, std::string> least;  // the first word in order; none yet
   std::tuple<int, std::string> first_word;
   text::Span<long> positions;
   Kind kind = Kind::Short;
@@ -61,6 +62,7 @@ struct Shelf {
   std::unordered_map<int, Series> by_length;
   std::unordered_set<std::string> seen;
   std::variant<long, std::string> note;
+  std::variant<std::monostate, long> unset;  // left empty
   std::set<std::pair<int, int>> lengths;
 };
 
@@ -93,6 +95,7 @@ CANARY_JOB(records, Params params) {
       mine.first_word = {static_cast<int>(mine.counts.begin()->first.size()), mine.counts.begin()->first};
       for (const auto& [word, n] : mine.counts)
         if (!mine.longest || word.size() > mine.longest->size()) mine.longest = word;
+      mine.least = mine.counts.begin()->first;
     }
     mine.positions = {static_cast<long>(t.index()), static_cast<long>(mine.counts.size())};
     mine.kind = mine.counts.size() > 20 ? Kind::Long : Kind::Short;
@@ -122,7 +125,7 @@ CANARY_JOB(records, Params params) {
         std::map<int, long> by_length;
         for (const auto& [length, series] : s.by_length)
           for (double n : series.points) by_length[length] += static_cast<long>(n);
-        t.output("shelf", std::make_tuple(s.order.size(), by_length, s.note, s.lengths, s.seen));
+        t.output("shelf", std::make_tuple(s.order.size(), by_length, s.note, s.lengths, s.seen, s.unset));
       });
   canary::transform("report_total", canary::reads(total), [](canary::Task& t, const Tally& all) {
     t.output("counts", all.counts);

@@ -34,6 +34,7 @@ nlohmann::json serial_records(int partitions, int summaries, int words) {
     nlohmann::json tally = {{"label", "part " + std::to_string(p)},
                             {"counts", c},
                             {"longest", nullptr},
+                            {"least", nullptr},
                             {"first_word", {0, ""}},
                             {"positions", {{"first", p}, {"last", c.size()}}},
                             {"kind", c.size() > 20 ? 2 : 1},
@@ -53,11 +54,12 @@ nlohmann::json serial_records(int partitions, int summaries, int words) {
     for (const auto& [l, n] : lengths) len.push_back({l, n});
     if (!c.empty()) {
       tally["longest"] = longest;
+      tally["least"] = c.begin()->first;
       tally["first_word"] = {c.begin()->first.size(), c.begin()->first};
     }
     tallies.push_back(tally);
     nlohmann::json note = c.empty() ? nlohmann::json(0) : nlohmann::json(longest);
-    shelves.push_back({c.size(), by, note, len, seen});
+    shelves.push_back({c.size(), by, note, len, seen, nullptr});
   }
   return {{"tallies", tallies}, {"shelf", shelves}, {"counts", all}, {"label", "all"}};
 }

@@ -243,6 +243,14 @@ TEST_CASE("outputs render as the contract's JSON") {
   CHECK(std::signbit(zero.get<double>()));
 }
 
+TEST_CASE("a variant's std::monostate crosses as nothing and shows as null") {
+  using Maybe = std::variant<std::monostate, std::string, double>;
+  round_trips(Maybe{});
+  round_trips(Maybe{std::string("x")});
+  round_trips(std::vector<Maybe>{Maybe{}, Maybe{2.5}, Maybe{}});
+  CHECK(json_of(std::vector<Maybe>{Maybe{}, Maybe{2.5}}) == nlohmann::json::parse("[null, 2.5]"));
+}
+
 TEST_CASE("strings render as UTF-8 JSON whatever bytes they hold") {
   // UTF-8 passes through; stray bytes (Latin-1's e-acute, a cut sequence,
   // a surrogate's encoding, an overlong slash) each become U+FFFD.
