@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -59,6 +60,16 @@ Status check_counts(const Program& program, const void* params) {
     return Status::error("dataset '" + program.datasets[d].name + "' would have " +
                          std::to_string(partitions[d]) + " partitions" + from + "; it needs from 1 to " +
                          std::to_string(kMaxPartitions));
+  }
+  for (std::size_t b = 0; b < program.blocks.size() && b < loops.size(); ++b) {
+    if (program.blocks[b].kind != BlockKind::Loop || loops[b] >= 0) continue;
+    const nlohmann::json& block = graph["blocks"][b];
+    std::string from =
+        block["count"].is_string() ? " (its count is " + block["count"].get<std::string>() + ")" : "";
+    std::string at = std::filesystem::path(block["loc"]["file"].get<std::string>()).filename().string() +
+                     ":" + std::to_string(block["loc"]["line"].get<int>());
+    return Status::error("the loop at " + at + " would run " + std::to_string(loops[b]) + " times" + from +
+                         "; it needs a count of 0 or more");
   }
   return Status::fine();
 }

@@ -165,6 +165,16 @@ TEST_CASE("the job binary's command line") {
           "kmeans: error: dataset 'points' would have 2147483647 partitions (its count is partitions); it "
           "needs from 1 to 1048576\n");
   }
+  SUBCASE("a negative loop count is refused in one line, from one process") {
+    for (const char* mode : {"--in-process", "--workers=2"}) {
+      JobRun r = run_job(CANARY_JOB_logistic_regression, {mode, "--iterations=-1"});
+      CHECK(r.exit_code == 2);
+      CHECK(
+          r.err ==
+          "logistic_regression: error: the loop at logistic_regression.cpp:49 would run -1 times (its count "
+          "is iterations); it needs a count of 0 or more\n");
+    }
+  }
   SUBCASE("a task that throws fails the job with one line") {
     JobRun r = run_job(CANARY_JOB_failing_task, {"--threads=2", "--in-process"});
     CHECK(r.exit_code == 1);
