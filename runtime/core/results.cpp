@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 namespace canary::rt {
+
+namespace fs = std::filesystem;
 
 nlohmann::ordered_json stats_json(const Program& program, const void* params, double elapsed_s,
                                   const std::vector<WorkerSummary>& workers, int migrations) {
@@ -45,22 +48,40 @@ nlohmann::ordered_json stats_json(const Program& program, const void* params, do
           {"dataset_partitions", by_dataset}};
 }
 
+namespace {
+
+// A file is written whole or not at all: a temporary name beside it, then a
+// rename, beside the file a symbolic link names. Anything else (/dev/null,
+// /dev/stdout, a pipe) is written straight to: a rename would put a file in
+// its place.
+bool write_results(const std::string& path, const nlohmann::ordered_json& results) {
+  std::string text = results.dump(2) + "\n";
+  std::error_code error;
+  fs::path target = path;
+  if (fs::is_symlink(target, error)) target = fs::canonical(target, error);
+  if (error || (fs::exists(target, error) && !fs::is_regular_file(target, error))) {
+    std::ofstream out(path);
+    return static_cast<bool>(out << text) && static_cast<bool>(out.flush());
+  }
+  std::string tmp = target.string() + ".tmp." + std::to_string(getpid());
+  std::ofstream out(tmp);
+  bool written = static_cast<bool>(out << text);
+  out.close();
+  if (written && std::rename(tmp.c_str(), target.c_str()) == 0) return true;
+  std::remove(tmp.c_str());
+  return false;
+}
+
+}  // namespace
+
 int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,
                    const std::string& results_path, double elapsed_s, std::uint64_t tasks,
                    const std::string& where) {
   nlohmann::ordered_json results = {
       {"job", program.job}, {"outputs", nlohmann::ordered_json::parse(outputs.to_json())}, {"stats", stats}};
-  if (!results_path.empty()) {
-    // Written whole or not at all: a temporary name beside it, then a rename.
-    std::string tmp = results_path + ".tmp." + std::to_string(getpid());
-    std::ofstream out(tmp);
-    bool written = static_cast<bool>(out << results.dump(2) << "\n");
-    out.close();
-    if (!written || std::rename(tmp.c_str(), results_path.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      std::cerr << program.job << ": error: cannot write results to " << results_path << "\n";
-      return 1;
-    }
+  if (!results_path.empty() && !write_results(results_path, results)) {
+    std::cerr << program.job << ": error: cannot write results to " << results_path << "\n";
+    return 1;
   }
   for (const auto& [key, value] : results["outputs"].items())
     std::cout << key << " = " << value.dump() << "\n";

@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -17,6 +18,7 @@
 
 using canary::rt::task_seed;
 using namespace canary::testing;
+namespace fs = std::filesystem;
 
 TEST_CASE("logistic regression equals a serial loop, for several partition and thread counts") {
   for (int partitions : {1, 3, 8})
@@ -231,6 +233,30 @@ TEST_CASE("a results file is written whole at the end, and an existing one is le
   CHECK(ok.exit_code == 0);
   CHECK(nlohmann::json::parse(slurp(path))["job"] == "kmeans");
   std::remove(path.c_str());
+}
+
+TEST_CASE("--results through a symbolic link, or to a pipe or the terminal, leaves the name as it was") {
+  fs::path dir = fs::temp_directory_path() / ("canary-results-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // A link to a file: the file gets the results, the link stays a link.
+  std::ofstream(dir / "real.json") << "earlier";
+  fs::create_symlink(dir / "real.json", dir / "link.json");
+  JobRun linked = finish_job(
+      start_job(CANARY_JOB_kmeans, {"--in-process", "--results=" + (dir / "link.json").string()}, false));
+  CHECK(linked.exit_code == 0);
+  CHECK(fs::is_symlink(dir / "link.json"));
+  CHECK(nlohmann::json::parse(slurp((dir / "real.json").string()))["job"] == "kmeans");
+  // A link to the job's standard output (what /dev/stdout is): written
+  // straight through it, as into /dev/null, where a rename would put a
+  // file in the device's place.
+  fs::create_symlink("/proc/self/fd/1", dir / "stdout");
+  JobRun through = finish_job(
+      start_job(CANARY_JOB_kmeans, {"--in-process", "--results=" + (dir / "stdout").string()}, false));
+  CHECK(through.exit_code == 0);
+  CHECK(through.out.find("\"job\": \"kmeans\"") != std::string::npos);
+  CHECK(fs::is_symlink(dir / "stdout"));
+  fs::remove_all(dir);
 }
 
 TEST_CASE("a scatter's combine function merges what one task sends one destination, in every mode") {
