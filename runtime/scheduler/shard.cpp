@@ -125,6 +125,7 @@ void Shard::loop() {
       }
     }
     unroll();
+    if (!catch_ups_.empty()) catch_up();
     if constexpr (Policy::kCentral) {
       hold_for_launch();
       if (!made_ready_.empty()) report_to_central({});

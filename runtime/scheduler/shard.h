@@ -195,7 +195,7 @@ class Shard {
   void loop();
   template <class Policy>
   void run(TaskRef t);
-  bool finished() const { return unrolled_ && window_.empty() && replays_.empty(); }
+  bool finished() const { return unrolled_ && window_.empty() && replays_.empty() && catch_ups_.empty(); }
   void set_at_end(bool at_end);
 
   // Issuing (shard.cpp).
@@ -247,6 +247,8 @@ class Shard {
   void take_pending(std::uint64_t key, Inbound& inbound, int g, int i, Version version,
                     std::vector<Message>& out);
   void install(Install x);
+  void add_tasks_on(Issued* in, int g, int i);
+  void catch_up();
   Issued* replay_of(const StageInstance& instance);
   void retire_replay(Issued* in);
   void forget_inbound(const Issued* in);
@@ -307,6 +309,18 @@ class Shard {
   static constexpr std::size_t kRetiredKept = 64;
   std::map<std::uint64_t, std::unique_ptr<Issued>> replays_;    // made again by install(), by seq
   std::map<std::pair<int, std::uint64_t>, Issued*> replay_at_;  // (dataset, access number) -> replay
+  // A partition that arrived behind the window (see install()): the
+  // instances it has yet to run before the window's front, made again a
+  // window's worth at a time as it runs them. Partitions that never wait
+  // for each other drift millions of instances apart; making them all at
+  // once took gigabytes and stopped the shard for seconds.
+  struct CatchUp {
+    int group, partition;
+    Unroller cursor;      // the next instance to make again
+    std::uint64_t until;  // the window's front when it arrived: the window has its tasks from there
+  };
+  std::vector<CatchUp> catch_ups_;
+  StageInstance caught_up_;  // reused by catch_up()
   Fifo<TaskRef> ready_;
   std::unordered_map<std::uint64_t, Inbound> inbound_;
   std::unordered_map<std::uint64_t, Issued*> awaiting_;  // instances that wait for messages, by inbound key

@@ -102,6 +102,9 @@ void Shard::release(const Release& r) {
   for (auto& [key, inbound] : inbound_) take_pending(key, inbound, g, i, r.version, h.pending);
   held_[g][i] = 0;
   mine_[g].erase(std::find(mine_[g].begin(), mine_[g].end(), i));
+  catch_ups_.erase(std::remove_if(catch_ups_.begin(), catch_ups_.end(),
+                                  [&](const CatchUp& c) { return c.group == g && c.partition == i; }),
+                   catch_ups_.end());
   ready_.keep_if([&](const TaskRef& t) {
     bool on = false;
     for_slots_on(*t.instance, g, i, [&](int slot, int) { on |= slot == t.slot; });
@@ -169,7 +172,8 @@ void Shard::take_pending(std::uint64_t key, Inbound& inbound, int g, int i, Vers
 // Migration, step 4: the partitions join this shard where they left off.
 // Instances not issued here yet will include them; those issued already get
 // their tasks added, and those retired already are made again from the
-// unrolling's checkpoints (with the signals this shard has seen).
+// unrolling's checkpoints (with the signals this shard has seen), a
+// window's worth at a time (catch_up()).
 void Shard::install(Install x) {
   int g = x.which.group.value(), i = x.which.partition.value();
   held_[g][i] = 1;
@@ -184,21 +188,43 @@ void Shard::install(Install x) {
       if (u.accesses(d.dataset) > d.accesses) return false;
     return true;
   };
-  auto from = std::find_if(checkpoints_.rbegin(), checkpoints_.rend(), before);
-  Unroller replay = *from;  // checkpoints_.front() is the start, before everything
+  // checkpoints_.front() is the start, before everything.
+  const Unroller& from = *std::find_if(checkpoints_.rbegin(), checkpoints_.rend(), before);
   std::uint64_t first_in_window = window_.empty() ? issued() : window_.front()->seq;
-  StageInstance instance;
-  while (replay.issued() < issued() && replay.next(instance, signals_) == Unroller::Next::Instance) {
-    for_slots_on(instance, g, i, [&](int slot, int d) {
-      if (instance.position_of(d) < done_[d][i]) return;  // it ran where the partitions came from
-      Issued* in = instance.seq >= first_in_window ? window_[instance.seq - first_in_window].get()
-                                                   : replay_of(instance);
-      if (in->slots[slot] != kAbsent) return;
-      bool was_complete = in->complete();
-      add_slot(in, slot);
-      if (!in->replay && was_complete) ++unfinished_;
-      try_spawn(in, slot);
-    });
+  for (auto& in : window_) add_tasks_on(in.get(), g, i);
+  if (from.issued() < first_in_window) catch_ups_.push_back({g, i, from, first_in_window});
+  catch_up();
+}
+
+// The tasks `in` has on partition i of group g, unless they ran where the
+// partition came from.
+void Shard::add_tasks_on(Issued* in, int g, int i) {
+  for_slots_on(*in, g, i, [&](int slot, int d) {
+    if (in->position_of(d) < done_[d][i] || in->slots[slot] != kAbsent) return;
+    bool was_complete = in->complete();
+    add_slot(in, slot);
+    if (!in->replay && was_complete) ++unfinished_;
+    try_spawn(in, slot);
+  });
+}
+
+// Makes again the instances partitions that arrived behind the window have
+// yet to run, while fewer than a window's worth wait to run.
+void Shard::catch_up() {
+  auto budget = static_cast<std::size_t>(env_.config.window);
+  for (auto c = catch_ups_.begin(); c != catch_ups_.end();) {
+    bool more = true;
+    while (replays_.size() < budget && (more = c->cursor.issued() < c->until)) {
+      if (c->cursor.next(caught_up_, signals_) != Unroller::Next::Instance) {
+        more = false;  // cannot happen before the window: this shard has unrolled past it
+        break;
+      }
+      for_slots_on(caught_up_, c->group, c->partition, [&](int, int d) {
+        if (caught_up_.position_of(d) >= done_[d][c->partition])
+          add_tasks_on(replay_of(caught_up_), c->group, c->partition);
+      });
+    }
+    c = more ? std::next(c) : catch_ups_.erase(c);
   }
 }
 
@@ -216,7 +242,15 @@ Shard::Issued* Shard::replay_of(const StageInstance& instance) {
 
 void Shard::retire_replay(Issued* in) {
   for (const auto& [d, position] : in->positions) replay_at_.erase({d, position});
-  forget_inbound(in);
+  // A partition still catching up makes this instance again for its own
+  // tasks, and they need what arrived for it (a broadcast's value, say).
+  bool made_again = std::any_of(catch_ups_.begin(), catch_ups_.end(),
+                                [&](const CatchUp& c) { return c.cursor.issued() <= in->seq; });
+  if (!made_again) {
+    forget_inbound(in);
+  } else if (in->waits) {
+    awaiting_.erase(inbound_key(in));
+  }
   replays_.erase(in->seq);
 }
 

@@ -16,7 +16,7 @@ bool Shard::pass_cut() {
     written_.clear();
     return true;
   }
-  if (window_.empty() && replays_.empty()) write_snapshot();
+  if (window_.empty() && replays_.empty() && catch_ups_.empty()) write_snapshot();
   return false;
 }
 

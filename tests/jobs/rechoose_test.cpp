@@ -21,9 +21,8 @@ TEST_CASE(
   long want = 0;
   for (int r = 0; r < rounds; ++r) want = (want + 3) ^ 5;
   // Without the balancer: with another process on one core it moved a group
-  // early in some runs, and this job of independent partitions then took 4
-  // to 5 times as long (a known cost of migrating such jobs), past the
-  // decision this test is about.
+  // early in some runs, and the task times the decision reads then mix the
+  // move's catching up into the first iterations.
   JobRun r = run_ok(CANARY_JOB_small_tasks,
                     {"--workers=2", "--threads=1", "--no-balance", "--rounds=" + std::to_string(rounds)});
   CAPTURE(r.err);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@ struct JobRun {
   std::string out;
   std::string err;
   nlohmann::json results;  // --results, when the job wrote it
+  long max_rss_kb = 0;     // the largest resident set of the process and the children it waited for
 };
 
 inline std::string slurp(const std::string& path) {
@@ -59,7 +61,9 @@ inline JobRun finish_job(const JobProcess& p) {
   JobRun run;
   if (p.pid > 0) {
     int status = 0;
-    waitpid(p.pid, &status, 0);
+    rusage usage{};
+    wait4(p.pid, &status, 0, &usage);
+    run.max_rss_kb = usage.ru_maxrss;
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   run.out = slurp(p.base + ".out");
