@@ -46,6 +46,12 @@ Result<std::optional<Credentials>> cluster_credentials(const Flags& f, bool cont
   return std::optional<Credentials>(Credentials::of_cluster(std::move(keys).value()));
 }
 
+// " (its count is NAME)" when the graph gives a count as an expression of
+// the parameters, not a number.
+std::string count_source(const nlohmann::json& count) {
+  return count.is_string() ? " (its count is " + count.get<std::string>() + ")" : "";
+}
+
 // The partition counts the parameters give, refused here, by the one
 // process that has the parameters, before any worker starts.
 Status check_counts(const Program& program, const void* params) {
@@ -55,21 +61,18 @@ Status check_counts(const Program& program, const void* params) {
   for (std::size_t d = 0; d < partitions.size(); ++d) {
     if (partitions[d] >= 1 && partitions[d] <= kMaxPartitions) continue;
     if (program.datasets[d].automatic) continue;  // chosen once the workers are known
-    const nlohmann::json& count = graph["datasets"][d]["partitions"];
-    std::string from = count.is_string() ? " (its count is " + count.get<std::string>() + ")" : "";
     return Status::error("dataset '" + program.datasets[d].name + "' would have " +
-                         std::to_string(partitions[d]) + " partitions" + from + "; it needs from 1 to " +
+                         std::to_string(partitions[d]) + " partitions" +
+                         count_source(graph["datasets"][d]["partitions"]) + "; it needs from 1 to " +
                          std::to_string(kMaxPartitions));
   }
   for (std::size_t b = 0; b < program.blocks.size() && b < loops.size(); ++b) {
     if (program.blocks[b].kind != BlockKind::Loop || loops[b] >= 0) continue;
     const nlohmann::json& block = graph["blocks"][b];
-    std::string from =
-        block["count"].is_string() ? " (its count is " + block["count"].get<std::string>() + ")" : "";
     std::string at = std::filesystem::path(block["loc"]["file"].get<std::string>()).filename().string() +
                      ":" + std::to_string(block["loc"]["line"].get<int>());
-    return Status::error("the loop at " + at + " would run " + std::to_string(loops[b]) + " times" + from +
-                         "; it needs a count of 0 or more");
+    return Status::error("the loop at " + at + " would run " + std::to_string(loops[b]) + " times" +
+                         count_source(block["count"]) + "; it needs a count of 0 or more");
   }
   return Status::fine();
 }
