@@ -136,12 +136,14 @@ int run_in_process(const Program& program, void* params, const InProcessOptions&
     });
   show_progress(program, params, options, schedulers, finished);
   for (std::thread& t : running) t.join();
+  if (failure.empty()) {
+    Status committed = commit_files(program, params);  // the part files' commit protocol, step 3
+    if (!committed.ok()) failure = committed.why();
+  }
   if (!failure.empty()) {
-    abandon_files(program, params);
+    abandon_files(program, params);  // as the controller's fail(): nothing can take the job on
     throw std::runtime_error(failure);
   }
-  Status committed = commit_files(program, params);  // the part files' commit protocol, step 3
-  if (!committed.ok()) throw std::runtime_error(committed.why());
 
   double elapsed = 0;
   std::vector<WorkerSummary> summaries;

@@ -187,6 +187,22 @@ TEST_CASE("Split::fail names the file and the line, counted from the file's star
   fs::remove_all(dir);
 }
 
+TEST_CASE("a commit that fails leaves no part files of the run behind, in every mode") {
+  fs::path dir = fresh_dir("uncommitted"), in = dir / "in.txt", out = dir / "out";
+  write_file(in, "a\nb\n");
+  // A directory where the first part file goes: the rename onto it fails.
+  fs::create_directories(out / "part-00000" / "kept");
+  for (const std::vector<std::string>& mode : {std::vector<std::string>{"--in-process"}, {}}) {
+    JobRun r = copy_lines(mode, in, out, 2);
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("cannot be committed") != std::string::npos);
+    CHECK_FALSE(fs::exists(out / "_temporary"));
+    CHECK(fs::exists(out / "part-00000" / "kept"));
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("fewer partitions than the last run: the output holds only this run's part files") {
   fs::path dir = fresh_dir("shrink"), in = dir / "in.txt", out = dir / "out";
   write_file(in, "a\nb\nc\nd\n");
