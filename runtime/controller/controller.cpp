@@ -790,11 +790,7 @@ class Controller {
     published_ = Clock::now();
     JobStatus s = status(state);
     if (http_) http_->publish(status_json(s).dump(), prometheus_text(s));
-    if (ended) {
-      progress_.end(progress_text(s));
-    } else {
-      progress_.show(progress_text(s));
-    }
+    progress_.update(progress_text(s), ended);
   }
 
   // Anything else the controller says on stderr goes through here.

@@ -280,4 +280,12 @@ void ProgressLine::end(const std::string& text) {
   drawn_ = false;
 }
 
+void ProgressLine::update(const std::string& text, bool ended) {
+  if (ended) {
+    end(text);
+  } else {
+    show(text);
+  }
+}
+
 }  // namespace canary::rt

@@ -104,6 +104,8 @@ class ProgressLine {
   // The job has ended: on a terminal `text` is drawn a last time and stays;
   // in a log the summary line that follows says it all.
   void end(const std::string& text);
+  // show() while the job runs, end() once it has ended.
+  void update(const std::string& text, bool ended);
 
  private:
   bool enabled_;

@@ -84,11 +84,7 @@ void show_progress(const Program& program, const void* params, const InProcessOp
     rate.add(s.elapsed_s, s.tasks, 0, 0);
     s.tasks_per_s = rate.tasks_per_s();
     combine_stage_progress(program, per_run, loop_counts, stages, s);
-    if (done) {
-      progress.end(progress_text(s));
-    } else {
-      progress.show(progress_text(s));
-    }
+    progress.update(progress_text(s), done);
   }
 }
 
