@@ -1,5 +1,6 @@
 #include "core/results.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -48,19 +49,50 @@ nlohmann::ordered_json stats_json(const Program& program, const void* params, do
           {"dataset_partitions", by_dataset}};
 }
 
+std::string results_target(const std::string& path) {
+  constexpr int kMaxLinks = 40;  // as the kernel's ELOOP: a loop of links is left to fail when opened
+  fs::path target = path;
+  std::error_code error;
+  for (int links = 0; links < kMaxLinks && fs::is_symlink(target, error); ++links) {
+    if (fs::exists(target, error)) {
+      fs::path real = fs::canonical(target, error);
+      return error ? path : real.string();  // /dev/stdout on a pipe has no path: written through
+    }
+    fs::path next = fs::read_symlink(target, error);  // dangling: the file it would create
+    if (error) break;
+    target = next.is_absolute() ? next : target.parent_path() / next;
+  }
+  return target.string();
+}
+
 namespace {
+
+// The job's standard output or error when it goes to the file `target`
+// (--results /dev/stdout > FILE), or null.
+std::ostream* standard_stream_to(const fs::path& target) {
+  struct stat named {};
+  if (::stat(target.c_str(), &named) != 0) return nullptr;
+  for (auto [fd, stream] : {std::pair<int, std::ostream*>{1, &std::cout}, {2, &std::cerr}}) {
+    struct stat standard {};
+    if (::fstat(fd, &standard) == 0 && named.st_dev == standard.st_dev && named.st_ino == standard.st_ino)
+      return stream;
+  }
+  return nullptr;
+}
 
 // A file is written whole or not at all: a temporary name beside it, then a
 // rename, beside the file a symbolic link names. Anything else (/dev/null,
-// /dev/stdout, a pipe) is written straight to: a rename would put a file in
-// its place.
+// /dev/stdout, a pipe) is written straight to, and the file the job's
+// standard output or error goes to through that stream: a rename would put
+// a file in its place.
 bool write_results(const std::string& path, const nlohmann::ordered_json& results) {
   std::string text = results.dump(2) + "\n";
   std::error_code error;
-  fs::path target = path;
-  if (fs::is_symlink(target, error)) target = fs::canonical(target, error);
-  if (error || (fs::exists(target, error) && !fs::is_regular_file(target, error))) {
-    std::ofstream out(path);
+  fs::path target = results_target(path);
+  if (std::ostream* stream = standard_stream_to(target))
+    return static_cast<bool>(*stream << text) && static_cast<bool>(stream->flush());
+  if (fs::exists(target, error) && !fs::is_regular_file(target, error)) {
+    std::ofstream out(target);
     return static_cast<bool>(out << text) && static_cast<bool>(out.flush());
   }
   std::string tmp = target.string() + ".tmp." + std::to_string(getpid());

@@ -27,6 +27,11 @@ struct WorkerSummary {
 nlohmann::ordered_json stats_json(const Program& program, const void* params, double elapsed_s,
                                   const std::vector<WorkerSummary>& workers, int migrations);
 
+// Where results written to `path` go: the file its chain of symbolic links
+// ends at, one that does not exist yet included. The check of --results at
+// the start and the writer at the end agree on it.
+std::string results_target(const std::string& path);
+
 // Returns the exit code: 0, or 1 when the results file cannot be written.
 int report_results(const Program& program, const Outputs& outputs, const nlohmann::ordered_json& stats,
                    const std::string& results_path, double elapsed_s, std::uint64_t tasks,

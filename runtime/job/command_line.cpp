@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/autosize.h"
+#include "core/results.h"
 #include "store/snapshot.h"
 
 namespace canary::rt {
@@ -95,13 +96,14 @@ std::string not_empty(const char* flag, const std::string& text, const char* wha
 // after the job has run. Nothing is left behind by the check.
 std::string writable_results(const std::string& path) {
   if (path.empty()) return "--results needs a file name";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  std::string target = results_target(path);
+  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd >= 0) {
     ::close(fd);
-    ::unlink(path.c_str());
+    ::unlink(target.c_str());
     return "";
   }
-  if (errno == EEXIST) fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (errno == EEXIST) fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd >= 0) {
     ::close(fd);
     return "";

@@ -235,7 +235,9 @@ TEST_CASE("a results file is written whole at the end, and an existing one is le
   std::remove(path.c_str());
 }
 
-TEST_CASE("--results through a symbolic link, or to a pipe or the terminal, leaves the name as it was") {
+TEST_CASE(
+    "--results through a symbolic link (dangling too), or to a pipe or the terminal, leaves the name as it "
+    "was") {
   fs::path dir = fs::temp_directory_path() / ("canary-results-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -247,6 +249,14 @@ TEST_CASE("--results through a symbolic link, or to a pipe or the terminal, leav
   CHECK(linked.exit_code == 0);
   CHECK(fs::is_symlink(dir / "link.json"));
   CHECK(nlohmann::json::parse(slurp((dir / "real.json").string()))["job"] == "kmeans");
+  // A link to a file not made yet, through a relative link: the file is made.
+  fs::create_symlink("later.json", dir / "dangling.json");
+  fs::create_symlink("dangling.json", dir / "chain.json");
+  JobRun dangling = finish_job(
+      start_job(CANARY_JOB_kmeans, {"--in-process", "--results=" + (dir / "chain.json").string()}, false));
+  CHECK(dangling.exit_code == 0);
+  CHECK(fs::is_symlink(dir / "chain.json"));
+  CHECK(nlohmann::json::parse(slurp((dir / "later.json").string()))["job"] == "kmeans");
   // A link to the job's standard output (what /dev/stdout is): written
   // straight through it, as into /dev/null, where a rename would put a
   // file in the device's place.
@@ -255,6 +265,7 @@ TEST_CASE("--results through a symbolic link, or to a pipe or the terminal, leav
       start_job(CANARY_JOB_kmeans, {"--in-process", "--results=" + (dir / "stdout").string()}, false));
   CHECK(through.exit_code == 0);
   CHECK(through.out.find("\"job\": \"kmeans\"") != std::string::npos);
+  CHECK(through.out.find("centroids = ") != std::string::npos);  // the outputs, printed after
   CHECK(fs::is_symlink(dir / "stdout"));
   fs::remove_all(dir);
 }
