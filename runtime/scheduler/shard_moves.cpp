@@ -251,7 +251,9 @@ void Shard::retire_replay(Issued* in) {
   } else if (in->waits) {
     awaiting_.erase(inbound_key(in));
   }
-  replays_.erase(in->seq);
+  auto owned = replays_.find(in->seq);
+  if (retired_.size() < kRetiredKept) retired_.push_back(std::move(owned->second));
+  replays_.erase(owned);
 }
 
 void Shard::forget_inbound(const Issued* in) {
