@@ -248,6 +248,7 @@ class Shard {
                     std::vector<Message>& out);
   void install(Install x);
   void add_tasks_on(Issued* in, int g, int i);
+  bool yet_to_run(const StageInstance& instance, int g, int i) const;
   void catch_up();
   Issued* replay_of(const StageInstance& instance);
   void retire_replay(Issued* in);

@@ -208,6 +208,13 @@ void Shard::add_tasks_on(Issued* in, int g, int i) {
   });
 }
 
+// Whether `instance` has a task on partition i of group g that has not run.
+bool Shard::yet_to_run(const StageInstance& instance, int g, int i) const {
+  bool yet = false;
+  for_slots_on(instance, g, i, [&](int, int d) { yet |= instance.position_of(d) >= done_[d][i]; });
+  return yet;
+}
+
 // Makes again the instances partitions that arrived behind the window have
 // yet to run, while fewer than a window's worth wait to run.
 void Shard::catch_up() {
@@ -219,10 +226,8 @@ void Shard::catch_up() {
         more = false;  // cannot happen before the window: this shard has unrolled past it
         break;
       }
-      for_slots_on(caught_up_, c->group, c->partition, [&](int, int d) {
-        if (caught_up_.position_of(d) >= done_[d][c->partition])
-          add_tasks_on(replay_of(caught_up_), c->group, c->partition);
-      });
+      if (yet_to_run(caught_up_, c->group, c->partition))
+        add_tasks_on(replay_of(caught_up_), c->group, c->partition);
     }
     c = more ? std::next(c) : catch_ups_.erase(c);
   }
@@ -244,8 +249,9 @@ void Shard::retire_replay(Issued* in) {
   for (const auto& [d, position] : in->positions) replay_at_.erase({d, position});
   // A partition still catching up makes this instance again for its own
   // tasks, and they need what arrived for it (a broadcast's value, say).
-  bool made_again = std::any_of(catch_ups_.begin(), catch_ups_.end(),
-                                [&](const CatchUp& c) { return c.cursor.issued() <= in->seq; });
+  bool made_again = std::any_of(catch_ups_.begin(), catch_ups_.end(), [&](const CatchUp& c) {
+    return c.cursor.issued() <= in->seq && yet_to_run(*in, c.group, c.partition);
+  });
   if (!made_again) {
     forget_inbound(in);
   } else if (in->waits) {
