@@ -306,14 +306,16 @@ class Controller {
         chaos_migration();
         last_chaos = Clock::now();
       }
-      bool balance_tick = seconds_since(last_balance) >= kBalanceSeconds;
-      if (may_move && balance_tick && may_rechoose_) rechoose();
-      // The rest of a decision goes as soon as the move before it is done.
-      if (may_move && options_.balance && (balance_tick || balancer_->moves_pending()))
-        // A move decided with others may find its group moved already.
-        if (auto move = balancer_->decide(); move && map_.owner_of(move->which) == move->from)
-          migrate(move->which, move->to);
-      if (may_move && balance_tick) last_balance = Clock::now();
+      if (may_move) {
+        bool balance_tick = seconds_since(last_balance) >= kBalanceSeconds;
+        if (balance_tick && may_rechoose_) rechoose();
+        // The rest of a decision goes as soon as the move before it is done.
+        if (options_.balance && (balance_tick || balancer_->moves_pending()))
+          // A move decided with others may find its group moved already.
+          if (auto move = balancer_->decide(); move && map_.owner_of(move->which) == move->from)
+            migrate(move->which, move->to);
+        if (balance_tick) last_balance = Clock::now();
+      }
       if (seconds_since(last_heartbeat) > 0.5) {
         send_to_running(msg::Heartbeat{WorkerId(0)});
         last_heartbeat = Clock::now();
