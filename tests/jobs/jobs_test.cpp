@@ -241,19 +241,20 @@ TEST_CASE(
   fs::path dir = fs::temp_directory_path() / ("canary-results-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  auto results_to = [](const fs::path& name) {
+    return finish_job(start_job(CANARY_JOB_kmeans, {"--in-process", "--results=" + name.string()}, false));
+  };
   // A link to a file: the file gets the results, the link stays a link.
   std::ofstream(dir / "real.json") << "earlier";
   fs::create_symlink(dir / "real.json", dir / "link.json");
-  JobRun linked = finish_job(
-      start_job(CANARY_JOB_kmeans, {"--in-process", "--results=" + (dir / "link.json").string()}, false));
+  JobRun linked = results_to(dir / "link.json");
   CHECK(linked.exit_code == 0);
   CHECK(fs::is_symlink(dir / "link.json"));
   CHECK(nlohmann::json::parse(slurp((dir / "real.json").string()))["job"] == "kmeans");
   // A link to a file not made yet, through a relative link: the file is made.
   fs::create_symlink("later.json", dir / "dangling.json");
   fs::create_symlink("dangling.json", dir / "chain.json");
-  JobRun dangling = finish_job(
-      start_job(CANARY_JOB_kmeans, {"--in-process", "--results=" + (dir / "chain.json").string()}, false));
+  JobRun dangling = results_to(dir / "chain.json");
   CHECK(dangling.exit_code == 0);
   CHECK(fs::is_symlink(dir / "chain.json"));
   CHECK(nlohmann::json::parse(slurp((dir / "later.json").string()))["job"] == "kmeans");
@@ -261,8 +262,7 @@ TEST_CASE(
   // straight through it, as into /dev/null, where a rename would put a
   // file in the device's place.
   fs::create_symlink("/proc/self/fd/1", dir / "stdout");
-  JobRun through = finish_job(
-      start_job(CANARY_JOB_kmeans, {"--in-process", "--results=" + (dir / "stdout").string()}, false));
+  JobRun through = results_to(dir / "stdout");
   CHECK(through.exit_code == 0);
   CHECK(through.out.find("\"job\": \"kmeans\"") != std::string::npos);
   CHECK(through.out.find("centroids = ") != std::string::npos);  // the outputs, printed after
