@@ -23,6 +23,12 @@ const std::set<std::string> kStatementCalls = {"dataset",   "transform",  "scatt
 // The canary::NAME function a call invokes, or "".
 std::string dsl_name(const CallExpr* call) {
   const FunctionDecl* f = call ? call->getDirectCallee() : nullptr;
+  // In a template, a call with dependent arguments is not resolved: its
+  // candidates say which function it names.
+  if (const auto* lookup =
+          call && !f ? dyn_cast<UnresolvedLookupExpr>(call->getCallee()->IgnoreImplicit()) : nullptr)
+    for (const NamedDecl* candidate : lookup->decls())
+      if ((f = candidate->getUnderlyingDecl()->getAsFunction())) break;
   if (!f || !f->getIdentifier()) return "";
   const auto* ns = dyn_cast<NamespaceDecl>(f->getDeclContext());
   if (!ns || ns->getName() != "canary" || !ns->getParent()->isTranslationUnit()) return "";
@@ -61,7 +67,7 @@ class Survey : public RecursiveASTVisitor<Survey> {
     if (sm_.isInSystemHeader(sm_.getExpansionLoc(call->getBeginLoc()))) return true;
     if (!statement_name(call).empty()) calls.push_back(call);
     if (is_output(call)) outputs.push_back(call);
-    if (dsl_name(call) == "hash_partition") keys.push_back(call);
+    if (call->getDirectCallee() && dsl_name(call) == "hash_partition") keys.push_back(call);
     return true;
   }
   bool VisitFunctionDecl(FunctionDecl* f) {
@@ -519,10 +525,10 @@ class Extractor {
   // How a stage calls its function: canary::Task& first for tasks, then each
   // read as const T& (or by value), each written dataset as T&.
   struct Expected {
-    enum class Pass { Handle, In, Out, Any } pass;
-    QualType type;  // null for Handle and Any
+    enum class Pass { Handle, In, Out, Of } pass;
+    QualType type;  // null for Handle; Of: the template's argument
     std::string spelled;
-    const char* handle = nullptr;  // Handle: the canary class passed by reference (Task, Split, Sink)
+    const char* handle = nullptr;  // Handle, Of: the canary class (template) passed by reference
   };
 
   std::vector<Expected> expected_parameters(const Stage& s) {
@@ -546,11 +552,13 @@ class Extractor {
       case StageKind::Scatter:
         task();
         for (DatasetId d : s.reads) in(d);
-        out.push_back({Expected::Pass::Any, {}, "canary::Emit<" + job_.datasets[s.scatter_to].type + ">&"});
+        out.push_back({Expected::Pass::Of, element_types_[s.scatter_to],
+                       "canary::Emit<" + job_.datasets[s.scatter_to].type + ">&", "Emit"});
         break;
       case StageKind::Gather:
         task();
-        out.push_back({Expected::Pass::Any, {}, "canary::Chunks<" + job_.datasets[s.writes[0]].type + ">&"});
+        out.push_back({Expected::Pass::Of, element_types_[s.writes[0]],
+                       "canary::Chunks<" + job_.datasets[s.writes[0]].type + ">&", "Chunks"});
         inout(s.writes[0]);
         break;
       case StageKind::Reduce:
@@ -580,8 +588,6 @@ class Extractor {
     QualType bare = param.getNonReferenceType();
     QualType canonical = bare.getCanonicalType();
     switch (want.pass) {
-      case Expected::Pass::Any:
-        return true;
       case Expected::Pass::Handle: {
         const auto* record = canonical->getAsCXXRecordDecl();
         return param->isLValueReferenceType() && record && record->getName() == want.handle;
@@ -591,6 +597,12 @@ class Extractor {
         return !param->isReferenceType() || canonical.isConstQualified();
       case Expected::Pass::Out:
         return param->isLValueReferenceType() && !canonical.isConstQualified() && canonical == want.type;
+      case Expected::Pass::Of: {
+        const auto* of = dyn_cast_or_null<ClassTemplateSpecializationDecl>(canonical->getAsCXXRecordDecl());
+        return param->isLValueReferenceType() && of && of->getName() == want.handle &&
+               of->getTemplateArgs().size() == 1 &&
+               of->getTemplateArgs()[0].getAsType().getCanonicalType() == want.type;
+      }
     }
     return false;
   }
