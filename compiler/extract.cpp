@@ -86,6 +86,27 @@ class Survey : public RecursiveASTVisitor<Survey> {
   const SourceManager& sm_;
 };
 
+// The variables of static or thread storage a function's body uses that it
+// could change: each worker process has its own, so what a task writes
+// there, tasks elsewhere do not see.
+class SharedVariables : public RecursiveASTVisitor<SharedVariables> {
+ public:
+  explicit SharedVariables(const SourceManager& sm) : sm_(sm) {}
+  bool VisitDeclRefExpr(DeclRefExpr* ref) {
+    const auto* var = dyn_cast<VarDecl>(ref->getDecl());
+    if (!var || !var->hasGlobalStorage() || var->isConstexpr() || var->getType().isConstQualified() ||
+        sm_.isInSystemHeader(sm_.getExpansionLoc(var->getLocation())))
+      return true;
+    if (seen_.insert(var).second) found.push_back(ref);
+    return true;
+  }
+  std::vector<const DeclRefExpr*> found;
+
+ private:
+  const SourceManager& sm_;
+  std::set<const VarDecl*> seen_;
+};
+
 class Extractor {
  public:
   Extractor(ASTContext& context, DiagnosticSink& sink)
@@ -488,6 +509,7 @@ class Extractor {
     if (const auto* ref = dyn_cast_or_null<DeclRefExpr>(e); ref && isa<FunctionDecl>(ref->getDecl())) {
       where = loc(ref->getBeginLoc());
       text = source_text(ref);
+      warn_shared_variables(cast<FunctionDecl>(ref->getDecl())->getBody(), s, role);
       return true;
     }
     const auto* lambda = dyn_cast_or_null<LambdaExpr>(e);
@@ -519,7 +541,20 @@ class Extractor {
                                  allowed);
       ok = false;
     }
+    warn_shared_variables(lambda->getBody(), s, role);
     return ok;
+  }
+
+  void warn_shared_variables(Stmt* body, const Stage& s, const char* role) {
+    if (!body) return;
+    SharedVariables shared(sm_);
+    shared.TraverseStmt(body);
+    for (const DeclRefExpr* ref : shared.found)
+      sink_.warning(loc(ref->getLocation()),
+                    std::string("the ") + role + " function of '" + s.name + "' uses '" +
+                        ref->getDecl()->getNameAsString() +
+                        "', a variable of static storage: every worker process has its own, so what one task "
+                        "writes there, tasks on other workers do not see; keep state in datasets");
   }
 
   // How a stage calls its function: canary::Task& first for tasks, then each
