@@ -222,7 +222,7 @@ class Controller {
     for (std::size_t w = 0; w < workers_.size(); ++w)
       if (!workers_[w].lost)
         send_start(w, static_cast<int>(w) == options_.stale_map_worker ? stale_map(w) : map_);
-    log() << "controller: started " << registered() << " worker(s)"
+    log() << "controller: the job runs on " << registered() << " worker(s)"
           << (store_ ? ", snapshots in " + store_->dir() : "") << "\n";
     running_since_ = Clock::now();
   }

@@ -297,6 +297,7 @@ int job_main(const Program& program, int argc, char** argv) {
         options.kill_at_snapshot = flags.kill_at_snapshot;
         options.kill_at_migration = flags.kill_at_migration;
         options.insecure = flags.insecure;
+        options.embedded = flags.parent > 0;
         Result<std::optional<Credentials>> keys = cluster_credentials(flags, false);
         if (!keys.ok()) return usage_error(program, keys.status());
         options.credentials = std::move(keys).value();

@@ -95,8 +95,10 @@ class Worker {
     // A lost controller can neither hear of a failure nor end the job: the
     // line above said all, and the worker exits at once.
     if (!failure.empty() && !told_to_stop_ && !controller_lost_) {
-      // Said before it is reported, so the controller's summary comes last.
-      std::cerr << "worker " << id_.value() << ": error: " << failure << "\n";
+      // For the worker's own log on a cluster; said before it is reported,
+      // so the controller's summary comes last. The embedded default's
+      // controller writes to the same terminal.
+      if (!options_.embedded) std::cerr << "worker " << id_.value() << ": error: " << failure << "\n";
       send(msg::Failure{id_, failure});
       await_shutdown();
     }

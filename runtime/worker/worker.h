@@ -26,6 +26,7 @@ struct WorkerOptions {
   std::string listen;                      // where to bind the data socket; empty: any free port
   std::optional<Credentials> credentials;  // see auth.h; none: no authentication
   bool insecure = false;                   // without keys, may listen beyond loopback
+  bool embedded = false;                   // the embedded default's: its controller says what failed
   double slowdown = 1;                     // tests: task bodies take this many times as long
   // Fault tests: the worker kills itself (SIGKILL) once its shards have
   // written their first partition of this snapshot, or on receiving this

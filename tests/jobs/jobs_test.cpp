@@ -181,6 +181,12 @@ TEST_CASE("the job binary's command line") {
     JobRun r = run_job(CANARY_JOB_failing_task, {"--threads=2", "--in-process"});
     CHECK(r.exit_code == 1);
     CHECK(r.err == "failing_task: error: stage 'work', partition 2: partition 2 is bad\n");
+    // Worker processes: the controller's line, said once.
+    r = run_job(CANARY_JOB_failing_task, {"--threads=2", "--workers=2"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(": error: ") == r.err.rfind(": error: "));
+    CHECK(r.err.find("failing_task: error: worker ") != std::string::npos);
+    CHECK(r.err.find(": stage 'work', partition 2: partition 2 is bad\n") != std::string::npos);
   }
   SUBCASE("stats say how many tasks ran, per worker") {
     JobRun r = run_ok(CANARY_JOB_logistic_regression,

@@ -83,7 +83,7 @@ TEST_CASE("a job on three hosts over ssh gives the serial answer, each host logg
   for (const json& w : r["stats"]["workers"]) pinned.insert(w["cpus"].get<std::vector<int>>());
   CHECK(pinned == std::multiset<std::vector<int>>{{}, {1}});
   CHECK(run.out.rfind("weights = [", 0) == 0);  // the outputs as they are
-  CHECK(run.err.find("[" + hosts.net + "1] controller: started 2 worker(s)") != std::string::npos);
+  CHECK(run.err.find("[" + hosts.net + "1] controller: the job runs on 2 worker(s)") != std::string::npos);
   CHECK(leftovers(hosts).empty());
 }
 
