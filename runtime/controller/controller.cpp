@@ -357,8 +357,8 @@ class Controller {
     if (auto* t = std::get_if<msg::TaskReport>(&e); t && options_.central_dispatch) dispatch(w, *t);
     if (auto* d = std::get_if<msg::Done>(&e); current(d)) {  // again after a migration brought it more
       info.done = true;
-      info.summary = {d->tasks, d->scheduler_cpu_s, d->task_cpu_s,     d->forwarded,
-                      d->held,  d->process_cpu_s,   info.summary.cpus, info.summary.numa_node};
+      info.summary = {d->tasks,  d->scheduler_cpu_s, d->task_cpu_s,     d->forwarded,          d->held,
+                      d->unused, d->process_cpu_s,   info.summary.cpus, info.summary.numa_node};
       add_outputs(d->outputs);
     }
   }

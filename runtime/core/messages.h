@@ -122,6 +122,9 @@ struct RunStats {
   // messaging) and inside them.
   double scheduler_cpu_s = 0;
   double task_cpu_s = 0;
+  // What arrived for the shards' partitions and was never used, when they
+  // ran to the end: 0, unless a message went astray.
+  std::uint64_t unused_messages = 0;
 };
 
 }  // namespace canary::rt

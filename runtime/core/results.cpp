@@ -29,6 +29,7 @@ nlohmann::ordered_json stats_json(const Program& program, const void* params, do
     total.task_cpu_s += w.task_cpu_s;
     total.forwarded += w.forwarded;
     total.held += w.held;
+    total.unused += w.unused;
     per_worker.push_back(w.tasks);
     placement.push_back({{"id", placement.size()},
                          {"tasks", w.tasks},
@@ -44,6 +45,7 @@ nlohmann::ordered_json stats_json(const Program& program, const void* params, do
           {"scheduler_ns_per_task", total.tasks ? total.scheduler_cpu_s * 1e9 / total.tasks : 0.0},
           {"forwarded", total.forwarded},
           {"held", total.held},
+          {"unused_messages", total.unused},
           {"migrations", migrations},
           {"partitions", automatic},
           {"dataset_partitions", by_dataset}};

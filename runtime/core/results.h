@@ -16,6 +16,7 @@ struct WorkerSummary {
   double task_cpu_s = 0;        // time inside task bodies
   std::uint64_t forwarded = 0;  // message parts passed on to their owner
   std::uint64_t held = 0;       // message parts kept until the map caught up
+  std::uint64_t unused = 0;     // what arrived and was never used, at the end (RunStats)
   double process_cpu_s = 0;     // the worker process's, I/O thread included (when it says)
   std::vector<int> cpus;        // its compute threads' CPUs; empty: not pinned
   int numa_node = -1;           // the NUMA node they are, or -1

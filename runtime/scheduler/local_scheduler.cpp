@@ -108,6 +108,7 @@ struct LocalScheduler::Impl {
       stats.tasks_per_thread.push_back(s->tasks());
       stats.task_cpu_s += s->body_ticks() / hz;
       thread_cpu += s->thread_cpu_s();
+      stats.unused_messages += s->unused_at_end();
       stats.stage_instances = s->stage_instances();
     }
     stats.scheduler_cpu_s = std::max(0.0, thread_cpu - stats.task_cpu_s);

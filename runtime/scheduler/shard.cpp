@@ -142,6 +142,7 @@ void Shard::loop() {
       continue;
     }
     if (finished()) {
+      unused_at_end_.store(inbound_.size(), std::memory_order_relaxed);
       if (!env_.config.until_ended) {
         life.shard_is(Lifecycle::ShardIs::Finished);
         return;

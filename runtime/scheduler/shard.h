@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -98,6 +99,9 @@ class Shard {
   double thread_cpu_s() const;
   std::uint64_t body_ticks() const { return body_ticks_.load(std::memory_order_relaxed); }
   std::uint64_t stage_instances() const { return issued(); }
+  // RunStats::unused_messages: what arrived and was not used, the last time
+  // this shard had run everything it holds.
+  std::uint64_t unused_at_end() const { return unused_at_end_.load(std::memory_order_relaxed); }
   // This shard's part of LocalScheduler::stage_progress().
   StageProgress stage_run(int stage) const;
   // The ticks the running task, if any, has taken so far on `work`'s
@@ -253,6 +257,10 @@ class Shard {
   Issued* replay_of(const StageInstance& instance);
   void retire_replay(Issued* in);
   void forget_inbound(const Issued* in);
+  std::optional<std::uint64_t> retired_instance(std::uint64_t key, const Inbound& inbound) const;
+  void forget_inbound_no_one_needs();
+  bool no_one_needs(std::uint64_t key, const Inbound& inbound) const;
+  void forget_unawaited(std::uint64_t key);
   void hold_for_launch();
   void launch(const Launch& l);
   void report_to_central(const std::vector<TaskId>& finished);
@@ -319,9 +327,13 @@ class Shard {
     int group, partition;
     Unroller cursor;      // the next instance to make again
     std::uint64_t until;  // the window's front when it arrived: the window has its tasks from there
+    bool will_make(std::uint64_t seq) const { return cursor.issued() <= seq && seq < until; }
   };
   std::vector<CatchUp> catch_ups_;
   StageInstance caught_up_;  // reused by catch_up()
+  // What arrived for a retired replay and is kept for a catch-up that makes
+  // the instance again: inbound key -> the instance's seq.
+  std::unordered_map<std::uint64_t, std::uint64_t> kept_for_catch_ups_;
   Fifo<TaskRef> ready_;
   std::unordered_map<std::uint64_t, Inbound> inbound_;
   std::unordered_map<std::uint64_t, Issued*> awaiting_;  // instances that wait for messages, by inbound key
@@ -343,6 +355,7 @@ class Shard {
   std::vector<StageRun> stage_runs_;
   std::atomic<std::uint64_t> tasks_{0};
   std::atomic<std::uint64_t> body_ticks_{0};
+  std::atomic<std::uint64_t> unused_at_end_{0};
   std::atomic<double> thread_cpu_s_{0};
   double cpu_start_ = 0;
   clockid_t cpu_clock_{};

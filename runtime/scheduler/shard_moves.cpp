@@ -2,6 +2,7 @@
 // leaving and arriving (migration, steps 2 to 4 of docs/runtime.md), and
 // central dispatch's launches.
 #include <algorithm>
+#include <optional>
 
 #include "scheduler/shard.h"
 
@@ -58,7 +59,12 @@ void Shard::handle(Message m) {
       break;
   }
   auto it = awaiting_.find(m.seq.value());
-  if (it == awaiting_.end()) return;
+  if (it == awaiting_.end()) {
+    // Late, for an instance every partition here has run: a copy of what a
+    // handover brought.
+    if (no_one_needs(m.seq.value(), in)) forget_unawaited(m.seq.value());
+    return;
+  }
   // Only the tasks this message may have made ready: trying every task of
   // the instance on every message cost a reduce over P partitions P^2.
   Issued* waiting = it->second;
@@ -105,6 +111,7 @@ void Shard::release(const Release& r) {
   catch_ups_.erase(std::remove_if(catch_ups_.begin(), catch_ups_.end(),
                                   [&](const CatchUp& c) { return c.group == g && c.partition == i; }),
                    catch_ups_.end());
+  forget_inbound_no_one_needs();
   ready_.keep_if([&](const TaskRef& t) {
     bool on = false;
     for_slots_on(*t.instance, g, i, [&](int slot, int) { on |= slot == t.slot; });
@@ -142,7 +149,18 @@ void Shard::take_pending(std::uint64_t key, Inbound& inbound, int g, int i, Vers
   const StageInfo& s = plan_.stage(inbound.stage);
   auto waiting = awaiting_.find(key);
   const Issued* in = waiting == awaiting_.end() ? nullptr : waiting->second;
-  auto used = [&](int slot) { return in && in->slots[slot] == kDone; };
+  auto catching_up_to = [&](std::uint64_t seq) {
+    return std::any_of(catch_ups_.begin(), catch_ups_.end(), [&](const CatchUp& c) {
+      return c.group == g && c.partition == i && c.will_make(seq);
+    });
+  };
+  // Partition i has used it when its task ran here, or ran before the
+  // partition came (no task of it in an instance it is not catching up to).
+  std::optional<std::uint64_t> retired = retired_instance(key, inbound);
+  auto used = [&](int slot) {
+    if (!in) return retired && !catching_up_to(*retired);
+    return in->slots[slot] == kDone || (in->slots[slot] == kAbsent && !catching_up_to(in->seq));
+  };
   if (s.kind == StageKind::Scatter && program_.group_of[s.to] == g) {
     auto chunks = inbound.chunks.find(i);
     if (chunks == inbound.chunks.end()) return;
@@ -153,7 +171,7 @@ void Shard::take_pending(std::uint64_t key, Inbound& inbound, int g, int i, Vers
       }
     inbound.chunks.erase(chunks);
   } else if (s.kind == StageKind::Reduce && program_.group_of[s.writes[0]] == g && i == 0) {
-    if (!in || !used(in->main_tasks))
+    if (!used(in ? in->main_tasks : 0))
       for (auto& [sender, value] : inbound.inputs) {
         Message& m =
             out.emplace_back(Message::Kind::ReduceInput, Seq(key), inbound.stage, PartitionIndex(sender));
@@ -219,6 +237,7 @@ bool Shard::yet_to_run(const StageInstance& instance, int g, int i) const {
 // yet to run, while fewer than a window's worth wait to run.
 void Shard::catch_up() {
   auto budget = static_cast<std::size_t>(env_.config.window);
+  std::size_t catching_up = catch_ups_.size();
   for (auto c = catch_ups_.begin(); c != catch_ups_.end();) {
     bool more = true;
     while (replays_.size() < budget && (more = c->cursor.issued() < c->until)) {
@@ -231,6 +250,7 @@ void Shard::catch_up() {
     }
     c = more ? std::next(c) : catch_ups_.erase(c);
   }
+  if (catch_ups_.size() < catching_up) forget_inbound_no_one_needs();
 }
 
 Shard::Issued* Shard::replay_of(const StageInstance& instance) {
@@ -250,12 +270,13 @@ void Shard::retire_replay(Issued* in) {
   // A partition still catching up makes this instance again for its own
   // tasks, and they need what arrived for it (a broadcast's value, say).
   bool made_again = std::any_of(catch_ups_.begin(), catch_ups_.end(), [&](const CatchUp& c) {
-    return c.cursor.issued() <= in->seq && yet_to_run(*in, c.group, c.partition);
+    return c.will_make(in->seq) && yet_to_run(*in, c.group, c.partition);
   });
   if (!made_again) {
     forget_inbound(in);
   } else if (in->waits) {
     awaiting_.erase(inbound_key(in));
+    kept_for_catch_ups_[inbound_key(in)] = in->seq;
   }
   auto owned = replays_.find(in->seq);
   if (retired_.size() < kRetiredKept) retired_.push_back(std::move(owned->second));
@@ -266,6 +287,51 @@ void Shard::forget_inbound(const Issued* in) {
   if (!in->waits) return;
   awaiting_.erase(inbound_key(in));
   inbound_.erase(inbound_key(in));
+  kept_for_catch_ups_.erase(inbound_key(in));
+}
+
+// The instance `inbound` arrived for, if this shard has retired it. A
+// scatter's chunks are keyed by the scatter's instance: the gather that takes
+// them may not be issued yet.
+std::optional<std::uint64_t> Shard::retired_instance(std::uint64_t key, const Inbound& inbound) const {
+  auto kept = kept_for_catch_ups_.find(key);
+  if (kept != kept_for_catch_ups_.end()) return kept->second;
+  std::uint64_t front = window_.empty() ? issued() : window_.front()->seq;
+  if (plan_.stage(inbound.stage).kind != StageKind::Scatter && key < front) return key;
+  return std::nullopt;
+}
+
+// What arrived for instances this shard retired, kept for partitions
+// catching up (install()), is needed by no one once no catch-up will make
+// them again; nor is a broadcast's value once its group has left. Called
+// when catch-ups end or leave (migration, step 2).
+void Shard::forget_inbound_no_one_needs() {
+  for (auto it = inbound_.begin(); it != inbound_.end();) {
+    if (awaiting_.count(it->first) != 0 || !no_one_needs(it->first, it->second)) {
+      ++it;
+      continue;
+    }
+    forget_unawaited((it++)->first);
+  }
+}
+
+void Shard::forget_unawaited(std::uint64_t key) {
+  kept_for_catch_ups_.erase(key);
+  inbound_.erase(key);
+}
+
+// Whether what arrived under `key`, waited for by no instance, is for no
+// partition here either.
+bool Shard::no_one_needs(std::uint64_t key, const Inbound& inbound) const {
+  if (inbound.chunks.empty() && inbound.inputs.empty() && !inbound.has_value) return true;
+  // A broadcast's value is copied into handovers, and stays for the
+  // partitions still here: once none of its group is, it is for no one
+  // (this shard, behind, may not even have issued its instance yet).
+  const StageInfo& s = plan_.stage(inbound.stage);
+  if (s.kind == StageKind::Broadcast && mine_[program_.group_of[s.writes[0]]].empty()) return true;
+  std::optional<std::uint64_t> retired = retired_instance(key, inbound);
+  return retired && std::none_of(catch_ups_.begin(), catch_ups_.end(),
+                                 [&](const CatchUp& c) { return c.will_make(*retired); });
 }
 
 // Central dispatch: what became ready waits for the controller's Launch.

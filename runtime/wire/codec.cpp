@@ -286,7 +286,7 @@ Result<Envelope> decode_envelope(wire::Envelope::Reader e, const DecodeContext& 
       if (!outputs.ok()) return outputs.status();
       return Envelope(msg::Done{worker_id(d.getWorker()), Epoch(d.getEpoch()), d.getTasks(),
                                 d.getSchedulerCpuS(), d.getTaskCpuS(), d.getProcessCpuS(), d.getForwarded(),
-                                d.getHeld(), std::move(outputs).value()});
+                                d.getHeld(), std::move(outputs).value(), d.getUnused()});
     }
     case wire::Envelope::FAILURE:
       return Envelope(msg::Failure{worker_id(e.getFailure().getWorker()), text(e.getFailure().getMessage())});
@@ -428,6 +428,7 @@ Frames encode(const msg::Done& m) {
     d.setProcessCpuS(m.process_cpu_s);
     d.setForwarded(m.forwarded);
     d.setHeld(m.held);
+    d.setUnused(m.unused);
     encode_outputs(m.outputs, d.initOutputs(static_cast<unsigned>(m.outputs.size())));
   });
 }

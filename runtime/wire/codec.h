@@ -63,6 +63,7 @@ struct Done {
   double scheduler_cpu_s = 0, task_cpu_s = 0, process_cpu_s = 0;
   std::uint64_t forwarded = 0, held = 0;  // message parts passed on, and kept for a newer map
   std::vector<Outputs::Entry> outputs;
+  std::uint64_t unused = 0;  // RunStats::unused_messages
 };
 struct Failure {
   WorkerId worker;

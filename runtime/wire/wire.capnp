@@ -178,6 +178,7 @@ struct Done {
   held @6 :UInt64;        # message parts it kept until its map caught up
   epoch @7 :UInt64;
   processCpuS @8 :Float64;  # the whole process's CPU time, its I/O thread included
+  unused @9 :UInt64;        # what arrived and was never used, at the end: 0 unless a message went astray
 }
 
 struct Output {

@@ -153,6 +153,7 @@ int run_in_process(const Program& program, void* params, const InProcessOptions&
     summary.task_cpu_s = s.task_cpu_s;
     summary.forwarded = schedulers[w]->forwarded();
     summary.held = schedulers[w]->held();
+    summary.unused = s.unused_messages;
     for (std::uint64_t t : s.tasks_per_thread) per_thread.push_back(t);
   }
   nlohmann::ordered_json json = stats_json(program, params, elapsed, summaries, 0);

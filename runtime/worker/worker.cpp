@@ -35,6 +35,7 @@ struct WorkerTotals {
   double busy_s = 0;
   std::uint64_t forwarded = 0;
   std::uint64_t held = 0;
+  std::uint64_t unused = 0;
 };
 
 // One scheduler run: the first, or one after a rollback.
@@ -317,6 +318,7 @@ class Worker {
     t.busy_s += s.busy_seconds();
     t.forwarded += s.forwarded();
     t.held += s.held();
+    t.unused += stats.unused_messages;
     return t;
   }
 
@@ -548,7 +550,7 @@ class Worker {
   void send_done() {
     WorkerTotals t = totals();
     send(msg::Done{id_, epoch_, t.tasks, t.scheduler_cpu_s, t.task_cpu_s, process_cpu_seconds(), t.forwarded,
-                   t.held, outputs_->entries()});
+                   t.held, outputs_->entries(), t.unused});
   }
 
   // Migration, steps 4 and 5: install, then tell the controller, after

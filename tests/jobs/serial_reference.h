@@ -22,6 +22,9 @@ inline JobRun run_ok(const std::string& binary, const std::vector<std::string>& 
   INFO("stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
   REQUIRE(r.results.contains("outputs"));
+  // Whatever moved or rolled back, every message that arrived was used (or
+  // passed on): nothing is lost, and nothing stays behind in memory.
+  CHECK(r.results["stats"]["unused_messages"] == 0);
   return r;
 }
 
