@@ -211,7 +211,8 @@ TEST_CASE("on a terminal the progress line is redrawn in place, and --quiet turn
   CHECK(tty.out.find("\r\033[Klogistic_regression: ") != std::string::npos);
   CHECK(std::regex_search(tty.out,
                           std::regex("\r\033\\[Klogistic_regression: [0-9]+ s, iteration [0-9]+/300")));
-  CHECK(tty.out.find("\r\033[Kcontroller: the job runs on 2 worker(s)") != std::string::npos);  // clears it first
+  CHECK(tty.out.find("\r\033[Kcontroller: the job runs on 2 worker(s)") !=
+        std::string::npos);  // clears it first
 
   JobRun quiet = run_ok(job, {"--quiet", "--partitions=4", "--iterations=300", "--samples=20000"});
   CHECK(quiet.err.find("tasks/s") == std::string::npos);
