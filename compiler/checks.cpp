@@ -1,6 +1,7 @@
 // The checks of DESIGN.md section 4 that need only the job model. Those that
 // need the C++ syntax tree (captures, DSL calls in the wrong place, types that
 // cannot be serialized) are made by the extractor.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@ class JobChecker {
 
   bool run() {
     check_unique_names();
+    check_param_names();
     for (const Stage& s : job_.stages) check_stage(s);
     check_read_before_write();
     check_scatter_gather_pairs(job_.body);
@@ -49,6 +51,14 @@ class JobChecker {
         sink_.note(it->second->loc, "'" + s.name + "' was first used here");
       }
     }
+  }
+
+  void check_param_names() {
+    const std::vector<std::string>& taken = job_binary_flags();
+    for (const Param& p : job_.params)
+      if (std::find(taken.begin(), taken.end(), p.name) != taken.end())
+        error(p.loc, "job parameter '" + p.name + "' has the name of the flag --" + p.name +
+                         " of every job binary; rename this field");
   }
 
   void require_single(const Stage& s, DatasetId id, const char* role) {
@@ -177,5 +187,12 @@ class JobChecker {
 }  // namespace
 
 bool check_job(const Job& job, DiagnosticSink& sink) { return JobChecker(job, sink).run(); }
+
+const std::vector<std::string>& job_binary_flags() {
+  static const std::vector<std::string> flags = {
+      "controller", "cpus",   "dispatch", "expect",  "graph",  "help",     "host",    "http",    "insecure",
+      "keys",       "listen", "quiet",    "results", "resume", "slowdown", "threads", "timeout", "workers"};
+  return flags;
+}
 
 }  // namespace canary::compiler

@@ -2,6 +2,7 @@
 // placement constraints the controller must respect (DESIGN.md section 5).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "diagnostics.h"
@@ -42,6 +43,11 @@ struct Graph {
 // Runs every check of DESIGN.md section 4 that needs only the job model.
 // Returns false when an error was reported.
 bool check_job(const Job& job, DiagnosticSink& sink);
+
+// The flags every job binary has (runtime/job/command_line.cpp) whose names
+// are C++ identifiers: a job parameter cannot be called like one of them.
+// A unit test keeps this list and the binary's help in step.
+const std::vector<std::string>& job_binary_flags();
 
 // Builds edges and co-location groups. Expects a job that passed check_job.
 Graph build_graph(Job job);

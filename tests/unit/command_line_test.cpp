@@ -4,7 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
+#include <regex>
+
+#include "graph.h"
 
 using namespace canary::rt;
 
@@ -61,15 +65,31 @@ TEST_CASE("a bool parameter given bare is true and takes no argument after it") 
 }
 
 TEST_CASE("a parameter named like one of the binary's own flags is refused, not a crash") {
-  for (const char* name : {"workers", "threads", "results", "help"}) {
+  for (const std::string& name : canary::compiler::job_binary_flags()) {
     CAPTURE(name);
-    Program program =
-        program_with(std::string(R"([{"name": ")") + name + R"(", "type": "int", "default": 3}])");
+    Program program = program_with(R"([{"name": ")" + name + R"(", "type": "int", "default": 3}])");
     Flags flags;
     Seen seen;
     Status refused = parse(program, {"--in-process"}, flags, seen);
-    CHECK(refused.why() == std::string("the job parameter '") + name + "' has the name of the flag --" +
-                               name +
+    CHECK(refused.why() == "the job parameter '" + name + "' has the name of the flag --" + name +
                                " of every job binary: rename that field of the driver's parameter struct");
   }
+}
+
+// canaryc refuses such a parameter at its line, from its own list of the
+// binary's flags: every flag the help shows that could be a field's name must
+// be on it.
+TEST_CASE("canaryc knows every flag of the job binary a parameter could clash with") {
+  std::string help = help_text(program_with("[]"));
+  const std::vector<std::string>& known = canary::compiler::job_binary_flags();
+  std::regex flag("--([a-z][a-z0-9_-]*)");
+  int seen = 0;
+  for (auto it = std::sregex_iterator(help.begin(), help.end(), flag); it != std::sregex_iterator(); ++it) {
+    std::string name = (*it)[1];
+    if (name.find('-') != std::string::npos) continue;  // not a C++ identifier
+    CAPTURE(name);
+    CHECK(std::find(known.begin(), known.end(), name) != known.end());
+    ++seen;
+  }
+  CHECK(seen >= static_cast<int>(known.size()));
 }
