@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -511,27 +512,33 @@ std::string take_run(const Program& program, void* params, Flags& f) {
   return "";
 }
 
-}  // namespace
-
-bool parse_value(const std::string& text, long& out, std::string& error) {
+// A base-10 integer from `lo` to `hi`; `type` names that range in the error.
+bool parse_integer(const std::string& text, long lo, long hi, const char* type, long& out,
+                   std::string& error) {
   char* end = nullptr;
   errno = 0;
   long v = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno == ERANGE) {
+  if (text.empty() || *end != '\0') {
     error = "'" + text + "' is not an integer";
+    return false;
+  }
+  if (errno == ERANGE || v < lo || v > hi) {
+    error = "'" + text + "' is out of range for " + type;
     return false;
   }
   out = v;
   return true;
 }
 
+}  // namespace
+
+bool parse_value(const std::string& text, long& out, std::string& error) {
+  return parse_integer(text, LONG_MIN, LONG_MAX, "a long", out, error);
+}
+
 bool parse_value(const std::string& text, int& out, std::string& error) {
   long v = 0;
-  if (!parse_value(text, v, error)) return false;
-  if (v < INT32_MIN || v > INT32_MAX) {
-    error = "'" + text + "' is out of range for an int";
-    return false;
-  }
+  if (!parse_integer(text, INT_MIN, INT_MAX, "an int", v, error)) return false;
   out = static_cast<int>(v);
   return true;
 }

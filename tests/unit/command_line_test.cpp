@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <regex>
 
@@ -92,4 +93,20 @@ TEST_CASE("canaryc knows every flag of the job binary a parameter could clash wi
     ++seen;
   }
   CHECK(seen >= static_cast<int>(known.size()));
+}
+
+TEST_CASE("a number too large for its parameter says so, not that it is no number") {
+  std::string error;
+  long big = 0;
+  CHECK_FALSE(parse_value("99999999999999999999", big, error));
+  CHECK(error == "'99999999999999999999' is out of range for a long");
+  CHECK_FALSE(parse_value("12abc", big, error));
+  CHECK(error == "'12abc' is not an integer");
+  int small = 0;
+  CHECK_FALSE(parse_value("99999999999", small, error));
+  CHECK(error == "'99999999999' is out of range for an int");
+  CHECK_FALSE(parse_value("-99999999999999999999", small, error));
+  CHECK(error == "'-99999999999999999999' is out of range for an int");
+  CHECK(parse_value("-9223372036854775808", big, error));
+  CHECK(big == LONG_MIN);
 }
