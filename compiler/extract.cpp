@@ -127,7 +127,9 @@ class Extractor {
     }
     job_fn_ = survey.jobs[0];
     extract_signature();
-    if (ok_) walk(cast<CompoundStmt>(job_fn_->getBody()), kNone, Branch::None, job_.body);
+    // Walked even when the signature is refused: else each of its DSL calls
+    // would be reported again as misplaced.
+    walk(cast<CompoundStmt>(job_fn_->getBody()), kNone, Branch::None, job_.body);
     for (const CallExpr* call : survey.calls)
       if (!consumed_.count(call)) report_misplaced(call);
     for (const CallExpr* call : survey.outputs) output(call);
@@ -257,13 +259,18 @@ class Extractor {
       error(call->getBeginLoc(), "canary::" + name + " returns nothing to hold in a variable");
       return;
     }
+    // Its uses would each report it again as no dataset at all.
+    if (!declare_dataset(var, call)) refused_datasets_.insert(var);
+  }
+
+  bool declare_dataset(const VarDecl* var, const CallExpr* call) {
     Dataset d;
     d.id = static_cast<DatasetId>(job_.datasets.size());
     d.loc = loc(call->getBeginLoc());
     const auto* literal = dyn_cast<StringLiteral>(strip(call->getArg(0)));
     if (!literal) {
       error(call->getArg(0)->getBeginLoc(), "a dataset's name must be a string literal");
-      return;
+      return false;
     }
     d.name = literal->getString().str();
     QualType element = call->getDirectCallee()->getTemplateSpecializationArgs()->get(0).getAsType();
@@ -271,19 +278,20 @@ class Extractor {
     std::string why = types_.why_not(element);
     if (!why.empty()) {
       error(call->getBeginLoc(), "dataset '" + d.name + "' has a type Canary cannot serialize: " + why);
-      return;
+      return false;
     }
     std::optional<Count> partitions =
         is_automatic(call->getArg(1)) ? Count::automatic() : count(call->getArg(1), "partition count");
-    if (!partitions) return;
+    if (!partitions) return false;
     if (partitions->constant && *partitions->constant < 1) {
       error(call->getArg(1)->getBeginLoc(), "dataset '" + d.name + "' needs at least one partition");
-      return;
+      return false;
     }
     d.partitions = *partitions;
     datasets_[var] = d.id;
     element_types_.push_back(element.getCanonicalType());
     job_.datasets.push_back(std::move(d));
+    return true;
   }
 
   // The element type as the driver wrote it (`Vec`, not `std::array<double, 20>`).
@@ -462,8 +470,10 @@ class Extractor {
 
   DatasetId dataset_ref(const Expr* arg) {
     const auto* ref = dyn_cast_or_null<DeclRefExpr>(strip(arg));
-    if (ref)
+    if (ref) {
       if (auto it = datasets_.find(ref->getDecl()); it != datasets_.end()) return it->second;
+      if (refused_datasets_.count(ref->getDecl())) return kNone;  // its declaration was reported
+    }
     error(arg->getBeginLoc(), "expected a dataset variable declared in the job body with canary::dataset");
     return kNone;
   }
@@ -886,7 +896,8 @@ class Extractor {
   const FunctionDecl* job_fn_ = nullptr;
   const ParmVarDecl* params_ = nullptr;
   std::map<const Decl*, DatasetId> datasets_;
-  std::vector<QualType> element_types_;  // per dataset, canonical
+  std::set<const Decl*> refused_datasets_;  // declared with an error already reported
+  std::vector<QualType> element_types_;     // per dataset, canonical
   std::set<const CallExpr*> consumed_;
   std::set<const CXXRecordDecl*> task_functions_;
   std::set<const CXXRecordDecl*> body_lambdas_;

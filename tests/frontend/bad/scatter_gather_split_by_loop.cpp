@@ -8,6 +8,6 @@ CANARY_JOB(bad, Params params) {
     canary::scatter("send", canary::reads(a), canary::to(b),  // expect-error: no gather of it follows in the same block
                     [](canary::Task&, const double& x, canary::Emit<double>& out) { out.send(0, x); });
   });
-  canary::gather("merge", b, [](canary::Task&, canary::Chunks<double>& in, double& x) { x = in.size(); });
+  canary::gather("merge", b, [](canary::Task&, canary::Chunks<double>& in, double& x) { x = in.size(); });  // expect-error: gather 'merge' has no scatter to 'b' before it
   canary::transform("use", canary::reads(b), [](canary::Task&, const double&) {});
 }
