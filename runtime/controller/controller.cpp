@@ -661,6 +661,7 @@ class Controller {
     durable_.erase(k);
     outputs_at_.erase(k);
     skipped_.insert(k);
+    ++snapshots_skipped_;
     resume(k);  // step 4 without the manifest, if not sent already
   }
 
@@ -729,6 +730,10 @@ class Controller {
     written_.clear();
     durable_.clear();
     outputs_at_.clear();
+    // The cuts after k come again, each to be written (or skipped) anew: one
+    // still marked skipped would never send its Resume, and every worker
+    // would wait at it for ever.
+    skipped_.erase(skipped_.upper_bound(k), skipped_.end());
     loop_seen_.reset();
     for (WorkerInfo& w : workers_) {
       if (!w.lost) w.joining = false;
@@ -831,7 +836,7 @@ class Controller {
     stats["slowdown_per_worker"] = nlohmann::ordered_json::array();
     for (const WorkerInfo& w : workers_) stats["slowdown_per_worker"].push_back(w.slowdown);
     stats["snapshots"] = snapshots_;
-    stats["snapshots_skipped"] = skipped_.size();
+    stats["snapshots_skipped"] = snapshots_skipped_;
     stats["recoveries"] = recoveries_;
     // canary::automatic chosen again from the first iterations: the count it started with.
     if (rechosen_from_ > 0) stats["partitions_at_first"] = rechosen_from_;
@@ -892,12 +897,13 @@ class Controller {
   std::map<int, std::set<GroupPartition>> durable_;        // and what is on disk, once all is written
   std::map<int, std::vector<Outputs::Entry>> outputs_at_;  // the outputs made before their cuts
   std::vector<int> complete_;                              // the complete snapshots kept, oldest first
-  std::set<int> skipped_;                                  // those that could not be written
+  std::set<int> skipped_;                                  // those of this epoch that could not be written
   Epoch epoch_{0};                                         // goes up with every rollback
   int start_at_ = 0;                                       // the snapshot this epoch started from
   int completed_through_ = 0;                              // the newest snapshot complete in this epoch
   int resumed_through_ = 0;                                // the newest the workers were told to go on from
   int snapshots_ = 0;
+  int snapshots_skipped_ = 0;  // over every epoch
   int recoveries_ = 0;
   std::string failure_;
   Clock::time_point started_, running_since_;

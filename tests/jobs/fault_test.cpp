@@ -541,6 +541,23 @@ TEST_CASE(
   fs::remove_all(parent);
 }
 
+namespace {
+
+// The first worker process the embedded default `parent` starts, waiting up
+// to a second for it; 0 if none came.
+pid_t first_child(pid_t parent) {
+  pid_t child = 0;
+  for (int i = 0; i < 2000 && !child; ++i) {
+    std::istringstream children(
+        slurp("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children"));
+    children >> child;
+    if (!child) std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  return child;
+}
+
+}  // namespace
+
 TEST_CASE("with --snapshot-dir a worker process killed during start-up is a loss like any other") {
   const int partitions = 4, iterations = 30;
   const long samples = 20000;
@@ -552,13 +569,7 @@ TEST_CASE("with --snapshot-dir a worker process killed during start-up is a loss
                   {"--workers=3", "--threads=1", "--snapshot-dir", parent, "--snapshot-every=5",
                    "--partitions=" + std::to_string(partitions), "--iterations=" + std::to_string(iterations),
                    "--samples=" + std::to_string(samples)});
-    pid_t victim = 0;
-    for (int i = 0; i < 2000 && !victim; ++i) {
-      std::istringstream children(
-          slurp("/proc/" + std::to_string(job.pid) + "/task/" + std::to_string(job.pid) + "/children"));
-      children >> victim;
-      if (!victim) std::this_thread::sleep_for(std::chrono::microseconds(500));
-    }
+    pid_t victim = first_child(job.pid);
     REQUIRE(victim > 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     kill(victim, SIGKILL);
@@ -612,5 +623,33 @@ TEST_CASE(
   std::string last = failed.err.substr(failed.err.rfind('\n', failed.err.size() - 2) + 1);
   CHECK(last.find(
             "logistic_regression: error: snapshot 1 cannot be written (--snapshot-required): worker ") == 0);
+  fs::remove_all(parent);
+}
+
+TEST_CASE("a worker lost after snapshots were skipped: back to the start, and every cut is taken anew") {
+  std::string parent = "/tmp/canary-skipped-loss-" + std::to_string(getpid());
+  const int partitions = 6, iterations = 300;
+  const long samples = 100000;
+  JobProcess job = start_with_file_limit(
+      CANARY_JOB_logistic_regression,
+      {"--workers=3", "--threads=1", "--partitions=" + std::to_string(partitions),
+       "--iterations=" + std::to_string(iterations), "--samples=" + std::to_string(samples), "--snapshot-dir",
+       parent, "--snapshot-every=10"},
+      64 << 10);
+  pid_t victim = first_child(job.pid);
+  REQUIRE(victim > 0);
+  for (int i = 0; i < 20000 && slurp(job.base + ".err").find(" is skipped") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  kill(victim, SIGKILL);
+  // Before, the cuts skipped before the loss stayed skipped, their Resume
+  // was never sent again, and every worker waited at the first for ever.
+  JobRun r = finish_job(job);
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  check_lr(r, partitions, iterations, samples);
+  CHECK(r.results["stats"]["recoveries"] == 1);
+  CHECK(r.err.find("every worker goes back to the start") != std::string::npos);
+  CHECK(r.results["stats"]["snapshots"] == 0);
+  CHECK(r.results["stats"]["snapshots_skipped"] >= iterations / 10);
   fs::remove_all(parent);
 }
