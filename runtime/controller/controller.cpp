@@ -93,6 +93,11 @@ class Controller {
       if (!dir.ok()) return fail(dir.why());
       store_.emplace(dir.value(), program_.job);
     }
+    if (store_) {
+      Result<RunLock> lock = RunLock::take(store_->dir());
+      if (!lock.ok()) return fail(lock.why());
+      run_lock_.emplace(std::move(lock).value());
+    }
     if (options_.on_bound) options_.on_bound(socket_.get(zmq::sockopt::last_endpoint));
     started_ = Clock::now();
 
@@ -816,7 +821,7 @@ class Controller {
     shutdown_all("the job failed: " + error);
     if (!store_) abandon_files(program_, params_);  // without snapshots nothing can take the job on
     // The error last: it is what the user reads first.
-    if (store_)
+    if (run_lock_)  // only the run's one controller speaks for its directory
       log() << "controller: the snapshots are left in " << store_->dir() << " (--resume goes on from them)\n";
     log() << program_.job << ": error: " << error << "\n";
     return 1;
@@ -893,6 +898,7 @@ class Controller {
   std::optional<LoopSeen> loop_seen_;
   std::mt19937 chaos_;
   std::optional<SnapshotStore> store_;
+  std::optional<RunLock> run_lock_;                        // held while this controller runs the job
   std::map<int, std::set<GroupPartition>> written_;        // snapshots under way: what is written of each
   std::map<int, std::set<GroupPartition>> durable_;        // and what is on disk, once all is written
   std::map<int, std::vector<Outputs::Entry>> outputs_at_;  // the outputs made before their cuts

@@ -4,6 +4,7 @@
 #include <capnp/serialize.h>
 #include <fcntl.h>
 #include <kj/exception.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -165,6 +166,33 @@ Result<std::string> SnapshotStore::create_run_dir(const std::string& parent, con
   if (!fs::create_directory(out, error) || error)
     return Status::error("cannot create " + out + ": " + (error ? error.message() : "it exists already"));
   return out;
+}
+
+Result<RunLock> RunLock::take(const std::string& dir) {
+  std::string path = (fs::path(dir) / "LOCK").string();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::error("cannot open " + path + ": " + std::strerror(errno));
+  RunLock lock(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return Status::error("cannot lock " + path + ": " + std::strerror(errno));
+    std::string holder(256, '\0');
+    ssize_t n = ::pread(fd, holder.data(), holder.size(), 0);
+    holder.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    while (!holder.empty() && holder.back() == '\n') holder.pop_back();
+    return Status::error(dir + " is in use by another controller" +
+                         (holder.empty() ? std::string() : " (" + holder + ")") +
+                         ": a run has one controller at a time; stop that one first, or wait for it to end");
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string holder = "pid " + std::to_string(::getpid()) + " on " + host + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0)
+    return Status::error("cannot write " + path + ": " + std::strerror(errno));
+  return Result<RunLock>(std::move(lock));
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::string SnapshotStore::snapshot_dir(int snapshot) const {

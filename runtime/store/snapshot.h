@@ -58,6 +58,24 @@ struct RunRecord {
   int snapshot_every = 10;          // where the cuts lie, hence what snapshot k is
 };
 
+// The controller of a run holds its LOCK for as long as it runs, so that a
+// second controller (a --resume while the first still runs, or hangs) is
+// refused instead of writing the same snapshots. An flock, which the kernel
+// drops when its holder dies, however it dies; LOCK says who holds it.
+class RunLock {
+ public:
+  static Result<RunLock> take(const std::string& dir);
+  RunLock(RunLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  RunLock& operator=(RunLock&&) = delete;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  ~RunLock();
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 class SnapshotStore {
  public:
   SnapshotStore(std::string dir, std::string job) : dir_(std::move(dir)), job_(std::move(job)) {}

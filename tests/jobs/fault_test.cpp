@@ -477,6 +477,26 @@ TEST_CASE("--resume refuses, in one line, what it cannot take on") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("--resume of a run whose controller still runs is refused, and that run goes on unharmed") {
+  const int partitions = 4, iterations = 100;
+  const long samples = 60000;
+  Cluster c = start_cluster(CANARY_JOB_logistic_regression,
+                            {"--partitions=4", "--iterations=100", "--samples=60000"}, 2, 5);
+  fs::path run = await_first_snapshot(c.snapshot_dir, c.controller);
+  REQUIRE(!run.empty());
+  JobRun second = run_job(CANARY_JOB_logistic_regression, {"--resume", run.string(), "--workers=2"});
+  INFO("second controller's stderr: " << second.err);
+  CHECK(second.exit_code == 1);
+  CHECK(second.err.find("logistic_regression: error: " + run.string() +
+                        " is in use by another controller (pid " + std::to_string(c.controller.pid) +
+                        " on ") != std::string::npos);
+  CHECK(second.err.find("snapshots are left in") == std::string::npos);  // they are the other's
+  CHECK(running(c.controller));  // else the refusal came too late to test anything
+  JobRun first = finish_cluster(c);
+  REQUIRE(first.exit_code == 0);
+  check_lr(first, partitions, iterations, samples);
+}
+
 TEST_CASE(
     "a controller SIGKILLed at a random moment and started again with --resume takes its workers back") {
   for (unsigned seed : {3u, 4u}) {
