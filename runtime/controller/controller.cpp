@@ -180,12 +180,23 @@ class Controller {
 
   std::string await_workers() {
     int expect = options_.expect;
+    // The workers of a run this controller resumes register again only once
+    // they find the old one silent for their own --timeout: a controller
+    // started again at once, with the same --timeout, would give up just as
+    // they begin to. So it waits for theirs too (the default, and the second
+    // between their registrations).
+    constexpr double kWorkersNoticeS = 30 + 2;
+    double wait_s = options_.timeout_s + (options_.resume.empty() ? 0 : kWorkersNoticeS);
     while (registered() < expect) {
-      if (seconds_since(started_) > options_.timeout_s)
+      if (seconds_since(started_) > wait_s)
         return std::to_string(registered()) + " of " + std::to_string(expect) +
-               " workers registered within " + std::to_string(static_cast<int>(options_.timeout_s)) +
+               " workers registered within " + std::to_string(static_cast<int>(wait_s)) +
                " s; start the others with `" + program_.job +
-               " worker --controller ENDPOINT`, or give --timeout";
+               " worker --controller ENDPOINT`, or give --timeout" +
+               (options_.resume.empty() ? ""
+                                        : " (a run's workers register again once the old controller has "
+                                          "been silent their --timeout; if theirs is over 30 s, give this "
+                                          "one a --timeout as long)");
       std::vector<std::pair<int, std::string>> exited;
       if (options_.exited) exited = options_.exited();
       for (const auto& [pid, how] : exited) {

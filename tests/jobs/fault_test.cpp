@@ -510,18 +510,23 @@ TEST_CASE(
     std::vector<JobProcess> workers;
     for (int w = 0; w < 2; ++w)
       workers.push_back(start_job(CANARY_JOB_logistic_regression,
-                                  {"worker", "--controller", endpoint, "--threads=1", "--timeout=1", kSlow},
+                                  {"worker", "--controller", endpoint, "--threads=1", "--timeout=2", kSlow},
                                   false));
     fs::path run = await_first_snapshot(parent, controller);
     REQUIRE(!run.empty());
     std::this_thread::sleep_for(std::chrono::milliseconds(std::mt19937(seed)() % 500));
     REQUIRE(kill(controller.pid, SIGKILL) == 0);
     finish_job(controller);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the workers notice, and wait
-
-    JobRun again =
-        finish_job(start_job(CANARY_JOB_logistic_regression,
-                             {"controller", "--resume", run.string(), "--listen", endpoint, "--expect=2"}));
+    std::vector<std::string> resume = {"controller", "--resume", run.string(),
+                                       "--listen",   endpoint,   "--expect=2"};
+    if (seed == 3) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the workers notice, and wait
+    } else {
+      // Started again at once, with a --timeout shorter than the workers':
+      // it still waits until they notice the old one is gone.
+      resume.emplace_back("--timeout=1");
+    }
+    JobRun again = finish_job(start_job(CANARY_JOB_logistic_regression, resume));
     INFO("controller stderr: " << again.err);
     REQUIRE(again.exit_code == 0);
     check_lr(again, 6, 300, 100000);
