@@ -142,37 +142,59 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
   std::vector<char*> envp;
   for (std::string& e : environment) envp.push_back(e.data());
   envp.push_back(nullptr);
-  options.on_bound = [&](const std::string& endpoint) {
-    std::string exe = "/proc/self/exe", timeout = std::to_string(f.timeout_s);
-    for (int w = 0; w < workers; ++w) {
-      int threads = f.threads       ? f.threads
-                    : nodes.empty() ? std::max(1, cores() / workers)
-                                    : static_cast<int>(nodes[w].cpus.size());
-      std::vector<std::string> args = {program.job, "worker",    "--controller",
-                                       endpoint,    "--threads", std::to_string(threads),
-                                       "--timeout", timeout};
-      if (!nodes.empty()) args.insert(args.end(), {"--numa-node", std::to_string(nodes[w].index)});
-      if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
-      if (!f.keys.empty()) args.insert(args.end(), {"--keys", f.keys});
-      if (f.keys.empty() && !f.insecure) args.emplace_back("--run-secret");
-      args.insert(args.end(), {"--parent", std::to_string(getpid())});
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      pid_t pid = 0;
-      if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()) == 0)
-        children.push_back(pid);
-    }
+  std::string endpoint;
+  std::vector<int> slot_of;  // per child, its worker slot
+  auto spawn = [&](int w) {
+    int threads = f.threads       ? f.threads
+                  : nodes.empty() ? std::max(1, cores() / workers)
+                                  : static_cast<int>(nodes[w].cpus.size());
+    std::vector<std::string> args = {program.job,    "worker",
+                                     "--controller", endpoint,
+                                     "--threads",    std::to_string(threads),
+                                     "--timeout",    std::to_string(f.timeout_s)};
+    if (!nodes.empty()) args.insert(args.end(), {"--numa-node", std::to_string(nodes[w].index)});
+    if (w == f.slow_worker) args.insert(args.end(), {"--slowdown", std::to_string(f.slowdown)});
+    if (!f.keys.empty()) args.insert(args.end(), {"--keys", f.keys});
+    if (f.keys.empty() && !f.insecure) args.emplace_back("--run-secret");
+    args.insert(args.end(), {"--parent", std::to_string(getpid())});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data()) != 0) return false;
+    children.push_back(pid);
+    slot_of.push_back(w);
+    return true;
   };
+  options.on_bound = [&](const std::string& bound) {
+    endpoint = bound;
+    for (int w = 0; w < workers; ++w) spawn(w);
+  };
+  // A job that survives losses gets a new worker process for each one lost
+  // (it joins at the next snapshot), up to as many as it started with: a
+  // task that kills every process it runs in must not go on for ever.
+  bool survives_losses = !f.snapshot_dir.empty() || !f.resume.empty();
+  int replacements_left = survives_losses ? workers : 0;
+  std::vector<int> to_replace;  // slots whose worker was lost, replaced at the next call
   options.exited = [&] {
+    for (int w : to_replace)
+      if (replacements_left > 0 && spawn(w)) {
+        --replacements_left;
+        std::cerr << "controller: started worker process " << children.back()
+                  << " in place of the one lost; it joins at the next snapshot\n";
+      }
+    to_replace.clear();
     std::vector<std::pair<int, std::string>> exited;
-    for (pid_t& pid : children) {
+    for (std::size_t c = 0; c < children.size(); ++c) {
+      pid_t& pid = children[c];
       int status = 0;
       if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
           exited.emplace_back(pid, WIFSIGNALED(status)
                                        ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                        : "exited with status " + std::to_string(WEXITSTATUS(status)));
+          to_replace.push_back(slot_of[c]);
+        }
         pid = -1;
       }
     }

@@ -606,6 +606,28 @@ TEST_CASE("with --snapshot-dir a worker process killed during start-up is a loss
   }
 }
 
+TEST_CASE("the embedded default starts a new worker process in place of one lost, which joins the job") {
+  std::string parent = "/tmp/canary-replaced-" + std::to_string(getpid());
+  std::vector<std::string> args = {"--workers=2", "--threads=1", "--snapshot-dir", parent,
+                                   "--snapshot-every=10"};
+  args.insert(args.end(), kLongLr.begin(), kLongLr.end());
+  JobProcess job = start_job(CANARY_JOB_logistic_regression, args);
+  REQUIRE(!await_first_snapshot(parent, job).empty());
+  pid_t victim = first_child(job.pid);
+  REQUIRE(victim > 0);
+  REQUIRE(kill(victim, SIGKILL) == 0);
+  JobRun r = finish_job(job);
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  check_lr(r, 6, 300, 100000);
+  CHECK(r.err.find("in place of the one lost; it joins at the next snapshot\n") != std::string::npos);
+  const nlohmann::json& workers = r.results["stats"]["workers"];
+  REQUIRE(workers.size() == 3);
+  CHECK(workers[2]["tasks"].get<long>() > 0);  // the new one ran some of the job
+  CHECK(r.results["stats"]["lost_workers"].size() == 1);
+  fs::remove_all(parent);
+}
+
 namespace {
 
 // Starts `binary` with files limited to `bytes` (RLIMIT_FSIZE, which binds
