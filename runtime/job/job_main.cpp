@@ -129,7 +129,11 @@ std::vector<NumaNode> embedded_layout(const Flags& f) {
 int run_embedded(const Program& program, void* params, const Flags& f) {
   std::vector<NumaNode> nodes = embedded_layout(f);
   int workers = nodes.empty() ? f.workers : static_cast<int>(nodes.size());
-  std::vector<pid_t> children;
+  struct Child {
+    pid_t pid;  // -1 once it has exited
+    int slot;   // the worker it runs, 0 to workers - 1
+  };
+  std::vector<Child> children;
   ControllerOptions options = controller_options(f, "tcp://127.0.0.1:*", workers);
   std::vector<std::string> environment(environ, environ + std::char_traits<char*>::length(environ));
   Result<std::optional<Credentials>> keys = cluster_credentials(f, true);
@@ -143,7 +147,6 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
   for (std::string& e : environment) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::string endpoint;
-  std::vector<int> slot_of;  // per child, its worker slot
   auto spawn = [&](int w) {
     int threads = f.threads       ? f.threads
                   : nodes.empty() ? std::max(1, cores() / workers)
@@ -162,8 +165,7 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
     argv.push_back(nullptr);
     pid_t pid = 0;
     if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data()) != 0) return false;
-    children.push_back(pid);
-    slot_of.push_back(w);
+    children.push_back({pid, w});
     return true;
   };
   options.on_bound = [&](const std::string& bound) {
@@ -180,20 +182,19 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
     for (int w : to_replace)
       if (replacements_left > 0 && spawn(w)) {
         --replacements_left;
-        std::cerr << "controller: started worker process " << children.back()
+        std::cerr << "controller: started worker process " << children.back().pid
                   << " in place of the one lost; it joins at the next snapshot\n";
       }
     to_replace.clear();
     std::vector<std::pair<int, std::string>> exited;
-    for (std::size_t c = 0; c < children.size(); ++c) {
-      pid_t& pid = children[c];
+    for (auto& [pid, slot] : children) {
       int status = 0;
       if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
           exited.emplace_back(pid, WIFSIGNALED(status)
                                        ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                        : "exited with status " + std::to_string(WEXITSTATUS(status)));
-          to_replace.push_back(slot_of[c]);
+          to_replace.push_back(slot);
         }
         pid = -1;
       }
@@ -203,13 +204,13 @@ int run_embedded(const Program& program, void* params, const Flags& f) {
   int code = run_controller(program, params, options);
   // The workers leave when told to; make sure none outlives the job.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (pid_t pid : children) {
-    if (pid <= 0) continue;
+  for (const Child& child : children) {
+    if (child.pid <= 0) continue;
     int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
+    while (waitpid(child.pid, &status, WNOHANG) == 0) {
       if (std::chrono::steady_clock::now() > deadline) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        kill(child.pid, SIGKILL);
+        waitpid(child.pid, &status, 0);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
