@@ -68,6 +68,7 @@ class Controller {
     socket_.set(zmq::sockopt::sndtimeo, 1000);
     socket_.set(zmq::sockopt::linger, 1000);
     socket_.set(zmq::sockopt::maxmsgsize, max_frame_bytes(kControlPieceBytes));
+    admit_only_zmtp3_peers(socket_);
     if (options_.credentials) {
       authenticator_.emplace(context_, *options_.credentials, "controller");
       options_.credentials->serve(socket_);

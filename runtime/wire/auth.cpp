@@ -105,8 +105,10 @@ Credentials Credentials::of_run(std::string secret) {
   return c;
 }
 
+void admit_only_zmtp3_peers(zmq::socket_t& socket) { socket.set(zmq::sockopt::zap_domain, "canary"); }
+
 void Credentials::serve(zmq::socket_t& socket) const {
-  socket.set(zmq::sockopt::zap_domain, "canary");
+  admit_only_zmtp3_peers(socket);
   if (keys_) {
     socket.set(zmq::sockopt::curve_server, 1);
     socket.set(zmq::sockopt::curve_secretkey, keys_->own.secret_z85);

@@ -37,6 +37,15 @@ Status write_cluster_keys(const std::string& dir);
 // The keys a controller (or a worker) reads from `dir`.
 Result<ClusterKeys> read_cluster_keys(const std::string& dir, bool controller);
 
+// For every socket that binds, with or without credentials: peers speaking
+// ZMTP 1.0 or 2.0 (none of ours do) are cut off at their greeting. libzmq
+// 4.3.4 aborts the whole process (zmtp_engine.cpp:446) when such a peer's
+// routing id reaches a ROUTER that is closing, so random bytes thrown at a
+// controller's port as its job ends could kill it. A ZAP domain is what
+// makes libzmq refuse those protocols; with no ZAP handler in the context,
+// ZMTP 3 peers still get in unchecked.
+void admit_only_zmtp3_peers(zmq::socket_t& socket);
+
 // What a process proves itself with and admits its peers by: a cluster's
 // CURVE keys (--keys: authenticated and encrypted), or the embedded
 // default's secret for one run (authenticated by ZeroMQ's PLAIN mechanism,

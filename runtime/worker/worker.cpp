@@ -59,6 +59,7 @@ class Worker {
     // own memory (a worker's Outbox), never dropped.
     data_in_.set(zmq::sockopt::rcvhwm, kDataRcvHwm);
     data_in_.set(zmq::sockopt::maxmsgsize, max_frame_bytes(kDataPieceBytes));
+    admit_only_zmtp3_peers(data_in_);
     std::string host = options_.host.empty() ? guess_host() : options_.host;
     std::string listen = !options_.listen.empty()
                              ? options_.listen

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <fstream>
 #include <random>
@@ -29,6 +30,32 @@ inline void raw_tcp_garbage(int port, std::mt19937_64& rng) {
     (void)!write(fd, junk.data(), junk.size());
   }
   close(fd);
+}
+
+// Greets a loopback port as an old ZeroMQ peer, ZMTP 1.0 (its routing id
+// straight away) or ZMTP 2.0, and says whether the target hangs up on it
+// within two seconds.
+inline bool hangs_up_on_old_zmtp(int port, bool zmtp1) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  timeval timeout{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  bool hung_up = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string greeting = zmtp1 ? std::string("\x01\x00", 2)  // an empty routing id
+                                 : std::string("\xff\0\0\0\0\0\0\0\x01\x7f\x01\x05\0\0", 14);
+    (void)send(fd, greeting.data(), greeting.size(), MSG_NOSIGNAL);
+    char reply[256];
+    ssize_t got;
+    while ((got = recv(fd, reply, sizeof reply, 0)) > 0) {
+    }
+    hung_up = got == 0 || (got < 0 && errno == ECONNRESET);
+  }
+  close(fd);
+  return hung_up;
 }
 
 // The partial-frame attack: a ZMTP 3.0 peer with the NULL mechanism that
@@ -70,6 +97,15 @@ inline std::size_t resident_bytes(int pid) {
   for (std::string line; std::getline(status, line);)
     if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6)) * 1024;
   return 0;
+}
+
+// Whether a child process still runs (it has not exited, even if nobody
+// has waited for it yet).
+inline bool running(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_field, name, state;
+  stat >> pid_field >> name >> state;
+  return stat && state != "Z";
 }
 
 // The loopback TCP ports a process listens on.
