@@ -218,18 +218,19 @@ class Generator {
         .line("  return false;")
         .line("}")
         .line(
-            "void evaluate_counts(const void* storage, std::vector<int>& canary_datasets,"
-            " std::vector<int>& canary_loops) {")
+            "void evaluate_counts(const void* storage, std::vector<long long>& canary_datasets,"
+            " std::vector<long long>& canary_loops) {")
         .line("  const CanaryParamStorage& canary_stored = *static_cast<const CanaryParamStorage*>(storage);")
         .line("  const CanaryJobParams& " + pv() + " = canary_stored.params;")
         .line("  const int canary_automatic = canary_stored.automatic_partitions;")
         .line("  (void)" + pv() + ", (void)canary_automatic;");
     std::string datasets, loops;
     for (const Dataset& d : job_.datasets)
-      datasets += (datasets.empty() ? "" : ", ") + std::string("static_cast<int>(") + d.partitions.cpp + ")";
+      datasets +=
+          (datasets.empty() ? "" : ", ") + std::string("static_cast<long long>(") + d.partitions.cpp + ")";
     for (const Block& b : job_.blocks)
       loops += (loops.empty() ? "" : ", ") +
-               (b.kind == BlockKind::Loop ? "static_cast<int>(" + b.count.cpp + ")" : std::string("0"));
+               (b.kind == BlockKind::Loop ? "static_cast<long long>(" + b.count.cpp + ")" : std::string("0"));
     w_.line("  canary_datasets = {" + datasets + "};")
         .line("  canary_loops = {" + loops + "};")
         .line("}")

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <new>
 #include <string>
@@ -110,6 +111,8 @@ inline std::uint64_t task_seed(const std::string& stage, int index, const std::v
 // The most partitions a dataset may have: a job asking for more is refused
 // before it starts (every worker keeps per-partition state for the whole map).
 constexpr int kMaxPartitions = 1 << 20;
+// The most times a canary::loop may run: the runtime counts iterations in ints.
+constexpr long long kMaxLoopCount = std::numeric_limits<int>::max();
 
 enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal, Read, Write };
 enum class BlockKind { Loop, While, If };
@@ -228,9 +231,11 @@ struct ParamFunctions {
   // Sets one field from its flag's text; false with `error` set when the
   // value is malformed, or with `error` empty when there is no such field.
   bool (*set_param)(void* params, const std::string& name, const std::string& value, std::string& error);
-  // Evaluates every dataset's partition count and every loop block's count.
-  void (*evaluate_counts)(const void* params, std::vector<int>& dataset_partitions,
-                          std::vector<int>& loop_counts);
+  // Evaluates every dataset's partition count and every loop block's count,
+  // in the parameters' own range (a long parameter may hold 2^32 + 4):
+  // check_counts refuses what an int cannot hold before the job starts.
+  void (*evaluate_counts)(const void* params, std::vector<long long>& dataset_partitions,
+                          std::vector<long long>& loop_counts);
   // Builds the stage functions' closures from the parameters, once per run.
   void (*bind)(const void* params);
   // The paths of the read and write stages (DESIGN.md section 4.1).
@@ -245,6 +250,14 @@ struct Program : ParamFunctions {
   std::vector<BlockInfo> blocks;
   std::vector<Node> body;
   std::vector<int> group_of;  // per dataset: its co-location group
+
+  // evaluate_counts, as ints: for parameters check_counts has admitted.
+  void counts(const void* params, std::vector<int>& dataset_partitions, std::vector<int>& loop_counts) const {
+    std::vector<long long> partitions, loops;
+    evaluate_counts(params, partitions, loops);
+    dataset_partitions.assign(partitions.begin(), partitions.end());
+    loop_counts.assign(loops.begin(), loops.end());
+  }
 };
 
 // The tables canaryc generates, as constant data: a job of thousands of

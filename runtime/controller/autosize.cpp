@@ -127,7 +127,7 @@ std::uint64_t input_bytes(const Program& program, const void* params) {
 // The count the parameters hold: 0 when nothing has set it.
 int pinned_count(const Program& program, const void* params) {
   std::vector<int> partitions, loops;
-  program.evaluate_counts(params, partitions, loops);
+  program.counts(params, partitions, loops);
   for (std::size_t d = 0; d < partitions.size(); ++d)
     if (program.datasets[d].automatic) return partitions[d];
   return 0;

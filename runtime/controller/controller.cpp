@@ -59,7 +59,7 @@ class Controller {
         chaos_(options.chaos_seed),
         progress_(!options.quiet, options.progress_every_s) {
     std::vector<int> dataset_partitions;
-    program.evaluate_counts(params, dataset_partitions, loop_counts_);
+    program.counts(params, dataset_partitions, loop_counts_);
     tasks_per_run_ = tasks_per_run(program, dataset_partitions);
   }
 
@@ -263,7 +263,7 @@ class Controller {
   // holds and the progress line's task counts.
   void lay_out(const std::vector<int>& threads) {
     std::vector<int> dataset_partitions;
-    program_.evaluate_counts(params_, dataset_partitions, loop_counts_);
+    program_.counts(params_, dataset_partitions, loop_counts_);
     tasks_per_run_ = tasks_per_run(program_, dataset_partitions);
     map_ = initial_map(program_, params_, threads);
     all_partitions_.clear();

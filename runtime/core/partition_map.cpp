@@ -64,7 +64,7 @@ PartitionMap rebalanced(PartitionMap map, const std::vector<int>& threads_per_wo
 PartitionMap initial_map(const Program& program, const void* params,
                          const std::vector<int>& threads_per_worker) {
   std::vector<int> dataset_partitions, loops;
-  program.evaluate_counts(params, dataset_partitions, loops);
+  program.counts(params, dataset_partitions, loops);
   PartitionMap map = PartitionMap::single(program, dataset_partitions);
   // Deals each group's partitions, one at a time, to the worker whose
   // threads would be least loaded with one more.

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 nlohmann::ordered_json stats_json(const Program& program, const void* params, double elapsed_s,
                                   const std::vector<WorkerSummary>& workers, int migrations) {
   std::vector<int> partitions, loops;
-  program.evaluate_counts(params, partitions, loops);
+  program.counts(params, partitions, loops);
   nlohmann::ordered_json automatic = nullptr, by_dataset = nlohmann::ordered_json::object();
   for (std::size_t d = 0; d < partitions.size(); ++d) {
     by_dataset[program.datasets[d].name] = partitions[d];

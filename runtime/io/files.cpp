@@ -295,7 +295,7 @@ std::vector<StageFiles> files_of(const Program& program, const void* params) {
 
 int partitions_of_stage(const Program& program, const void* params, int stage) {
   std::vector<int> partitions, loops;
-  program.evaluate_counts(params, partitions, loops);
+  program.counts(params, partitions, loops);
   int d = program.stages[stage].main_partitions_of();
   return d >= 0 ? partitions[d] : 1;
 }

@@ -55,7 +55,7 @@ std::string count_source(const nlohmann::json& count) {
 // The partition counts the parameters give, refused here, by the one
 // process that has the parameters, before any worker starts.
 Status check_counts(const Program& program, const void* params) {
-  std::vector<int> partitions, loops;
+  std::vector<long long> partitions, loops;
   program.evaluate_counts(params, partitions, loops);
   nlohmann::json graph = nlohmann::json::parse(program.graph_json);
   for (std::size_t d = 0; d < partitions.size(); ++d) {
@@ -67,12 +67,14 @@ Status check_counts(const Program& program, const void* params) {
                          std::to_string(kMaxPartitions));
   }
   for (std::size_t b = 0; b < program.blocks.size() && b < loops.size(); ++b) {
-    if (program.blocks[b].kind != BlockKind::Loop || loops[b] >= 0) continue;
+    bool negative = loops[b] < 0;
+    if (program.blocks[b].kind != BlockKind::Loop || (!negative && loops[b] <= kMaxLoopCount)) continue;
     const nlohmann::json& block = graph["blocks"][b];
     std::string at = std::filesystem::path(block["loc"]["file"].get<std::string>()).filename().string() +
                      ":" + std::to_string(block["loc"]["line"].get<int>());
     return Status::error("the loop at " + at + " would run " + std::to_string(loops[b]) + " times" +
-                         count_source(block["count"]) + "; it needs a count of 0 or more");
+                         count_source(block["count"]) + "; it needs a count of " +
+                         (negative ? "0 or more" : "at most " + std::to_string(kMaxLoopCount)));
   }
   return Status::fine();
 }

@@ -22,7 +22,7 @@ const KindFacts& facts_of(StageKind kind) {
 }
 
 Plan::Plan(const Program& p, const void* params) : program(p) {
-  program.evaluate_counts(params, partitions_of, loop_counts);
+  program.counts(params, partitions_of, loop_counts);
   for (std::size_t d = 0; d < program.datasets.size(); ++d) {
     if (partitions_of[d] < 1)
       throw std::runtime_error("dataset '" + program.datasets[d].name + "' would have " +

@@ -62,7 +62,7 @@ void show_progress(const Program& program, const void* params, const InProcessOp
                    const std::vector<std::unique_ptr<LocalScheduler>>& schedulers, const Finished& finished) {
   ProgressLine progress(!options.quiet, options.progress_every_s);
   std::vector<int> dataset_partitions, loop_counts;
-  program.evaluate_counts(params, dataset_partitions, loop_counts);
+  program.counts(params, dataset_partitions, loop_counts);
   std::vector<int> per_run = tasks_per_run(program, dataset_partitions);
   RateMeter rate;
   rate.add(0, 0, 0, 0);

@@ -177,6 +177,14 @@ TEST_CASE("the job binary's command line") {
           "is iterations); it needs a count of 0 or more\n");
     }
   }
+  SUBCASE("a loop count beyond an int's range is refused with its own value, not wrapped") {
+    // 2^32 + 3 would wrap to 3 rounds in an int.
+    JobRun r = run_job(CANARY_JOB_small_tasks, {"--in-process", "--rounds=4294967299"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err ==
+          "small_tasks: error: the loop at small_tasks.cpp:13 would run 4294967299 times (its count is "
+          "rounds); it needs a count of at most 2147483647\n");
+  }
   SUBCASE("a task that throws fails the job with one line") {
     JobRun r = run_job(CANARY_JOB_failing_task, {"--threads=2", "--in-process"});
     CHECK(r.exit_code == 1);

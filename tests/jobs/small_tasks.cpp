@@ -4,7 +4,7 @@
 #include <canary/dsl.h>
 
 struct Params {
-  int rounds = 1000;
+  long rounds = 1000;  // a long: a count beyond an int's range must be refused, not wrapped
 };
 
 CANARY_JOB(small_tasks, Params params) {

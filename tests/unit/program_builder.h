@@ -54,10 +54,11 @@ inline rt::Program program_of(const compiler::Job& job) {
   p.new_params = [] { return static_cast<void*>(nullptr); };
   p.delete_params = [](void*) {};
   p.set_param = [](void*, const std::string&, const std::string&, std::string&) { return false; };
-  p.evaluate_counts = [](const void* counts, std::vector<int>& datasets, std::vector<int>& blocks) {
+  p.evaluate_counts = [](const void* counts, std::vector<long long>& datasets,
+                         std::vector<long long>& blocks) {
     const auto* c = static_cast<const std::pair<std::vector<int>, std::vector<int>>*>(counts);
-    datasets = c->first;
-    blocks = c->second;
+    datasets.assign(c->first.begin(), c->first.end());
+    blocks.assign(c->second.begin(), c->second.end());
   };
   p.bind = [](const void*) {};
   return p;
