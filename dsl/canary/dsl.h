@@ -457,7 +457,7 @@ void if_(const char* name, Reads<S> s, Pred predicate, Then then_body) {
 // --- helpers every driver needs (DESIGN.md section 4.2) ---------------------
 
 namespace detail {
-inline std::uint64_t mix64(std::uint64_t x) {  // splitmix64's finalizer
+inline std::uint64_t mix64(std::uint64_t x) {  // one splitmix64 step: the increment, then the finalizer
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;

@@ -584,7 +584,7 @@ bool parse_value(const std::string& text, bool& out, std::string& error) {
   } else if (text == "false" || text == "0" || text == "no") {
     out = false;
   } else {
-    error = "'" + text + "' is not a boolean (true or false)";
+    error = "'" + text + "' is not a boolean (true, false, yes, no, 1 or 0)";
     return false;
   }
   return true;

@@ -43,6 +43,7 @@ TEST_CASE("hash_partition is a fixed function: the same values on every machine,
   // change to the hash would send keys elsewhere than runs made before it.
   CHECK(canary::hash_partition(0, 1000) == 535);
   CHECK(canary::hash_partition(42L, 1000) == 413);
+  CHECK(canary::hash_partition(-1, 1000) == 936);  // as the unsigned 2^64 - 1
   CHECK(canary::hash_partition(std::string("canary"), 1000) == 246);
   CHECK(canary::hash_partition("canary", 1000) == 246);
   CHECK(canary::hash_partition(std::pair<int, double>{1, 2.5}, 1000) == 515);  // its 12 bytes, no padding
