@@ -17,18 +17,31 @@
 
 namespace canary::testing {
 
-// Connects to a loopback port and writes 4 KB of random bytes.
-inline void raw_tcp_garbage(int port, std::mt19937_64& rng) {
+// A TCP connection to a loopback port, or -1. `timeout_option`
+// (SO_SNDTIMEO or SO_RCVTIMEO, or 0 for none) bounds that direction by 2 s,
+// so that a target that stops reading or never answers cannot stall a test.
+inline int connect_to_loopback(int port, int timeout_option) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string junk(4096, '\0');
-    for (char& c : junk) c = static_cast<char>(rng());
-    (void)!write(fd, junk.data(), junk.size());
+  timeval timeout{2, 0};
+  if (timeout_option != 0) setsockopt(fd, SOL_SOCKET, timeout_option, &timeout, sizeof timeout);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
   }
+  return fd;
+}
+
+// Connects to a loopback port and writes 4 KB of random bytes.
+inline void raw_tcp_garbage(int port, std::mt19937_64& rng) {
+  int fd = connect_to_loopback(port, 0);
+  if (fd < 0) return;
+  std::string junk(4096, '\0');
+  for (char& c : junk) c = static_cast<char>(rng());
+  (void)!write(fd, junk.data(), junk.size());
   close(fd);
 }
 
@@ -36,24 +49,16 @@ inline void raw_tcp_garbage(int port, std::mt19937_64& rng) {
 // straight away) or ZMTP 2.0, and says whether the target hangs up on it
 // within two seconds.
 inline bool hangs_up_on_old_zmtp(int port, bool zmtp1) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  timeval timeout{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  bool hung_up = false;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string greeting = zmtp1 ? std::string("\x01\x00", 2)  // an empty routing id
-                                 : std::string("\xff\0\0\0\0\0\0\0\x01\x7f\x01\x05\0\0", 14);
-    (void)send(fd, greeting.data(), greeting.size(), MSG_NOSIGNAL);
-    char reply[256];
-    ssize_t got;
-    while ((got = recv(fd, reply, sizeof reply, 0)) > 0) {
-    }
-    hung_up = got == 0 || (got < 0 && errno == ECONNRESET);
+  int fd = connect_to_loopback(port, SO_RCVTIMEO);
+  if (fd < 0) return false;
+  std::string greeting = zmtp1 ? std::string("\x01\x00", 2)  // an empty routing id
+                               : std::string("\xff\0\0\0\0\0\0\0\x01\x7f\x01\x05\0\0", 14);
+  (void)send(fd, greeting.data(), greeting.size(), MSG_NOSIGNAL);
+  char reply[256];
+  ssize_t got;
+  while ((got = recv(fd, reply, sizeof reply, 0)) > 0) {
   }
+  bool hung_up = got == 0 || (got < 0 && errno == ECONNRESET);
   close(fd);
   return hung_up;
 }
@@ -63,17 +68,8 @@ inline bool hangs_up_on_old_zmtp(int port, bool zmtp1) {
 // sends up to `bytes` of it. Returns the connection, still open (-1 if none
 // could be made), so that what the target holds for it stays held.
 inline int huge_frame_attack(int port, const std::string& socket_type, std::size_t bytes) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  timeval timeout{2, 0};  // a target that stops reading must not stall the test
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
+  int fd = connect_to_loopback(port, SO_SNDTIMEO);
+  if (fd < 0) return -1;
   std::string greeting(64, '\0');
   greeting[0] = '\xff';
   greeting[9] = '\x7f';
