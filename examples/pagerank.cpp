@@ -1,11 +1,14 @@
 // PageRank on a synthetic graph, every vertex with `degree` out-edges to
-// random vertices. Vertices are split over partitions in blocks (range_of);
-// each iteration a partition sums what its vertices give along their edges
-// per target vertex, sends each partition the sums for its block (one dense
-// vector of doubles, moved, so it leaves without a copy), and each partition
-// adds up what arrives into its new ranks. Summing before sending is the
-// combiner every serious PageRank has: 8 bytes per target vertex cross the
-// network instead of a (vertex, amount) pair per edge.
+// random vertices. Vertices are split over partitions in blocks (range_of).
+// Each partition keeps its out-edges grouped by the partition that owns the
+// target, as GraphX's edge partitions do: each iteration it sums, for one
+// destination partition after the other, what its vertices give to each
+// vertex of that block, and moves that dense vector of sums to it (it leaves
+// without a copy); each partition adds up what arrives into its new ranks.
+// Summing before sending is the combiner every serious PageRank has: 8 bytes
+// per target vertex cross the network instead of a (vertex, amount) pair per
+// edge; grouping by destination keeps the random adds inside one block's
+// sums, not the whole graph's.
 #include <canary/dsl.h>
 
 #include <random>
@@ -19,12 +22,18 @@ struct Params {
   double damping = 0.85;
 };
 
-// A partition's vertices [first, first + rank.size()); vertex first + i's
-// out-edges go to target[i * degree, (i + 1) * degree).
+// A partition's vertices [first, first + rank.size()). Their out-edges are
+// kept grouped by the partition that owns the target: to[q] lists, vertex by
+// vertex, the targets in partition q's block (as offsets into that block),
+// and vertex i's run is to[q].offset[to[q].start[i] .. to[q].start[i + 1]).
+struct EdgesTo {
+  std::vector<long> start;
+  std::vector<long> offset;
+};
 struct Vertices {
   long first = 0;
   std::vector<double> rank;
-  std::vector<long> target;
+  std::vector<EdgesTo> to;
 };
 // What one partition gives the vertices of another's block, by vertex.
 using Sums = std::vector<double>;
@@ -39,20 +48,33 @@ CANARY_JOB(pagerank, Params params) {
     v.rank.assign(end - first, 1.0 / params.vertices);
     std::mt19937_64 rng(t.seed());
     std::uniform_int_distribution<long> pick(0, params.vertices - 1);
-    v.target.resize((end - first) * params.degree);
-    for (long& target : v.target) target = pick(rng);
+    std::vector<long> block_first(t.partitions());
+    for (int q = 0; q < t.partitions(); ++q)
+      block_first[q] = canary::range_of(q, params.vertices, t.partitions()).first;
+    v.to.assign(t.partitions(), {});
+    for (EdgesTo& edges : v.to) edges.start.push_back(0);
+    for (long i = first; i < end; ++i) {
+      for (int e = 0; e < params.degree; ++e) {
+        long target = pick(rng);
+        int owner = canary::owner_of(target, params.vertices, t.partitions());
+        v.to[owner].offset.push_back(target - block_first[owner]);
+      }
+      for (EdgesTo& edges : v.to) edges.start.push_back(static_cast<long>(edges.offset.size()));
+    }
   });
   canary::loop(params.iterations, [&] {
     canary::scatter("contribute", canary::reads(graph), canary::to(incoming),
                     [params](canary::Task& t, const Vertices& v, canary::Emit<Sums>& out) {
-                      Sums sum(params.vertices, 0.0);
-                      for (std::size_t i = 0; i < v.rank.size(); ++i) {
-                        double share = v.rank[i] / params.degree;
-                        for (int e = 0; e < params.degree; ++e) sum[v.target[i * params.degree + e]] += share;
-                      }
-                      for (int p = 0; p < t.partitions(); ++p) {
-                        auto [first, end] = canary::range_of(p, params.vertices, t.partitions());
-                        out.send(p, Sums(sum.begin() + first, sum.begin() + end));
+                      for (int q = 0; q < t.partitions(); ++q) {
+                        auto [first, end] = canary::range_of(q, params.vertices, t.partitions());
+                        Sums sum(end - first, 0.0);
+                        const EdgesTo& edges = v.to[q];
+                        for (std::size_t i = 0; i < v.rank.size(); ++i) {
+                          double share = v.rank[i] / params.degree;
+                          for (long k = edges.start[i]; k < edges.start[i + 1]; ++k)
+                            sum[edges.offset[k]] += share;
+                        }
+                        out.send(q, std::move(sum));
                       }
                     });
     canary::gather("collect", incoming, [](canary::Task&, canary::Chunks<Sums>& in, Sums& mine) {
