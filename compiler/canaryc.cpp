@@ -89,7 +89,10 @@ int main(int argc, char** argv) {
       canary::compiler::analyze_driver(options->frontend, &driver_flags, &inputs);
   if (!graph) return 1;
 
-  std::string graph_json = canary::compiler::graph_to_json(*graph).dump(2) + "\n";
+  // Names and defaults are checked to be UTF-8; a source path need not be.
+  std::string graph_json =
+      canary::compiler::graph_to_json(*graph).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
   switch (options->emit) {
     case Emit::Graph:
       std::cout << graph_json;

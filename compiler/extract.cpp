@@ -4,9 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "changes.h"
 #include "clang/AST/ParentMapContext.h"
 #include "clang/AST/RecursiveASTVisitor.h"
 #include "clang/Lex/Lexer.h"
+#include "llvm/Support/ConvertUTF.h"
 #include "quote.h"
 #include "serializable.h"
 
@@ -19,6 +21,12 @@ using namespace clang;
 const std::set<std::string> kStatementCalls = {"dataset",   "transform",  "scatter", "gather",
                                                "broadcast", "reduce",     "read",    "write",
                                                "loop",      "loop_while", "if_"};
+
+// Names and string defaults travel in the graph's JSON, which is UTF-8.
+bool valid_utf8(llvm::StringRef text) {
+  const auto* begin = reinterpret_cast<const llvm::UTF8*>(text.begin());
+  return llvm::isLegalUTF8String(&begin, reinterpret_cast<const llvm::UTF8*>(text.end()));
+}
 
 // The canary::NAME function a call invokes, or "".
 std::string dsl_name(const CallExpr* call) {
@@ -127,6 +135,11 @@ class Extractor {
     }
     job_fn_ = survey.jobs[0];
     extract_signature();
+    if (params_)
+      if (const Stmt* change = first_change(*params_, *job_fn_->getBody(), context_))
+        error(change->getBeginLoc(),
+              "the job body changes its parameters here, but stages and counts see them as the command line "
+              "sets them: compute what you need into a local variable instead");
     // Walked even when the signature is refused: else each of its DSL calls
     // would be reported again as misplaced.
     walk(cast<CompoundStmt>(job_fn_->getBody()), kNone, Branch::None, job_.body);
@@ -175,6 +188,12 @@ class Extractor {
     Param p;
     p.name = field->getNameAsString();
     p.loc = loc(field->getLocation());
+    if (field->getAccess() != AS_public) {
+      error(field->getLocation(), "parameter '" + p.name +
+                                      "' is not public; the job binary sets every field of the parameters "
+                                      "from its flags, so they must all be public");
+      return;
+    }
     QualType t = field->getType().getCanonicalType().getUnqualifiedType();
     const Expr* init = field->getInClassInitializer();
     Expr::EvalResult value;
@@ -205,6 +224,10 @@ class Extractor {
         return;
       }
       std::string text = literal ? literal->getString().str() : "";
+      if (!valid_utf8(text)) {
+        error(init->getBeginLoc(), "the default of string parameter '" + p.name + "' is not valid UTF-8");
+        return;
+      }
       p.default_value = nlohmann::json(text).dump();
     } else {
       error(field->getLocation(), "parameter '" + p.name + "' has type '" +
@@ -273,6 +296,11 @@ class Extractor {
       return false;
     }
     d.name = literal->getString().str();
+    if (d.name.empty() || !valid_utf8(d.name)) {
+      error(call->getArg(0)->getBeginLoc(),
+            d.name.empty() ? "a dataset's name must not be empty" : "a dataset's name must be valid UTF-8");
+      return false;
+    }
     QualType element = call->getDirectCallee()->getTemplateSpecializationArgs()->get(0).getAsType();
     d.type = spelled_template_argument(call).value_or(element.getAsString(context_.getPrintingPolicy()));
     std::string why = types_.why_not(element);
@@ -381,6 +409,10 @@ class Extractor {
     }
     if (literal->getString().empty()) {
       error(call->getArg(0)->getBeginLoc(), "a stage's name must not be empty");
+      return "";
+    }
+    if (!valid_utf8(literal->getString())) {
+      error(call->getArg(0)->getBeginLoc(), "a stage's name must be valid UTF-8");
       return "";
     }
     return literal->getString().str();
@@ -786,9 +818,11 @@ class Extractor {
 
   std::optional<Count> count(const Expr* e, const char* what) {
     Count c;
+    count_refused_ = false;
     if (!count_expr(e, c.expression, c.cpp, 0, false)) {
-      error(e->getBeginLoc(),
-            std::string("a ") + what + " must be a constant or an integer expression of the job parameters");
+      if (!count_refused_)
+        error(e->getBeginLoc(), std::string("a ") + what +
+                                    " must be a constant or an integer expression of the job parameters");
       return std::nullopt;
     }
     Expr::EvalResult value;
@@ -810,12 +844,21 @@ class Extractor {
       const auto* base = dyn_cast<DeclRefExpr>(member->getBase()->IgnoreParenImpCasts());
       if (!base || base->getDecl() != params_ || !member->getType()->isIntegerType()) return false;
       display = member->getMemberDecl()->getNameAsString();
-      cpp = params_->getNameAsString() + "." + display;
+      cpp = "canary::rt::CountValue(" + params_->getNameAsString() + "." + display + ")";
       return true;
     }
     if (const auto* ref = dyn_cast<DeclRefExpr>(e)) {
       const auto* var = dyn_cast<VarDecl>(ref->getDecl());
       if (!var || !var->isLocalVarDecl() || !var->getInit()) return false;
+      if (const Stmt* change = first_change(*var, *job_fn_->getBody(), context_)) {
+        count_refused_ = true;
+        if (!changed_counts_.insert(var).second) return false;  // reported at its first use
+        error(change->getBeginLoc(), "'" + var->getNameAsString() +
+                                         "' is changed here after its declaration, but a count is taken from "
+                                         "the declaration: compute the count there");
+        sink_.note(loc(ref->getBeginLoc()), "'" + var->getNameAsString() + "' is used as a count here");
+        return false;
+      }
       return count_expr(var->getInit(), display, cpp, depth + 1, nested);
     }
     if (const auto* op = dyn_cast<BinaryOperator>(e)) {
@@ -824,12 +867,24 @@ class Extractor {
       if (!arithmetic.count(op->getOpcode()) || !count_expr(op->getLHS(), ld, lc, depth + 1, true) ||
           !count_expr(op->getRHS(), rd, rc, depth + 1, true))
         return false;
+      Expr::EvalResult divisor;
+      if ((op->getOpcode() == BO_Div || op->getOpcode() == BO_Rem) &&
+          op->getRHS()->EvaluateAsInt(divisor, context_) && divisor.Val.getInt() == 0) {
+        refuse_count(op->getRHS()->getBeginLoc(), "a count divides by zero");
+        return false;
+      }
       std::string sym = " " + op->getOpcodeStr().str() + " ";
       display = (nested ? "(" : "") + ld + sym + rd + (nested ? ")" : "");
       cpp = "(" + lc + sym + rc + ")";
       return true;
     }
     return false;
+  }
+
+  // An error about a count more precise than count()'s own.
+  void refuse_count(SourceLocation l, const std::string& message) {
+    error(l, message);
+    count_refused_ = true;
   }
 
   // --- DSL calls the walk did not reach -------------------------------------
@@ -895,6 +950,8 @@ class Extractor {
   Job job_;
   const FunctionDecl* job_fn_ = nullptr;
   const ParmVarDecl* params_ = nullptr;
+  bool count_refused_ = false;  // count_expr reported why it refused
+  std::set<const VarDecl*> changed_counts_;
   std::map<const Decl*, DatasetId> datasets_;
   std::set<const Decl*> refused_datasets_;  // declared with an error already reported
   std::vector<QualType> element_types_;     // per dataset, canonical

@@ -114,6 +114,48 @@ constexpr int kMaxPartitions = 1 << 20;
 // The most times a canary::loop may run: the runtime counts iterations in ints.
 constexpr long long kMaxLoopCount = std::numeric_limits<int>::max();
 
+// What a count comes to when its expression divides by zero or overflows.
+constexpr long long kUncountable = std::numeric_limits<long long>::min();
+
+// A count while the generated evaluate_counts computes it from the job's
+// parameters: + - * / % in 64 bits, where a division by zero or an overflow
+// gives kUncountable instead of undefined behaviour (SIGFPE, say), so that
+// check_counts refuses the parameters in one line before any task runs.
+class CountValue {
+ public:
+  // Implicit, so that `CountValue(params.n) * 2` reads like the driver's own.
+  constexpr CountValue(long long v) : v_(v) {}  // NOLINT(google-explicit-constructor)
+  constexpr long long value() const { return v_; }
+
+  friend CountValue operator+(CountValue a, CountValue b) {
+    long long r = 0;
+    return either_uncountable(a, b) || __builtin_add_overflow(a.v_, b.v_, &r) ? kUncountable : r;
+  }
+  friend CountValue operator-(CountValue a, CountValue b) {
+    long long r = 0;
+    return either_uncountable(a, b) || __builtin_sub_overflow(a.v_, b.v_, &r) ? kUncountable : r;
+  }
+  friend CountValue operator*(CountValue a, CountValue b) {
+    long long r = 0;
+    return either_uncountable(a, b) || __builtin_mul_overflow(a.v_, b.v_, &r) ? kUncountable : r;
+  }
+  friend CountValue operator/(CountValue a, CountValue b) {
+    return divides_badly(a, b) ? kUncountable : a.v_ / b.v_;
+  }
+  friend CountValue operator%(CountValue a, CountValue b) {
+    return divides_badly(a, b) ? kUncountable : a.v_ % b.v_;
+  }
+
+ private:
+  static bool either_uncountable(CountValue a, CountValue b) {
+    return a.v_ == kUncountable || b.v_ == kUncountable;
+  }
+  // LLONG_MIN / -1 overflows too, but LLONG_MIN is kUncountable already.
+  static bool divides_badly(CountValue a, CountValue b) { return either_uncountable(a, b) || b.v_ == 0; }
+
+  long long v_;
+};
+
 enum class StageKind { Transform, Scatter, Gather, Broadcast, Reduce, Signal, Read, Write };
 enum class BlockKind { Loop, While, If };
 

@@ -58,9 +58,13 @@ Status check_counts(const Program& program, const void* params) {
   std::vector<long long> partitions, loops;
   program.evaluate_counts(params, partitions, loops);
   nlohmann::json graph = nlohmann::json::parse(program.graph_json);
+  const char* uncountable = " with these parameters: it divides by zero or overflows 64 bits";
   for (std::size_t d = 0; d < partitions.size(); ++d) {
     if (partitions[d] >= 1 && partitions[d] <= kMaxPartitions) continue;
     if (program.datasets[d].automatic) continue;  // chosen once the workers are known
+    if (partitions[d] == kUncountable)
+      return Status::error("dataset '" + program.datasets[d].name + "' has no partition count" +
+                           count_source(graph["datasets"][d]["partitions"]) + uncountable);
     return Status::error("dataset '" + program.datasets[d].name + "' would have " +
                          std::to_string(partitions[d]) + " partitions" +
                          count_source(graph["datasets"][d]["partitions"]) + "; it needs from 1 to " +
@@ -72,6 +76,9 @@ Status check_counts(const Program& program, const void* params) {
     const nlohmann::json& block = graph["blocks"][b];
     std::string at = std::filesystem::path(block["loc"]["file"].get<std::string>()).filename().string() +
                      ":" + std::to_string(block["loc"]["line"].get<int>());
+    if (loops[b] == kUncountable)
+      return Status::error("the loop at " + at + " has no count" + count_source(block["count"]) +
+                           uncountable);
     return Status::error("the loop at " + at + " would run " + std::to_string(loops[b]) + " times" +
                          count_source(block["count"]) + "; it needs a count of " +
                          (negative ? "0 or more" : "at most " + std::to_string(kMaxLoopCount)));

@@ -105,6 +105,17 @@ TEST_CASE("loop_while, loop and if_ nested take the serial path") {
   }
 }
 
+TEST_CASE("names with newlines, quotes and backslashes build, run and keep every byte") {
+  JobRun r = run_ok(CANARY_JOB_odd_names, {"--in-process", "--threads=2"});
+  CHECK(r.results["outputs"]["value"] == nlohmann::json::array({1, 2}));
+  JobRun graph = run_job(CANARY_JOB_odd_names, {"--graph"});
+  REQUIRE(graph.exit_code == 0);
+  nlohmann::json g = nlohmann::json::parse(graph.out);
+  CHECK(g["datasets"][0]["name"] == "values \"\xce\xb1\"\\");
+  CHECK(g["stages"][0]["name"] == "fill\nint not_code = ; //\t\"");
+  CHECK(g["stages"][1]["name"] == "report */ \\");
+}
+
 TEST_CASE("t.seed() and t.iteration() follow their definition") {
   JobRun a = run_ok(CANARY_JOB_seeds, {"--in-process", "--threads=2", "--partitions=3", "--rounds=2"});
   JobRun b = run_ok(CANARY_JOB_seeds, {"--workers=3", "--partitions=3", "--rounds=2"});
@@ -182,8 +193,16 @@ TEST_CASE("the job binary's command line") {
     JobRun r = run_job(CANARY_JOB_small_tasks, {"--in-process", "--rounds=4294967299"});
     CHECK(r.exit_code == 2);
     CHECK(r.err ==
-          "small_tasks: error: the loop at small_tasks.cpp:13 would run 4294967299 times (its count is "
-          "rounds); it needs a count of at most 2147483647\n");
+          "small_tasks: error: the loop at small_tasks.cpp:14 would run 4294967299 times (its count is "
+          "rounds / every); it needs a count of at most 2147483647\n");
+  }
+  SUBCASE("a count that divides by zero is refused in one line, not a SIGFPE") {
+    JobRun r = run_job(CANARY_JOB_small_tasks, {"--in-process", "--every=0"});
+    CHECK(r.exit_code == 2);
+    CHECK(
+        r.err ==
+        "small_tasks: error: the loop at small_tasks.cpp:14 has no count (its count is rounds / every) with "
+        "these parameters: it divides by zero or overflows 64 bits\n");
   }
   SUBCASE("a task that throws fails the job with one line") {
     JobRun r = run_job(CANARY_JOB_failing_task, {"--threads=2", "--in-process"});

@@ -110,3 +110,18 @@ TEST_CASE("a number too large for its parameter says so, not that it is no numbe
   CHECK(parse_value("-9223372036854775808", big, error));
   CHECK(big == LONG_MIN);
 }
+
+TEST_CASE("a count's arithmetic gives kUncountable for a division by zero or an overflow, never a trap") {
+  auto count = [](long long v) { return CountValue(v); };
+  CHECK((count(7) / count(2)).value() == 3);
+  CHECK((count(7) % count(2)).value() == 1);
+  CHECK((count(INT_MIN) / count(-1)).value() == 2147483648LL);  // an int would trap
+  CHECK((count(7) / count(0)).value() == kUncountable);
+  CHECK((count(7) % count(0)).value() == kUncountable);
+  CHECK((count(LLONG_MAX) + count(1)).value() == kUncountable);
+  CHECK((count(LLONG_MIN + 1) - count(2)).value() == kUncountable);
+  CHECK((count(1LL << 32) * count(1LL << 32)).value() == kUncountable);
+  // Once uncountable, always: no later step may turn it back into a number.
+  CHECK(((count(7) / count(0)) * count(0)).value() == kUncountable);
+  CHECK(((count(7) / count(0)) / count(-1)).value() == kUncountable);
+}

@@ -1,6 +1,8 @@
 // Partition and loop counts: constants, parameters, expressions of them, a
-// local variable holding one, values from -D and -I, and canary::automatic
-// (one symbol: two datasets declared so may be used together).
+// local variable holding one (read again inside a loop body, which takes it
+// by reference without changing it), values from -D and -I, and
+// canary::automatic (one symbol: two datasets declared so may be used
+// together).
 #include <canary/dsl.h>
 
 #include "shared_sizes.h"
@@ -14,7 +16,7 @@ struct Params {
 };
 
 CANARY_JOB(counts_and_flags, Params p) {
-  const int doubled = p.partitions * 2;
+  int doubled = p.partitions * 2;
   auto a = canary::dataset<double>("a", p.partitions);
   auto b = canary::dataset<double>("b", doubled);
   auto c = canary::dataset<double>("c", kBuckets);
@@ -34,4 +36,9 @@ CANARY_JOB(counts_and_flags, Params p) {
   canary::transform("report_d", canary::reads(d), [](canary::Task& t, const double& x) { t.output("d", x); });
   canary::transform("fill_ef", canary::writes(e, f), [](canary::Task& t, double& x, double& y) { x = y = t.partitions(); });
   canary::transform("report_ef", canary::reads(e, f), [](canary::Task& t, const double& x, const double& y) { t.output("ef", x + y); });
+  canary::loop(p.rounds, [&] {
+    canary::loop(doubled, [&] {
+      canary::transform("bump_b", canary::writes(b), [](canary::Task&, double& x) { x += 1; });
+    });
+  });
 }
