@@ -5,15 +5,33 @@
 // so extract.cpp refuses it where it is made.
 #pragma once
 
+#include <map>
+#include <vector>
+
 #include "clang/AST/ASTContext.h"
 
 namespace canary::compiler {
 
-// The first statement of `body` that changes `var`: assigns or increments
-// it, binds it to a non-const reference, takes its address, calls a
-// non-const member, ...; nullptr when none does. A lambda's own copy of
-// `var` (a capture by value) is not `var`.
-const clang::Stmt* first_change(const clang::ValueDecl& var, const clang::Stmt& body,
-                                clang::ASTContext& context);
+class ChangeFinder {
+ public:
+  // Walks `body` once, noting every use of every variable.
+  ChangeFinder(const clang::Stmt& body, clang::ASTContext& context);
+
+  // The first place in the body that changes `var`: assigns or increments
+  // it, binds it to a non-const reference, takes its address, calls a
+  // non-const member, ...; nullptr when none does. A lambda's own copy of
+  // `var` (a capture by value) is not `var`. Each use is judged within its
+  // own statement, so a body of thousands of stages stays linear.
+  const clang::Stmt* first_change(const clang::ValueDecl& var);
+
+ private:
+  bool capture_or_copy(const clang::DeclRefExpr& ref, const clang::ValueDecl& var) const;
+  const clang::Stmt* statement_of(const clang::DeclRefExpr& ref) const;
+  const clang::Stmt* bound_to_mutable_reference(const clang::DeclRefExpr& ref) const;
+
+  clang::ASTContext& context_;
+  std::map<const clang::ValueDecl*, std::vector<const clang::DeclRefExpr*>> uses_;
+  std::map<const clang::ValueDecl*, const clang::Stmt*> changes_;
+};
 
 }  // namespace canary::compiler

@@ -135,8 +135,9 @@ class Extractor {
     }
     job_fn_ = survey.jobs[0];
     extract_signature();
+    changes_.emplace(*job_fn_->getBody(), context_);
     if (params_)
-      if (const Stmt* change = first_change(*params_, *job_fn_->getBody(), context_))
+      if (const Stmt* change = changes_->first_change(*params_))
         error(change->getBeginLoc(),
               "the job body changes its parameters here, but stages and counts see them as the command line "
               "sets them: compute what you need into a local variable instead");
@@ -850,7 +851,7 @@ class Extractor {
     if (const auto* ref = dyn_cast<DeclRefExpr>(e)) {
       const auto* var = dyn_cast<VarDecl>(ref->getDecl());
       if (!var || !var->isLocalVarDecl() || !var->getInit()) return false;
-      if (const Stmt* change = first_change(*var, *job_fn_->getBody(), context_)) {
+      if (const Stmt* change = changes_->first_change(*var)) {
         count_refused_ = true;
         if (!changed_counts_.insert(var).second) return false;  // reported at its first use
         error(change->getBeginLoc(), "'" + var->getNameAsString() +
@@ -952,6 +953,7 @@ class Extractor {
   const ParmVarDecl* params_ = nullptr;
   bool count_refused_ = false;  // count_expr reported why it refused
   std::set<const VarDecl*> changed_counts_;
+  std::optional<ChangeFinder> changes_;  // of the job body
   std::map<const Decl*, DatasetId> datasets_;
   std::set<const Decl*> refused_datasets_;  // declared with an error already reported
   std::vector<QualType> element_types_;     // per dataset, canonical
