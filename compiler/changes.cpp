@@ -53,14 +53,19 @@ const Stmt* ChangeFinder::first_change(const ValueDecl& var) {
   return nullptr;
 }
 
+// The first of a node's parents (a node has several only in template
+// instantiations, which a job body is not), or nothing at the top.
+std::optional<DynTypedNode> ChangeFinder::parent_of(const DynTypedNode& node) const {
+  DynTypedNodeList parents = context_.getParents(node);
+  if (parents.empty()) return std::nullopt;
+  return parents[0];
+}
+
 // Whether `ref` is what a lambda's capture is made from (a capture by
 // reference would otherwise count as a change), or names a lambda's own copy.
 bool ChangeFinder::capture_or_copy(const DeclRefExpr& ref, const ValueDecl& var) const {
-  DynTypedNode node = DynTypedNode::create(ref);
-  for (DynTypedNodeList parents = context_.getParents(node); !parents.empty();
-       parents = context_.getParents(node)) {
-    node = parents[0];
-    const auto* lambda = node.get<LambdaExpr>();
+  for (auto node = parent_of(DynTypedNode::create(ref)); node; node = parent_of(*node)) {
+    const auto* lambda = node->get<LambdaExpr>();
     if (!lambda) continue;
     for (const Expr* init : lambda->capture_inits())
       if (init && init->IgnoreImplicit() == &ref) return true;
@@ -76,13 +81,9 @@ bool ChangeFinder::capture_or_copy(const DeclRefExpr& ref, const ValueDecl& var)
 // is made there, by an operator or call it is an operand of.
 const Stmt* ChangeFinder::statement_of(const DeclRefExpr& ref) const {
   const Stmt* statement = &ref;
-  DynTypedNode node = DynTypedNode::create(ref);
-  for (DynTypedNodeList parents = context_.getParents(node); !parents.empty();
-       parents = context_.getParents(node)) {
-    node = parents[0];
-    if (node.get<CompoundStmt>()) break;
-    if (const auto* s = node.get<Stmt>()) statement = s;
-  }
+  for (auto node = parent_of(DynTypedNode::create(ref)); node && !node->get<CompoundStmt>();
+       node = parent_of(*node))
+    if (const auto* s = node->get<Stmt>()) statement = s;
   return statement;
 }
 
@@ -90,17 +91,14 @@ const Stmt* ChangeFinder::statement_of(const DeclRefExpr& ref) const {
 // statement: the binding counts as the change.
 const Stmt* ChangeFinder::bound_to_mutable_reference(const DeclRefExpr& ref) const {
   const Stmt* object = &ref;
-  DynTypedNode node = DynTypedNode::create(ref);
-  for (DynTypedNodeList parents = context_.getParents(node); !parents.empty();
-       parents = context_.getParents(node)) {
-    if (const auto* var = parents[0].get<VarDecl>()) {
+  for (auto node = parent_of(DynTypedNode::create(ref)); node; node = parent_of(*node)) {
+    if (const auto* var = node->get<VarDecl>()) {
       QualType type = var->getType();
       bool mutable_reference = type->isReferenceType() && !type.getNonReferenceType().isConstQualified();
       return mutable_reference ? object : nullptr;
     }
-    if (!same_object(parents[0], object)) return nullptr;
-    node = parents[0];
-    object = node.get<Stmt>();
+    if (!same_object(*node, object)) return nullptr;
+    object = node->get<Stmt>();
   }
   return nullptr;
 }

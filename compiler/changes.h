@@ -6,9 +6,11 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "clang/AST/ASTContext.h"
+#include "clang/AST/ASTTypeTraits.h"
 
 namespace canary::compiler {
 
@@ -25,6 +27,7 @@ class ChangeFinder {
   const clang::Stmt* first_change(const clang::ValueDecl& var);
 
  private:
+  std::optional<clang::DynTypedNode> parent_of(const clang::DynTypedNode& node) const;
   bool capture_or_copy(const clang::DeclRefExpr& ref, const clang::ValueDecl& var) const;
   const clang::Stmt* statement_of(const clang::DeclRefExpr& ref) const;
   const clang::Stmt* bound_to_mutable_reference(const clang::DeclRefExpr& ref) const;

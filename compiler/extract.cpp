@@ -291,17 +291,8 @@ class Extractor {
     Dataset d;
     d.id = static_cast<DatasetId>(job_.datasets.size());
     d.loc = loc(call->getBeginLoc());
-    const auto* literal = dyn_cast<StringLiteral>(strip(call->getArg(0)));
-    if (!literal) {
-      error(call->getArg(0)->getBeginLoc(), "a dataset's name must be a string literal");
-      return false;
-    }
-    d.name = literal->getString().str();
-    if (d.name.empty() || !valid_utf8(d.name)) {
-      error(call->getArg(0)->getBeginLoc(),
-            d.name.empty() ? "a dataset's name must not be empty" : "a dataset's name must be valid UTF-8");
-      return false;
-    }
+    d.name = literal_name(call, "a dataset's");
+    if (d.name.empty()) return false;
     QualType element = call->getDirectCallee()->getTemplateSpecializationArgs()->get(0).getAsType();
     d.type = spelled_template_argument(call).value_or(element.getAsString(context_.getPrintingPolicy()));
     std::string why = types_.why_not(element);
@@ -402,18 +393,18 @@ class Extractor {
     return ids.empty() ? Count::of(1) : job_.datasets[ids.front()].partitions;
   }
 
-  std::string stage_name(const CallExpr* call) {
+  std::string stage_name(const CallExpr* call) { return literal_name(call, "a stage's"); }
+
+  // The name a call's first argument gives: a non-empty UTF-8 string
+  // literal, or "" once the error is said. `whose` is "a stage's", say.
+  std::string literal_name(const CallExpr* call, const std::string& whose) {
     const auto* literal = dyn_cast<StringLiteral>(strip(call->getArg(0)));
-    if (!literal) {
-      error(call->getArg(0)->getBeginLoc(), "a stage's name must be a string literal");
-      return "";
-    }
-    if (literal->getString().empty()) {
-      error(call->getArg(0)->getBeginLoc(), "a stage's name must not be empty");
-      return "";
-    }
-    if (!valid_utf8(literal->getString())) {
-      error(call->getArg(0)->getBeginLoc(), "a stage's name must be valid UTF-8");
+    const char* problem = !literal                            ? "must be a string literal"
+                          : literal->getString().empty()      ? "must not be empty"
+                          : !valid_utf8(literal->getString()) ? "must be valid UTF-8"
+                                                              : nullptr;
+    if (problem) {
+      error(call->getArg(0)->getBeginLoc(), whose + " name " + problem);
       return "";
     }
     return literal->getString().str();
@@ -854,9 +845,9 @@ class Extractor {
       if (const Stmt* change = changes_->first_change(*var)) {
         count_refused_ = true;
         if (!changed_counts_.insert(var).second) return false;  // reported at its first use
-        error(change->getBeginLoc(), "'" + var->getNameAsString() +
-                                         "' is changed here after its declaration, but a count is taken from "
-                                         "the declaration: compute the count there");
+        refuse_count(change->getBeginLoc(), "'" + var->getNameAsString() +
+                                                "' is changed here after its declaration, but a count is "
+                                                "taken from the declaration: compute the count there");
         sink_.note(loc(ref->getBeginLoc()), "'" + var->getNameAsString() + "' is used as a count here");
         return false;
       }
